@@ -17,6 +17,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """Rolling-bearing fault diagnosis with APReLU residual networks."""
+
+
 for _module in (demo, data, model, train, serve):
     _module.register(app)
 
