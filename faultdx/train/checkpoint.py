@@ -1,0 +1,296 @@
+"""Self-describing model directories: ``model.safetensors`` (weights) + ``config.json`` (everything else).
+
+A model directory holds all that is needed to rebuild the network and to preprocess a signal exactly as
+in training (classes, window, hop, sampling rate, channels, normalisation), plus where it came from
+(dataset files and their sha256, protocol, metrics). Weights are safetensors only: nothing here ever
+unpickles a file.
+
+Writes are atomic: the directory is assembled under a temporary name next to the target and renamed into
+place, so a reader sees either the old model or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from safetensors.torch import load_file, save_file
+
+from faultdx import __version__
+from faultdx.paths import models_dir
+
+if TYPE_CHECKING:
+    from faultdx.nn.resnet1d import ResNet1d
+
+FORMAT = "faultdx-model/1"
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+CARD_FILE = "MODEL_CARD.md"
+DEFAULT_MODEL = "cwru12k-aprelu"
+
+
+class CheckpointError(ValueError):
+    """A model directory is missing, corrupt, foreign or inconsistent."""
+
+
+class DatasetFile(BaseModel):
+    """One data file a model was trained on, with its checksum."""
+
+    file: str
+    sha256: str | None = None
+
+
+class DatasetInfo(BaseModel):
+    """Where the training data came from."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    files: list[DatasetFile] = Field(default_factory=list)
+
+
+class ModelMeta(BaseModel):
+    """The contents of ``config.json`` (unknown extra keys are kept, never dropped)."""
+
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    format: Literal["faultdx-model/1"] = FORMAT
+    name: str
+    version: str = "1"
+    created: str
+    faultdx_version: str
+    model: dict[str, Any]
+    classes: list[str] = Field(min_length=2)
+    window: int = Field(gt=0)
+    hop: int = Field(gt=0)
+    sampling_rate: float = Field(gt=0)
+    channels: list[str] = Field(min_length=1)
+    normalisation: Literal["per_window_standardise"] = "per_window_standardise"
+    dataset: DatasetInfo
+    protocol: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    bearing: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _consistent_with_network(self) -> ModelMeta:
+        num_classes = self.model.get("num_classes")
+        if num_classes is not None and num_classes != len(self.classes):
+            raise ValueError(f"model.num_classes={num_classes} but {len(self.classes)} classes are listed")
+        in_channels = self.model.get("in_channels")
+        if in_channels is not None and in_channels != len(self.channels):
+            raise ValueError(f"model.in_channels={in_channels} but {len(self.channels)} channels are listed")
+        return self
+
+
+@dataclass
+class LoadedModel:
+    """A network in eval mode and the metadata it was saved with."""
+
+    model: ResNet1d
+    meta: ModelMeta
+
+
+def build_meta(model: torch.nn.Module, meta: dict[str, Any]) -> ModelMeta:
+    """Validate ``meta``, filling ``format``, ``created``, ``faultdx_version`` and ``model`` when absent."""
+    full = {
+        "format": FORMAT,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "faultdx_version": __version__,
+        **meta,
+    }
+    if "model" not in full and hasattr(model, "config"):
+        full["model"] = model.config.to_dict()
+    try:
+        return ModelMeta.model_validate(full)
+    except ValidationError as err:
+        raise CheckpointError(f"invalid model metadata: {_describe(err)}") from err
+
+
+def save_model_dir(
+    path: str | Path, model: torch.nn.Module, meta: dict[str, Any], *, model_card: str | None = None
+) -> Path:
+    """Write ``model`` and ``meta`` as a model directory at ``path``, atomically; return the path.
+
+    An existing directory at ``path`` is replaced as a whole. ``model_card`` (markdown) is written as
+    ``MODEL_CARD.md``; without it an existing card in the replaced directory is carried over.
+    """
+    target = Path(path)
+    validated = build_meta(model, meta)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        state = {k: v.detach().to("cpu").contiguous() for k, v in _unwrap(model).state_dict().items()}
+        save_file(state, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
+        _fsync(staging / WEIGHTS_FILE)
+        _write_text(staging / CONFIG_FILE, json.dumps(validated.model_dump(mode="json"), indent=2) + "\n")
+        old_card = target / CARD_FILE
+        if model_card is not None:
+            _write_text(staging / CARD_FILE, model_card)
+        elif old_card.is_file():
+            _write_text(staging / CARD_FILE, old_card.read_text(encoding="utf-8"))
+        _swap_into_place(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def read_meta(path: str | Path) -> ModelMeta:
+    """Read and validate ``config.json`` of a model directory without touching the weights."""
+    directory = Path(path)
+    if not directory.is_dir():
+        raise CheckpointError(f"model directory {str(directory)!r} does not exist")
+    config_path = directory / CONFIG_FILE
+    if not config_path.is_file():
+        raise CheckpointError(f"{str(config_path)!r} is missing: not a faultdx model directory")
+    try:
+        raw = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(config_path)!r} is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{str(config_path)!r} must hold a JSON object, got {type(raw).__name__}")
+    if raw.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{str(config_path)!r} has unknown format {raw.get('format')!r} (this faultdx reads {FORMAT!r})"
+        )
+    try:
+        return ModelMeta.model_validate(raw)
+    except ValidationError as err:
+        raise CheckpointError(f"{str(config_path)!r} is invalid: {_describe(err)}") from err
+
+
+def load_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file, refusing anything else (e.g. a pickle renamed to ``.safetensors``)."""
+    weights = Path(path)
+    if not weights.is_file():
+        raise CheckpointError(f"{str(weights)!r} is missing")
+    with weights.open("rb") as fh:
+        head = fh.read(9)
+    if head[8:9] != b"{":  # safetensors = u64 header length, then a JSON header
+        raise CheckpointError(
+            f"{str(weights)!r} is {_foreign_kind(head)}, not safetensors; faultdx never loads pickles"
+        )
+    try:
+        return load_file(str(weights))
+    except Exception as err:  # safetensors raises its own error types for any malformed header or body
+        raise CheckpointError(f"{str(weights)!r} is not a valid safetensors file: {err}") from err
+
+
+def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
+    """Rebuild the network saved at ``path`` (a model directory) in eval mode on ``device``."""
+    from faultdx.nn.resnet1d import ResNet1d, ResNet1dConfig
+
+    directory = Path(path)
+    meta = read_meta(directory)
+    state = load_state(directory / WEIGHTS_FILE)
+    try:
+        config = ResNet1dConfig.from_dict(meta.model)
+        model = ResNet1d(config)
+    except (TypeError, ValueError, KeyError) as err:
+        raise CheckpointError(f"{str(directory)!r}: cannot rebuild the network from 'model': {err}") from err
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"{str(directory)!r}: weights do not match the network in config.json: {_first_lines(err)}"
+        ) from err
+    return LoadedModel(model=model.to(device).eval(), meta=meta)
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """Find a model directory: an existing path (a run folder means its ``best/`` model) or a name in
+    ``models_dir()``."""
+    candidate = Path(name_or_path).expanduser()
+    for directory in (candidate, models_dir() / str(name_or_path)):
+        if (directory / CONFIG_FILE).is_file():
+            return directory
+        if (directory / "best" / CONFIG_FILE).is_file():
+            return directory / "best"
+    available = available_models()
+    listing = ", ".join(available) if available else "none"
+    raise CheckpointError(
+        f"no model {str(name_or_path)!r}: not a model directory and not a name in {str(models_dir())!r} "
+        f"(available: {listing})"
+    )
+
+
+def available_models() -> list[str]:
+    """Names of the model directories in ``models_dir()``."""
+    root = models_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module under DDP / torch.compile wrappers (their state-dict keys carry prefixes)."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+            model = model.module
+        elif hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        else:
+            return model
+
+
+def _foreign_kind(head: bytes) -> str:
+    if head[:2] == b"PK":
+        return "a zip archive (a torch.save file?)"
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        return "a Python pickle"
+    if len(head) < 9:
+        return "truncated"
+    return "an unknown format"
+
+
+def _swap_into_place(staging: Path, target: Path) -> None:
+    """Rename ``staging`` to ``target``; an existing ``target`` is moved aside first, then deleted."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+        os.replace(target, old / target.name)
+    os.replace(staging, target)
+    _fsync_dir(target.parent)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_text(path: Path, text: str) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _describe(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in err.errors())
+
+
+def _first_lines(err: Exception, n: int = 4) -> str:
+    return " ".join(str(err).strip().splitlines()[:n])
