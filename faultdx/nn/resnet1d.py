@@ -1,0 +1,249 @@
+"""A 1D pre-activation deep residual network for raw vibration windows, with any registered activation.
+
+Read top to bottom: the config, the building blocks, the network, the presets. ``ResNet1d.forward`` returns
+logits; ``ResNet1d.forward_with_slopes`` returns the same logits plus every per-sample activation parameter
+(APReLU slopes, shrinkage thresholds, DY-ReLU coefficients) computed in the same pass, keyed by layer name.
+Shapes: N windows, C_in sensors, T samples, K classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import Tensor, nn
+
+from faultdx.nn.activations import check_activation_name, has_params, make_activation
+
+Params = dict[str, Tensor]
+
+
+@dataclass
+class ResNet1dConfig:
+    """Everything that defines a :class:`ResNet1d`; JSON round-trips through ``to_dict`` / ``from_dict``."""
+
+    in_channels: int = 1  # sensors per window
+    num_classes: int = 10
+    activation: str = "aprelu"  # any name from faultdx.nn.activations.activation_names()
+    activation_options: dict[str, Any] = field(default_factory=dict)  # e.g. {"reduction": 2}
+    stem_channels: int = 16
+    stem_kernel: int = 64  # wide first kernel: standard for raw vibration (WDCNN)
+    stem_stride: int = 8
+    widths: tuple[int, ...] = (16, 32, 64)  # channels of each stage
+    depths: tuple[int, ...] = (1, 1, 1)  # residual blocks per stage
+    strides: tuple[int, ...] = (2, 2, 2)  # stride of each stage's first block
+    kernel_size: int = 3
+    dropout: float = 0.0  # before the final linear layer
+
+    def __post_init__(self) -> None:
+        self.widths, self.depths, self.strides = tuple(self.widths), tuple(self.depths), tuple(self.strides)
+        scalars = ("in_channels", "num_classes", "stem_channels", "stem_kernel", "stem_stride", "kernel_size")
+        for name in scalars:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"ResNet1dConfig.{name} must be a positive integer, got {value!r}")
+        if self.num_classes < 2:
+            raise ValueError(f"ResNet1dConfig.num_classes must be >= 2, got {self.num_classes}")
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"ResNet1dConfig.kernel_size must be odd, got {self.kernel_size}")
+        if not self.widths or not (len(self.widths) == len(self.depths) == len(self.strides)):
+            raise ValueError(
+                "ResNet1dConfig.widths, depths and strides must be non-empty and of equal length, got "
+                f"{self.widths}, {self.depths}, {self.strides}"
+            )
+        for name in ("widths", "depths", "strides"):
+            if any(not isinstance(v, int) or v < 1 for v in getattr(self, name)):
+                values = getattr(self, name)
+                raise ValueError(f"ResNet1dConfig.{name} must hold positive integers, got {values}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"ResNet1dConfig.dropout must be in [0, 1), got {self.dropout}")
+        check_activation_name(self.activation)
+        make_activation(self.activation, 1, **self.activation_options)  # fail now on bad options
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists)."""
+        d = dataclasses.asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ResNet1dConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are a ``ValueError`` naming them."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown ResNet1dConfig field(s) {unknown}; valid: {sorted(known)}")
+        return cls(**d)
+
+    @property
+    def min_length(self) -> int:
+        """Shortest input (samples) the stem accepts."""
+        return max(1, self.stem_kernel - 2 * self._stem_padding)
+
+    @property
+    def _stem_padding(self) -> int:
+        return max(0, (self.stem_kernel - self.stem_stride) // 2)
+
+
+def _act(act: nn.Module, x: Tensor, name: str, params: Params | None) -> Tensor:
+    """Apply ``act``; when ``params`` is a dict, also record its per-sample parameters under ``name``."""
+    if params is None or not has_params(act):
+        return act(x)
+    y, values = act.forward_with_params(x)
+    if len(values) == 1:
+        params[name] = values[0]
+    else:
+        params.update({f"{name}.{p}": v for p, v in zip(act.param_names, values, strict=True)})
+    return y
+
+
+class Stem(nn.Module):
+    """Wide strided convolution → BN → act: [N, C_in, T] → [N, stem_channels, ~T / stem_stride]."""
+
+    def __init__(self, config: ResNet1dConfig) -> None:
+        super().__init__()
+        c = config.stem_channels
+        self.conv = nn.Conv1d(
+            config.in_channels,
+            c,
+            config.stem_kernel,
+            stride=config.stem_stride,
+            padding=config._stem_padding,
+            bias=False,
+        )
+        self.bn = nn.BatchNorm1d(c)
+        self.act = make_activation(config.activation, c, **config.activation_options)
+
+    def forward(self, x: Tensor, params: Params | None = None) -> Tensor:
+        return _act(self.act, self.bn(self.conv(x)), "stem.act", params)
+
+
+class PreActBlock(nn.Module):
+    """BN → act → Conv → BN → act → Conv, plus an identity or (strided) 1×1 projection shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, config: ResNet1dConfig) -> None:
+        super().__init__()
+        k, options = config.kernel_size, config.activation_options
+        self.bn1 = nn.BatchNorm1d(c_in)
+        self.act1 = make_activation(config.activation, c_in, **options)
+        self.conv1 = nn.Conv1d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False)
+        self.bn2 = nn.BatchNorm1d(c_out)
+        self.act2 = make_activation(config.activation, c_out, **options)
+        self.conv2 = nn.Conv1d(c_out, c_out, k, padding=k // 2, bias=False)
+        project = stride != 1 or c_in != c_out
+        self.shortcut = nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False) if project else None
+
+    def forward(self, x: Tensor, name: str, params: Params | None = None) -> Tensor:
+        out = _act(self.act1, self.bn1(x), f"{name}.act1", params)  # [N, c_in, L]
+        shortcut = x if self.shortcut is None else self.shortcut(out)  # [N, c_out, ceil(L / stride)]
+        out = self.conv1(out)  # [N, c_out, ceil(L / stride)]
+        out = self.conv2(_act(self.act2, self.bn2(out), f"{name}.act2", params))
+        return out + shortcut
+
+
+class Head(nn.Module):
+    """BN → act → global average pool → (dropout) → linear: [N, C, L] → [N, K]."""
+
+    def __init__(self, channels: int, config: ResNet1dConfig) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm1d(channels)
+        self.act = make_activation(config.activation, channels, **config.activation_options)
+        self.dropout = nn.Dropout(config.dropout)
+        self.fc = nn.Linear(channels, config.num_classes)
+
+    def forward(self, x: Tensor, params: Params | None = None) -> Tensor:
+        x = _act(self.act, self.bn(x), "head.act", params)  # [N, C, L]
+        return self.fc(self.dropout(x.mean(dim=-1)))  # [N, K]
+
+
+class ResNet1d(nn.Module):
+    """1D pre-activation ResNet: stem → stages of residual blocks → head.
+
+    Layer names (the keys of :meth:`forward_with_slopes`) are ``stem.act``, ``stage{i}.block{j}.act1|act2``
+    (1-based) and ``head.act``; they are also the module paths, so ``model.get_submodule(name)`` works.
+    """
+
+    def __init__(self, config: ResNet1dConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.stem = Stem(config)
+        c_in = config.stem_channels
+        stages = zip(config.widths, config.depths, config.strides, strict=True)
+        for i, (width, depth, stride) in enumerate(stages, start=1):
+            blocks = nn.Module()
+            for j in range(1, depth + 1):
+                blocks.add_module(f"block{j}", PreActBlock(c_in, width, stride if j == 1 else 1, config))
+                c_in = width
+            self.add_module(f"stage{i}", blocks)
+        self.head = Head(c_in, config)
+        self._init_weights()
+
+    def _init_weights(self) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.Conv1d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def _forward(self, x: Tensor, params: Params | None) -> Tensor:
+        if x.dim() != 3 or x.shape[1] != self.config.in_channels:
+            raise ValueError(
+                f"ResNet1d expects input [N, {self.config.in_channels}, T], got {tuple(x.shape)}"
+            )
+        x = self.stem(x, params)  # [N, stem_channels, ~T / stem_stride]
+        for i in range(1, len(self.config.widths) + 1):
+            stage = getattr(self, f"stage{i}")
+            for j, block in enumerate(stage.children(), start=1):
+                x = block(x, f"stage{i}.block{j}", params)  # [N, width_i, L / prod(strides[:i])]
+        return self.head(x, params)  # [N, K]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits ``[N, K]`` for windows ``x [N, C_in, T]``."""
+        return self._forward(x, None)
+
+    def forward_with_slopes(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Logits ``[N, K]`` and, from the same pass, every per-sample activation parameter ``[N, C_layer]``.
+
+        APReLU: its slopes α under the layer name (``stage2.block1.act2``). Shrinkage: its thresholds τ under
+        the layer name. DY-ReLU: its coefficients under ``<layer>.a1``, ``.b1``, ``.a2``, ``.b2``. Activations
+        without per-sample parameters (relu, prelu, …) contribute nothing, so the dict is empty.
+        """
+        params: Params = {}
+        logits = self._forward(x, params)
+        return logits, params
+
+    def activation_layer_names(self) -> list[str]:
+        """Names of the activation layers in forward order (``stem.act``, ``stage1.block1.act1``, …)."""
+        names = ["stem.act"]
+        for i, depth in enumerate(self.config.depths, start=1):
+            for j in range(1, depth + 1):
+                names += [f"stage{i}.block{j}.act1", f"stage{i}.block{j}.act2"]
+        return names + ["head.act"]
+
+
+PRESETS: dict[str, ResNet1dConfig] = {
+    # CPU / embedded, the shipped model: ~1.5 M multiply-accumulates per 2048-sample window.
+    "small": ResNet1dConfig(),
+    # GPU: wider and deeper, 4 stages.
+    "base": ResNet1dConfig(
+        stem_channels=32,
+        stem_kernel=64,
+        stem_stride=4,
+        widths=(32, 64, 128, 256),
+        depths=(2, 2, 2, 2),
+        strides=(1, 2, 2, 2),
+        dropout=0.1,
+    ),
+}
+
+
+def preset_config(name: str, **overrides: Any) -> ResNet1dConfig:
+    """Config of preset ``name`` with ``overrides`` applied (e.g. ``activation="relu"``)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid: {', '.join(PRESETS)}")
+    known = {f.name for f in dataclasses.fields(ResNet1dConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown ResNet1dConfig field(s) {unknown}; valid: {sorted(known)}")
+    return dataclasses.replace(PRESETS[name], **overrides)
+
+
+__all__ = ["PRESETS", "PreActBlock", "ResNet1d", "ResNet1dConfig", "preset_config"]
