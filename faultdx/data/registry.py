@@ -1,0 +1,39 @@
+"""One registry from dataset name to dataset class: a new dataset is one module plus one line here."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from inspect import signature
+
+from faultdx.data.base import BearingDataset
+
+_DATASETS: dict[str, str] = {
+    "synthetic": "faultdx.data.synthetic:SyntheticDataset",
+    "cwru": "faultdx.data.cwru:CWRUDataset",
+    "mfpt": "faultdx.data.mfpt:MFPTDataset",
+}
+
+
+def dataset_names() -> list[str]:
+    """Names accepted by :func:`get_dataset`."""
+    return list(_DATASETS)
+
+
+def dataset_class(name: str) -> type:
+    """The class registered under ``name`` (ValueError listing the valid names otherwise)."""
+    if name not in _DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; valid datasets: {', '.join(_DATASETS)}")
+    module, attr = _DATASETS[name].split(":")
+    return getattr(import_module(module), attr)
+
+
+def get_dataset(name: str, **options) -> BearingDataset:
+    """Build dataset ``name`` with its options (e.g. ``get_dataset("cwru", sampling_rate=12000)``)."""
+    cls = dataset_class(name)
+    valid = [p for p in signature(cls).parameters if p != "self"]
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ValueError(
+            f"dataset {name!r} has no option(s) {', '.join(unknown)}; valid options: {', '.join(valid)}"
+        )
+    return cls(**options)

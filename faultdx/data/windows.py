@@ -1,0 +1,69 @@
+"""Resampling, framing into fixed-length windows, and per-window standardisation.
+
+Normalisation in faultdx is per-window standardisation (zero mean, unit std per window and channel), applied
+by training, evaluation and the Diagnoser alike, *after* any noise has been added. ``WindowSet.x`` holds raw
+windows.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+EPS = 1e-8
+
+ArrayOrTensor = TypeVar("ArrayOrTensor", np.ndarray, torch.Tensor)
+
+
+def resample(signal: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
+    """Resample along the last axis with anti-aliased polyphase filtering (``scipy.signal.resample_poly``).
+
+    The rate ratio is approximated by a fraction with a denominator of at most 1000 (exact for 48k→12k).
+    Returns float32; a no-op (as float32) when the rates match.
+    """
+    if from_hz <= 0 or to_hz <= 0:
+        raise ValueError(f"sampling rates must be positive, got from_hz={from_hz}, to_hz={to_hz}")
+    signal = np.asarray(signal)
+    if from_hz == to_hz:
+        return signal.astype(np.float32, copy=False)
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
+    out = resample_poly(signal.astype(np.float64, copy=False), ratio.numerator, ratio.denominator, axis=-1)
+    return out.astype(np.float32)
+
+
+def frame(signal: np.ndarray, window: int, hop: int) -> np.ndarray:
+    """Cut ``signal [C, T]`` into ``[N, C, window]`` windows starting every ``hop`` samples.
+
+    Only whole windows are returned (``N = 1 + (T - window) // hop``, or 0 when ``T < window``). The result
+    is a read-only strided view of ``signal`` (no copy); index it or ``np.ascontiguousarray`` it to own it.
+    """
+    if window <= 0 or hop <= 0:
+        raise ValueError(f"window and hop must be positive, got window={window}, hop={hop}")
+    signal = np.asarray(signal)
+    if signal.ndim == 1:
+        signal = signal[None, :]
+    if signal.ndim != 2:
+        raise ValueError(f"frame expects a [channels, samples] signal, got shape {signal.shape}")
+    channels, length = signal.shape
+    if length < window:
+        return np.empty((0, channels, window), dtype=signal.dtype)
+    views = np.lib.stride_tricks.sliding_window_view(signal, window, axis=-1)  # [C, T-W+1, W]
+    return views[:, ::hop].transpose(1, 0, 2)  # [N, C, W]
+
+
+def standardize(x: ArrayOrTensor) -> ArrayOrTensor:
+    """Per window and channel: subtract the mean, divide by the std (+eps). Same type out, float32."""
+    if isinstance(x, torch.Tensor):
+        x = x.float()
+        mean = x.mean(dim=-1, keepdim=True)
+        std = x.std(dim=-1, keepdim=True, unbiased=False)
+        return (x - mean) / (std + EPS)
+    x = np.asarray(x, dtype=np.float32)
+    mean = x.mean(axis=-1, keepdims=True)
+    std = x.std(axis=-1, keepdims=True)
+    return ((x - mean) / (std + EPS)).astype(np.float32, copy=False)
