@@ -31,7 +31,7 @@ class ResNet1dConfig:
     stem_kernel: int = 64  # wide first kernel: standard for raw vibration (WDCNN)
     stem_stride: int = 8
     widths: tuple[int, ...] = (16, 32, 64)  # channels of each stage
-    depths: tuple[int, ...] = (1, 1, 1)  # residual blocks per stage
+    depths: tuple[int, ...] = (2, 2, 2)  # residual blocks per stage
     strides: tuple[int, ...] = (2, 2, 2)  # stride of each stage's first block
     kernel_size: int = 3
     dropout: float = 0.0  # before the final linear layer
@@ -218,9 +218,19 @@ class ResNet1d(nn.Module):
                 names += [f"stage{i}.block{j}.act1", f"stage{i}.block{j}.act2"]
         return names + ["head.act"]
 
+    def slope_names(self) -> list[str]:
+        """The keys :meth:`forward_with_slopes` returns, in order, without running the network."""
+        names: list[str] = []
+        for layer in self.activation_layer_names():
+            act = self.get_submodule(layer)
+            if has_params(act):
+                pnames = act.param_names
+                names += [layer] if len(pnames) == 1 else [f"{layer}.{p}" for p in pnames]
+        return names
+
 
 PRESETS: dict[str, ResNet1dConfig] = {
-    # CPU / embedded, the shipped model: ~1.5 M multiply-accumulates per 2048-sample window.
+    # CPU / embedded, the shipped model: ~2.9 M multiply-accumulates per 2048-sample window.
     "small": ResNet1dConfig(),
     # GPU: wider and deeper, 4 stages.
     "base": ResNet1dConfig(

@@ -1,0 +1,77 @@
+"""CPU forward throughput of every activation on the same ResNet1d backbone, side by side.
+
+Prints windows/s (batch 256, window 2048 by default), each activation's time per batch over ReLU's, and for the
+activations with per-sample parameters, ``forward_with_slopes`` time over ``forward`` time. Configurations are
+timed in interleaved rounds and the median per configuration is reported, so load from other processes on a
+shared machine hits them all alike.
+
+    python bench/bench_activations.py [--preset small] [--batch 256] [--window 2048] [--rounds 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from faultdx.nn import ResNet1d, activation_names, preset_config
+from faultdx.nn.activations import has_params
+
+
+def _time_once(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--window", type=int, default=2048)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    x = torch.randn(args.batch, 1, args.window)
+
+    cases: dict[str, Callable[[], object]] = {}
+    for name in activation_names():
+        model = ResNet1d(preset_config(args.preset, activation=name)).eval()
+        cases[name] = lambda m=model: m(x)
+        if any(has_params(m) for m in model.modules()):
+            cases[f"{name}+slopes"] = lambda m=model: m.forward_with_slopes(x)
+
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    with torch.inference_mode():
+        for fn in cases.values():  # warm-up
+            fn()
+        for _ in range(args.rounds):
+            for key, fn in cases.items():
+                times[key].append(_time_once(fn))
+    med = {k: statistics.median(v) for k, v in times.items()}
+
+    print(
+        f"preset={args.preset} batch={args.batch} window={args.window} threads={torch.get_num_threads()} "
+        f"rounds={args.rounds} torch={torch.__version__} (median of rounds, eval, inference_mode)"
+    )
+    print(f"{'activation':<12} {'ms/batch':>9} {'windows/s':>10} {'x relu':>7} {'slopes-on ms':>13} {'on/off':>7}")
+    for name in activation_names():
+        t = med[name]
+        line = f"{name:<12} {1e3 * t:9.1f} {args.batch / t:10.0f} {t / med['relu']:7.2f}"
+        if f"{name}+slopes" in med:
+            t_on = med[f"{name}+slopes"]
+            line += f" {1e3 * t_on:13.1f} {t_on / t:7.2f}"
+        print(line)
+    aprelu_ratio = med["aprelu"] / med["relu"]
+    slopes_ratio = med["aprelu+slopes"] / med["aprelu"]
+    print(f"APReLU / ReLU time per batch: {aprelu_ratio:.2f}x (target <= 1.5x)")
+    print(f"APReLU slopes-on / slopes-off: {slopes_ratio:.2f}x (target <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
