@@ -1,9 +1,9 @@
 """CPU forward throughput of every activation on the same ResNet1d backbone, side by side.
 
-Prints windows/s (batch 256, window 2048 by default), each activation's time per batch over ReLU's, and for the
-activations with per-sample parameters, ``forward_with_slopes`` time over ``forward`` time. Configurations are
-timed in interleaved rounds and the median per configuration is reported, so load from other processes on a
-shared machine hits them all alike.
+Prints windows/s (batch 256, window 2048 by default), each activation's time per batch over ReLU's, and for
+the activations with per-sample parameters, ``forward_with_slopes`` time over ``forward`` time.
+Configurations are timed in interleaved rounds and the median per configuration is reported, so load
+from other processes on a shared machine hits them all alike.
 
     python bench/bench_activations.py [--preset small] [--batch 256] [--window 2048] [--rounds 7]
 """
@@ -59,7 +59,8 @@ def main() -> None:
         f"preset={args.preset} batch={args.batch} window={args.window} threads={torch.get_num_threads()} "
         f"rounds={args.rounds} torch={torch.__version__} (median of rounds, eval, inference_mode)"
     )
-    print(f"{'activation':<12} {'ms/batch':>9} {'windows/s':>10} {'x relu':>7} {'slopes-on ms':>13} {'on/off':>7}")
+    header = ("activation", "ms/batch", "windows/s", "x relu", "slopes-on ms", "on/off")
+    print(f"{header[0]:<12} {header[1]:>9} {header[2]:>10} {header[3]:>7} {header[4]:>13} {header[5]:>7}")
     for name in activation_names():
         t = med[name]
         line = f"{name:<12} {1e3 * t:9.1f} {args.batch / t:10.0f} {t / med['relu']:7.2f}"
