@@ -1,0 +1,105 @@
+"""MFPT bearing fault data (variable-load inner- and outer-race sets) through the dataset interface.
+
+Each file holds a 1x1 struct ``bearing`` with fields ``gs`` (acceleration, g), ``sr`` (sampling rate),
+``rate`` (shaft Hz) and ``load`` (lbs, stored as a string). Files live under ``<data root>/mfpt/``.
+Licence: CC BY-NC-SA 4.0 (non-commercial use only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from faultdx.data.base import Recording
+from faultdx.data.cache import cached_array, source_key
+from faultdx.data.catalogue import MfptFile, mfpt_files
+from faultdx.data.windows import resample
+from faultdx.paths import data_dir
+
+MFPT_CLASSES = ("inner_race", "outer_race")  # the obtainable subset has no normal baseline
+
+
+class MfptFileError(ValueError):
+    """An MFPT file that does not have the publisher's struct layout."""
+
+
+def read_mfpt_file(path: Path) -> tuple[np.ndarray, float, float, float]:
+    """Read one MFPT file → (float32 ``[1, T]`` signal, sampling rate, shaft Hz, load in lbs)."""
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path, variable_names=["bearing"])
+    except Exception as exc:  # scipy raises several types for damaged files
+        raise MfptFileError(f"{path}: not a readable MATLAB file ({exc})") from exc
+    if "bearing" not in mat or mat["bearing"].dtype.names is None:
+        raise MfptFileError(f"{path}: no struct variable 'bearing' (MFPT layout: bearing.gs/.sr/.rate/.load)")
+    bearing = mat["bearing"]
+    missing = {"gs", "sr", "rate", "load"} - set(bearing.dtype.names)
+    if missing:
+        raise MfptFileError(f"{path}: struct 'bearing' lacks field(s) {', '.join(sorted(missing))}")
+
+    def scalar(name: str) -> float:
+        return float(np.asarray(bearing[name][0, 0]).ravel()[0])  # ``load`` is a string: float("50")
+
+    signal = np.asarray(bearing["gs"][0, 0], dtype=np.float32).reshape(1, -1)
+    return signal, scalar("sr"), scalar("rate"), scalar("load")
+
+
+class MFPTDataset:
+    """MFPT inner- and outer-race faults at 7 loads each (48,828 Hz, 3 s per file).
+
+    ``sampling_rate``: common rate to resample to (``None`` keeps the file's 48,828 Hz).
+    ``root``: data root (default ``faultdx.paths.data_dir()``).
+    """
+
+    name = "mfpt"
+    classes: tuple[str, ...] = MFPT_CLASSES
+
+    def __init__(self, sampling_rate: float | None = None, root: str | Path | None = None) -> None:
+        if sampling_rate is not None and sampling_rate <= 0:
+            raise ValueError(f"sampling_rate must be positive or None, got {sampling_rate}")
+        self.sampling_rate = sampling_rate
+        self.root = Path(root) if root is not None else data_dir()
+
+    def files(self) -> list[MfptFile]:
+        return list(mfpt_files())
+
+    def path_of(self, entry: MfptFile) -> Path:
+        return self.root / entry.relpath
+
+    def label_of(self, entry: MfptFile) -> str:
+        return entry.fault_type
+
+    def load(self, entry: MfptFile) -> Recording:
+        """Read one file (through the decoded-array cache) as a Recording."""
+        path = self.path_of(entry)
+        rate = self.sampling_rate or entry.sampling_rate
+
+        def decode() -> np.ndarray:
+            signal, file_rate, _, _ = read_mfpt_file(path)
+            return resample(signal, file_rate, rate)
+
+        return Recording(
+            key=f"mfpt/{Path(entry.file).stem}",
+            signal=cached_array("mfpt", f"{source_key(path)}-{rate:g}", decode),
+            sampling_rate=float(rate),
+            label=self.label_of(entry),
+            condition=entry.load_lbs,
+            rpm=entry.shaft_hz * 60.0,
+            channels=("DE",),
+            source=str(path),
+            sha256=entry.sha256,
+            meta={"file": entry.file, "load_lbs": entry.load_lbs, "file_sampling_rate": entry.sampling_rate},
+        )
+
+    def recordings(
+        self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
+    ) -> list[Recording]:
+        """Recordings of the files present (absent ones skipped); MFPT has one accelerometer channel."""
+        if len(tuple(channels)) != 1:
+            raise ValueError(f"MFPT files hold one accelerometer channel, got channels={tuple(channels)}")
+        return [
+            self.load(e) for e in self.files()
+            if (conditions is None or e.load_lbs in conditions) and self.path_of(e).is_file()
+        ]
