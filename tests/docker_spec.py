@@ -1,0 +1,87 @@
+"""What the Dockerfiles say, read with BuildKit's own parser (the ``dockerfile`` package).
+
+No Docker engine runs in CI, so the tests check the images' contents and rerun their steps natively; this
+module turns a Dockerfile into stages, environment, entrypoint and healthcheck.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dockerfile
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCKER_DIR = ROOT / "docker"
+CPU_DOCKERFILE = DOCKER_DIR / "Dockerfile"
+CUDA_DOCKERFILE = DOCKER_DIR / "Dockerfile.cuda"
+COMPOSE_FILE = DOCKER_DIR / "compose.yaml"
+PROMETHEUS_FILE = DOCKER_DIR / "prometheus.yml"
+DOCKERIGNORE = ROOT / ".dockerignore"
+SHIPPED_MODEL = "cwru12k-aprelu"
+
+
+@dataclass
+class Stage:
+    """One ``FROM`` … block: its base image, optional name and instructions in order."""
+
+    base: str
+    name: str | None
+    instructions: list[dockerfile.Command] = field(default_factory=list)
+
+    def all(self, cmd: str) -> list[dockerfile.Command]:
+        return [i for i in self.instructions if i.cmd == cmd.upper()]
+
+    def last(self, cmd: str) -> dockerfile.Command | None:
+        found = self.all(cmd)
+        return found[-1] if found else None
+
+    def env(self) -> dict[str, str]:
+        """``ENV`` of this stage, in order (later wins), values as written (``$PATH`` not expanded)."""
+        env: dict[str, str] = {}
+        for instruction in self.all("ENV"):
+            pairs = instruction.value
+            env.update(zip(pairs[::2], pairs[1::2], strict=True))
+        return env
+
+    def exec_form(self, cmd: str) -> list[str]:
+        """The argv of the last ``ENTRYPOINT``/``CMD``/``HEALTHCHECK``; shell form is refused (no signals)."""
+        instruction = self.last(cmd)
+        if instruction is None:
+            return []
+        if not instruction.json:
+            raise AssertionError(f"{cmd} is in shell form; use the exec (JSON) form so signals reach it")
+        argv = list(instruction.value)
+        return argv[1:] if cmd.upper() == "HEALTHCHECK" and argv[:1] == ["CMD"] else argv
+
+    def copies(self) -> list[tuple[list[str], str, tuple[str, ...]]]:
+        """``COPY`` instructions as (sources, destination, flags)."""
+        return [(list(c.value[:-1]), c.value[-1], c.flags) for c in self.all("COPY")]
+
+    def run_commands(self) -> list[str]:
+        """Every shell command of the stage's ``RUN`` lines, ``&&`` chains split."""
+        return [part.strip() for r in self.all("RUN") for part in r.value[0].split("&&") if part.strip()]
+
+
+def stages(path: Path) -> list[Stage]:
+    """The stages of a Dockerfile, in order."""
+    result: list[Stage] = []
+    for instruction in dockerfile.parse_file(str(path)):
+        if instruction.cmd == "FROM":
+            words = instruction.value
+            name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
+            result.append(Stage(base=words[0], name=name))
+        elif result:
+            result[-1].instructions.append(instruction)
+    return result
+
+
+def pip_install_args(command: str) -> list[str] | None:
+    """The arguments of a ``pip install`` command (``None`` for any other command)."""
+    words = shlex.split(command)
+    if words[:2] == ["pip", "install"]:
+        return words[2:]
+    if words[:4] in (["python", "-m", "pip", "install"], ["python3", "-m", "pip", "install"]):
+        return words[4:]
+    return None
