@@ -1,7 +1,392 @@
-"""The inspection page (static files at ``/``) and the small helper endpoints it uses."""
+"""The inspection page (static files at ``/``) and the small helper endpoints it uses.
+
+- ``GET /`` the page; ``GET /static/*`` its script and style (no CDN: everything is served from here).
+- ``GET /v1/examples``: built-in example signals — the simulator's signal of every class, and the CWRU files
+  present in the dataset directory (``FAULTDX_DATA``) with their catalogue labels.
+- ``GET /v1/examples/{name}``: one example as JSON ``{signal, sampling_rate, label, rpm, ...}``, or with
+  ``?format=file`` as a file to download (the publisher's original ``.mat``; ``.npy`` for simulated ones).
+- ``POST /v1/envelope`` (JSON signal) and ``POST /v1/envelope/file`` (multipart upload): the envelope spectrum
+  with the bearing defect frequencies (BPFO, BPFI, BSF, FTF and harmonics) at the given shaft speed, for the
+  model's bearing geometry unless another is named, plus a min/max preview of the waveform for plotting.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import io
+import math
+from dataclasses import fields
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi.responses import FileResponse, Response
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
+from faultdx.data.bearing import GEOMETRIES, SKF_6205, BearingGeometry, defect_frequencies
+from faultdx.data.catalogue import CwruFile
+from faultdx.data.envelope import envelope_spectrum
+from faultdx.diagnose import check_sampling_rate
+from service.deps import ModelsDep, require_api_key
+from service.errors import ApiError
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+SIM_SECONDS = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows
+SIM_RATE = 12000.0
+SIM_RPM = 1797.0  # CWRU 0 HP
+WAVEFORM_POINTS = 1600  # min/max pairs in the waveform preview (about one per screen pixel)
+MAX_SPECTRUM_POINTS = 4000  # longer spectra are max-pooled (keeps the peaks a defect line makes)
+MIN_ENVELOPE_SAMPLES = 256
 
 router = APIRouter()
+router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+api = APIRouter(prefix="/v1", tags=["page"], dependencies=[Depends(require_api_key)])
+
+
+@router.get("/", include_in_schema=False)
+def index() -> FileResponse:
+    """The inspection page."""
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+
+# ------------------------------------------------------------------------------------------------- examples
+class Example(BaseModel):
+    """One built-in example signal (without its samples)."""
+
+    name: str
+    title: str
+    group: str
+    source: Literal["simulated", "dataset"]
+    label: str
+    fault_type: str
+    sampling_rate: float
+    rpm: float
+    unit: str
+    description: str
+    bearing: str | None = None
+
+
+class ExampleList(BaseModel):
+    examples: list[Example]
+
+
+class ExampleSignal(Example):
+    """An example with its samples (1-D, at ``sampling_rate``)."""
+
+    signal: list[float]
+
+
+def _pretty(label: str) -> str:
+    """``inner_race_007`` → ``inner race 0.007 in``."""
+    fault = fault_type_of(label)
+    size = label[len(fault) + 1 :]
+    return fault.replace("_", " ") + (f" 0.{size} in" if size else "")
+
+
+def _cwru_dataset():
+    from faultdx.data.registry import get_dataset
+
+    return get_dataset("cwru", set="12k_drive_end", sampling_rate=None)
+
+
+def _cwru_example(entry: CwruFile) -> Example:
+    load = f"{entry.load_hp} HP"
+    return Example(
+        name=f"cwru-{entry.number}",
+        title=f"CWRU {entry.filename} · {_pretty(entry.class_name)} · {load}",
+        group="CWRU files (drive end)",
+        source="dataset",
+        label=entry.class_name,
+        fault_type=entry.fault_type,
+        sampling_rate=entry.sampling_rate,
+        rpm=entry.rpm,
+        unit="acceleration (g)",
+        description=f"CWRU {entry.relpath}, drive-end accelerometer, motor load {load}",
+        bearing=SKF_6205.name,
+    )
+
+
+def _sim_example(label: str) -> Example:
+    return Example(
+        name=f"sim-{label}",
+        title=f"Simulated · {_pretty(label)}",
+        group=f"Simulated ({SIM_RATE / 1000:g} kHz, {SIM_RPM:g} rpm)",
+        source="simulated",
+        label=label,
+        fault_type=fault_type_of(label),
+        sampling_rate=SIM_RATE,
+        rpm=SIM_RPM,
+        unit="acceleration (a.u.)",
+        description=f"{SIM_SECONDS:g} s from the embedded bearing simulator (seed 0)",
+        bearing=SKF_6205.name,
+    )
+
+
+def _examples() -> dict[str, tuple[Example, CwruFile | None]]:
+    """Every example by name: simulated ones always, CWRU files only where present on disk."""
+    out: dict[str, tuple[Example, CwruFile | None]] = {}
+    for label in CWRU_10_CLASSES:
+        ex = _sim_example(label)
+        out[ex.name] = (ex, None)
+    dataset = _cwru_dataset()
+    for entry in sorted(dataset.files(), key=lambda e: (e.code != "normal", e.number)):
+        if dataset.path_of(entry).is_file():
+            ex = _cwru_example(entry)
+            out[ex.name] = (ex, entry)
+    return out
+
+
+def _lookup(name: str) -> tuple[Example, CwruFile | None]:
+    examples = _examples()
+    if name not in examples:
+        raise ApiError(404, f"name: unknown example {name!r}; valid: {', '.join(examples)}", "name")
+    return examples[name]
+
+
+@lru_cache(maxsize=16)
+def _simulated(label: str) -> np.ndarray:
+    from faultdx.data.synthetic import simulate
+
+    return simulate(label, duration_s=SIM_SECONDS, sampling_rate=SIM_RATE, rpm=SIM_RPM, seed=0)
+
+
+def _json_floats(values: np.ndarray) -> str:
+    """A JSON array of float32 samples with 7 significant digits (float32 precision, half the bytes)."""
+    return "[" + ",".join(f"{v:.7g}" for v in values.tolist()) + "]"
+
+
+@api.get("/examples", response_model=ExampleList)
+def list_examples() -> ExampleList:
+    """Built-in example signals: simulated ones of every class, and the CWRU files present on disk."""
+    return ExampleList(examples=[ex for ex, _ in _examples().values()])
+
+
+@api.get(
+    "/examples/{name}",
+    response_model=ExampleSignal,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def get_example(name: str, format: Literal["json", "file"] = "json") -> Response:
+    """One example's signal as JSON, or (``format=file``) the file itself (original ``.mat`` / ``.npy``)."""
+    example, entry = _lookup(name)
+    if format == "file":
+        if entry is not None:
+            path = _cwru_dataset().path_of(entry)
+            return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+        buf = io.BytesIO()
+        np.save(buf, _simulated(example.label))
+        return Response(buf.getvalue(), media_type="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.npy"'})
+    if entry is not None:
+        signal = _cwru_dataset().load(entry, ("DE",)).signal[0]
+    else:
+        signal = _simulated(example.label)
+    head = example.model_dump_json()[:-1]  # the metadata object, left open for the samples
+    return Response(f'{head},"signal":{_json_floats(signal)}}}', media_type="application/json")
+
+
+# ------------------------------------------------------------------------------------------------- envelope
+class Geometry(BaseModel):
+    """A rolling-element bearing (diameters in mm)."""
+
+    n_balls: int = Field(gt=0)
+    ball_diameter: float = Field(gt=0)
+    pitch_diameter: float = Field(gt=0)
+    contact_angle_deg: float = Field(default=0.0, ge=0, lt=90)
+    name: str = "custom"
+
+
+class EnvelopeRequest(BaseModel):
+    """A 1-D signal and the machine it came from."""
+
+    signal: list[float] = Field(description="samples of one channel")
+    sampling_rate: float = Field(description="Hz")
+    rpm: float | None = Field(default=None, description="shaft speed; without it no defect frequencies")
+    bearing: str | Geometry | None = Field(
+        default=None, description="a known bearing name or a geometry; default: the model's bearing"
+    )
+    model: str | None = Field(default=None, description="whose bearing geometry to use (default model)")
+    band: tuple[float, float] | None = Field(default=None, description="band-pass (low, high) Hz first")
+    max_frequency: float | None = Field(default=None, gt=0, description="Hz; default: past the last harmonic")
+    harmonics: int = Field(default=5, ge=1, le=20)
+
+
+class DefectLines(BaseModel):
+    hz: float
+    harmonics: list[float]
+
+
+class Waveform(BaseModel):
+    """Min/max of the signal over ``len(min)`` equal time buckets spanning ``duration_s``."""
+
+    duration_s: float
+    min: list[float]
+    max: list[float]
+
+
+class EnvelopeResponse(BaseModel):
+    sampling_rate: float
+    samples: int
+    rpm: float | None
+    shaft_hz: float | None
+    bearing: dict[str, Any]
+    bearing_source: Literal["request", "model", "default"]
+    band: tuple[float, float] | None
+    frequencies: list[float]
+    amplitude: list[float]
+    defects: dict[str, DefectLines] | None
+    waveform: Waveform
+
+
+def _geometry(bearing: str | Geometry | dict | None, model_meta: Any) -> tuple[BearingGeometry, str]:
+    """The requested bearing, else the model's (from its config.json), else the CWRU drive-end SKF 6205."""
+    if isinstance(bearing, str):
+        if bearing not in GEOMETRIES:
+            known = ", ".join(GEOMETRIES)
+            raise ApiError(422, f"bearing: unknown bearing {bearing!r}; known: {known}", "bearing")
+        return GEOMETRIES[bearing], "request"
+    if isinstance(bearing, Geometry):
+        return _from_dict(bearing.model_dump(), "bearing"), "request"
+    stored = getattr(model_meta, "bearing", None)
+    if stored:
+        return _from_dict(stored, "model.bearing"), "model"
+    return SKF_6205, "default"
+
+
+def _from_dict(d: dict, field: str) -> BearingGeometry:
+    names = {f.name for f in fields(BearingGeometry)}
+    try:
+        return BearingGeometry(**{k: v for k, v in d.items() if k in names})
+    except (TypeError, ValueError) as err:
+        raise ApiError(422, f"{field}: {err}", field) from err
+
+
+def _check_rpm(rpm: float | None) -> float | None:
+    if rpm is not None and not (math.isfinite(rpm) and 1 <= rpm <= 200_000):
+        raise ApiError(422, f"rpm: shaft speed must be from 1 to 200000 rpm, got {rpm!r}", "rpm")
+    return rpm
+
+
+def _max_pool(freqs: np.ndarray, amp: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``points`` bins; each output bin is the largest of its group, at that peak's frequency."""
+    if amp.size <= points:
+        return freqs, amp
+    group = math.ceil(amp.size / points)
+    n = amp.size // group * group
+    blocks = amp[:n].reshape(-1, group)
+    pick = blocks.argmax(axis=1) + np.arange(blocks.shape[0]) * group
+    return freqs[pick], amp[pick]
+
+
+def _waveform(x: np.ndarray, sampling_rate: float) -> Waveform:
+    edges = np.linspace(0, x.size, min(WAVEFORM_POINTS, x.size) + 1).astype(np.int64)[:-1]
+    return Waveform(
+        duration_s=x.size / sampling_rate,
+        min=np.minimum.reduceat(x, edges).astype(float).tolist(),
+        max=np.maximum.reduceat(x, edges).astype(float).tolist(),
+    )
+
+
+def envelope_report(
+    x: np.ndarray,
+    sampling_rate: float,
+    *,
+    rpm: float | None,
+    geometry: BearingGeometry,
+    bearing_source: str,
+    band: tuple[float, float] | None = None,
+    max_frequency: float | None = None,
+    harmonics: int = 5,
+) -> EnvelopeResponse:
+    """Envelope spectrum of ``x [T]`` with the defect frequencies of ``geometry`` at ``rpm`` marked."""
+    rate = check_sampling_rate(sampling_rate)
+    rpm = _check_rpm(rpm)
+    defects = None
+    top = 1000.0
+    if rpm is not None:
+        lines = defect_frequencies(geometry, rpm / 60).as_dict()
+        defects = {k: DefectLines(hz=v, harmonics=[v * (i + 1) for i in range(harmonics)])
+                   for k, v in lines.items()}
+        top = max(500.0, 1.1 * harmonics * max(lines.values()))
+    top = min(max_frequency or top, rate / 2)
+    try:
+        freqs, amp = envelope_spectrum(x, rate, band=band)
+    except ValueError as err:
+        raise ApiError(422, f"band: {err}" if band is not None else f"signal: {err}",
+                       "band" if band is not None else "signal") from err
+    keep = freqs <= top
+    freqs, amp = _max_pool(freqs[keep], amp[keep], MAX_SPECTRUM_POINTS)
+    return EnvelopeResponse(
+        sampling_rate=rate,
+        samples=int(x.size),
+        rpm=rpm,
+        shaft_hz=None if rpm is None else rpm / 60,
+        bearing=geometry.as_dict(),
+        bearing_source=bearing_source,
+        band=band,
+        frequencies=freqs.astype(float).tolist(),
+        amplitude=amp.astype(float).tolist(),
+        defects=defects,
+        waveform=_waveform(x, rate),
+    )
+
+
+def _validated(signal: np.ndarray, field: str) -> np.ndarray:
+    from faultdx.data.readers import validate_signal
+
+    try:
+        return validate_signal(signal, min_samples=MIN_ENVELOPE_SAMPLES)
+    except ValueError as err:
+        raise ApiError(422, f"{field}: {err}", field) from err
+
+
+@api.post("/envelope", response_model=EnvelopeResponse)
+def envelope(req: EnvelopeRequest, models: ModelsDep) -> EnvelopeResponse:
+    """Envelope spectrum of one signal, with BPFO/BPFI/BSF/FTF and harmonics at ``rpm`` for the bearing."""
+    meta = models.get(req.model).diagnoser.meta
+    geometry, source = _geometry(req.bearing, meta)
+    x = _validated(np.asarray(req.signal, dtype=np.float32).reshape(1, -1), "signal")[0]
+    return envelope_report(x, req.sampling_rate, rpm=req.rpm, geometry=geometry, bearing_source=source,
+                           band=req.band, max_frequency=req.max_frequency, harmonics=req.harmonics)
+
+
+@api.post("/envelope/file", response_model=EnvelopeResponse)
+def envelope_file(
+    file: Annotated[UploadFile, File(description="CSV / NPY / WAV / MAT / Parquet signal file")],
+    models: ModelsDep,
+    sampling_rate: Annotated[float | None, Form(description="Hz; needed when the file does not say")] = None,
+    rpm: Annotated[float | None, Form(description="shaft speed")] = None,
+    channel: Annotated[str | None, Form(description="channel name or index (default: the model's)")] = None,
+    bearing: Annotated[str | None, Form(description="known bearing name (default: the model's)")] = None,
+    model: Annotated[str | None, Form()] = None,
+    harmonics: Annotated[int, Form(ge=1, le=20)] = 5,
+    max_frequency: Annotated[float | None, Form(gt=0)] = None,
+) -> EnvelopeResponse:
+    """``POST /v1/envelope`` for an uploaded file, read as ``POST /v1/diagnose/file`` reads it."""
+    from faultdx.data.readers import read_signal
+
+    meta = models.get(model).diagnoser.meta
+    geometry, source = _geometry(bearing, meta)
+    pick: str | int | None = channel
+    if channel is not None and channel.strip().lstrip("-").isdigit():
+        pick = int(channel)
+    try:
+        sf = read_signal(file.file.read(), filename=file.filename, sampling_rate=sampling_rate, channel=pick)
+    except ValueError as err:
+        raise ApiError(422, f"file: {err}", "file") from err
+    rate = sampling_rate if sampling_rate is not None else sf.sampling_rate
+    if rate is None:
+        raise ApiError(422, f"sampling_rate: {file.filename} does not state its sampling rate; give one",
+                       "sampling_rate")
+    row = 0
+    if pick is None and sf.signal.shape[0] > 1 and meta.channels and meta.channels[0] in sf.channels:
+        row = sf.channels.index(meta.channels[0])
+    x = _validated(sf.signal[row : row + 1], "file")[0]
+    return envelope_report(x, rate, rpm=rpm, geometry=geometry, bearing_source=source,
+                           harmonics=harmonics, max_frequency=max_frequency)
+
+
+router.include_router(api)
