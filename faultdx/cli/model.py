@@ -1,9 +1,81 @@
-"""`faultdx model` commands."""
+"""`faultdx model` commands: the network presets and activations, and what a configuration costs."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+model_app = typer.Typer(help="Network presets and activations.", no_args_is_help=True)
+
+
+def _summary(preset: str, activation: str, window: int) -> dict:
+    """Parameters, multiply-accumulates per window and per-sample parameter names of a preset."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from faultdx.nn import ResNet1d, preset_config
+
+    model = ResNet1d(preset_config(preset, activation=activation)).eval()
+    if window < model.config.min_length:
+        raise ValueError(f"--window must be >= {model.config.min_length} samples for preset {preset!r}")
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        _, slopes = model.forward_with_slopes(torch.zeros(1, model.config.in_channels, window))
+    return {
+        "config": model.config,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "macs": counter.get_total_flops() // 2,  # convolutions and linear layers; 1 MAC = 2 FLOPs
+        "slopes": {name: tuple(value.shape[1:]) for name, value in slopes.items()},
+    }
+
+
+@model_app.command("list")
+def list_models() -> None:
+    """Print the presets (with their cost on a 2048-sample window) and the activations."""
+    from faultdx.nn import PRESETS, activation_names, make_activation
+    from faultdx.nn.activations import has_params
+
+    typer.echo("presets (APReLU, window 2048):")
+    for name, config in PRESETS.items():
+        s = _summary(name, "aprelu", 2048)
+        typer.echo(
+            f"  {name:<6} widths={list(config.widths)} depths={list(config.depths)} "
+            f"stem={config.stem_channels}x{config.stem_kernel}/{config.stem_stride}  "
+            f"params={s['parameters']:,}  MACs/window={s['macs'] / 1e6:.2f} M"
+        )
+    typer.echo("activations:")
+    for name in activation_names():
+        act = make_activation(name, 4)
+        per_sample = ", ".join(act.param_names) if has_params(act) else "-"
+        typer.echo(f"  {name:<11} per-sample parameters: {per_sample}")
+
+
+@model_app.command("info")
+def info(
+    preset: Annotated[str, typer.Argument(help="Preset name (see `faultdx model list`).")],
+    activation: Annotated[str, typer.Option(help="Activation name (see `faultdx model list`).")] = "aprelu",
+    window: Annotated[int, typer.Option(help="Window length in samples.")] = 2048,
+) -> None:
+    """Print a preset's configuration, parameters, multiply-accumulates per window and slope layer names."""
+    import json
+
+    try:
+        s = _summary(preset, activation, window)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    typer.echo(f"preset: {preset}  activation: {activation}  window: {window}")
+    typer.echo(f"config: {json.dumps(s['config'].to_dict())}")
+    typer.echo(f"parameters: {s['parameters']:,}")
+    typer.echo(f"multiply-accumulates per window (conv + linear): {s['macs']:,} ({s['macs'] / 1e6:.2f} M)")
+    label = "APReLU slope layers" if activation == "aprelu" else f"{activation} per-sample parameters"
+    if not s["slopes"]:
+        typer.echo(f"{label}: none ({activation} has no per-sample parameters)")
+        return
+    typer.echo(f"{label} ({len(s['slopes'])}), name [channels]:")
+    for name, shape in s["slopes"].items():
+        typer.echo(f"  {name} {list(shape)}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.add_typer(model_app, name="model")

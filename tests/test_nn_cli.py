@@ -1,0 +1,53 @@
+"""`faultdx model list` and `faultdx model info`."""
+
+from __future__ import annotations
+
+import re
+
+from typer.testing import CliRunner
+
+from faultdx.cli import app
+from faultdx.nn import ResNet1d, activation_names, preset_config
+
+runner = CliRunner()
+
+
+def test_model_list_shows_presets_and_activations():
+    result = runner.invoke(app, ["model", "list"])
+    assert result.exit_code == 0, result.output
+    assert "small" in result.output and "base" in result.output
+    for name in activation_names():
+        assert re.search(rf"^\s+{name}\s", result.output, re.M), name
+
+
+def test_model_info_prints_parameters_macs_and_slope_layers():
+    result = runner.invoke(app, ["model", "info", "small", "--window", "2048"])
+    assert result.exit_code == 0, result.output
+    model = ResNet1d(preset_config("small"))
+    assert f"parameters: {sum(p.numel() for p in model.parameters()):,}" in result.output
+    macs = int(re.search(r"per window \(conv \+ linear\): ([\d,]+)", result.output).group(1).replace(",", ""))
+    # The stem alone: out_channels * kernel * output length (2048 / stride 8 = 256 positions).
+    assert 16 * 64 * 256 < macs < 5_000_000
+    for name in model.slope_names():
+        assert f"  {name} [" in result.output
+
+
+def test_model_info_scales_with_window_and_handles_activation_without_slopes():
+    def macs(*args: str) -> int:
+        out = runner.invoke(app, ["model", "info", "small", *args]).output
+        return int(re.search(r"\(conv \+ linear\): ([\d,]+)", out).group(1).replace(",", ""))
+
+    assert 1.9 < macs("--window", "4096") / macs("--window", "2048") < 2.1
+    result = runner.invoke(app, ["model", "info", "small", "--activation", "relu"])
+    assert result.exit_code == 0 and "relu has no per-sample parameters" in result.output
+
+
+def test_model_info_bad_input_is_a_usage_error():
+    for args, message in (
+        (["huge"], "unknown preset 'huge'"),
+        (["small", "--activation", "swish"], "unknown activation 'swish'"),
+        (["small", "--window", "4"], "--window must be >="),
+    ):
+        result = runner.invoke(app, ["model", "info", *args])
+        assert result.exit_code == 2
+        assert message in result.output
