@@ -1,9 +1,115 @@
-"""`faultdx serve` commands."""
+"""`faultdx serve`: the diagnosis service (FastAPI app ``service.main`` under uvicorn)."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+
+    @app.command()
+    def serve(
+        model: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--model", "-m", help="model name or directory; repeat for several (first = default)"
+            ),
+        ] = None,
+        host: Annotated[
+            str | None, typer.Option(help="address to listen on [FAULTDX_HOST, 127.0.0.1]")
+        ] = None,
+        port: Annotated[int | None, typer.Option(help="TCP port [FAULTDX_PORT, 8000]")] = None,
+        workers: Annotated[int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, 1]")] = None,
+    ) -> None:
+        """Serve diagnoses over HTTP: /v1 JSON API, Open Inference Protocol (/v2), /metrics, the page at /.
+
+        Every other setting comes from FAULTDX_* environment variables (see the README).
+        """
+        run(model=model, host=host, port=port, workers=workers)
+
+
+def run(*, model: list[str] | None, host: str | None, port: int | None, workers: int | None) -> None:
+    """Export the options as ``FAULTDX_*`` (workers read them), set up multiprocess metrics, start uvicorn."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    overrides = {"HOST": host, "PORT": port, "WORKERS": workers}
+    if model:
+        overrides["MODEL"] = ",".join(_absolute_if_path(m) for m in model)
+    for key, value in overrides.items():
+        if value is not None:
+            os.environ[f"FAULTDX_{key}"] = str(value)
+
+    metrics_dir, owned = _metrics_dir()  # before anything imports prometheus_client
+    try:
+        from service.settings import Settings
+
+        try:
+            settings = Settings()
+        except ValidationError as err:
+            raise typer.BadParameter(_describe(err)) from err
+        _check_models(settings)
+        uvicorn.run(
+            "service.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=_log_config(settings.log_level, settings.log_json),
+            access_log=True,
+        )
+    finally:
+        if owned:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _absolute_if_path(entry: str) -> str:
+    path = Path(entry).expanduser()
+    return str(path.resolve()) if path.is_dir() else entry
+
+
+def _check_models(settings) -> None:
+    """Fail fast, with the checkpoint's own message, before any worker starts."""
+    from faultdx.train.checkpoint import CheckpointError, read_meta, resolve_model
+
+    for entry in settings.model:
+        where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
+        try:
+            read_meta(resolve_model(where))
+        except CheckpointError as err:
+            raise typer.BadParameter(str(err), param_hint="--model / FAULTDX_MODEL") from err
+
+
+def _metrics_dir() -> tuple[Path, bool]:
+    """A clean ``PROMETHEUS_MULTIPROC_DIR``: the user's (emptied of old samples) or a fresh one."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):  # samples of an earlier run would be summed in
+            stale.unlink()
+        return path, False
+    path = Path(tempfile.mkdtemp(prefix="faultdx-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(path)
+    return path, True
+
+
+def _log_config(level: str, json_lines: bool) -> dict | None:
+    from service.logconfig import uvicorn_log_config
+
+    return uvicorn_log_config(level, json_lines)
+
+
+def _describe(err) -> str:
+    return "; ".join(
+        f"FAULTDX_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in err.errors()
+    )

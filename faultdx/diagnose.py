@@ -1,0 +1,340 @@
+"""The Diagnoser: a model directory turned into per-signal diagnoses (+ per-sample APReLU slopes).
+
+signals → windows → network → diagnosis, on exactly the path training takes: each signal is resampled to the
+model's rate, framed into the model's windows and standardised per window and channel by
+:mod:`faultdx.data.windows`, then the windows go through the network in batches.
+
+**Aggregate verdict of a signal** = the mean of its windows' class probabilities; its label is the argmax of
+that mean and its confidence the mean probability of that label. Every window's own verdict is kept as well.
+
+The CLI, the REST service and the page all call this module; the service splits :meth:`Diagnoser.diagnose`
+into :meth:`Diagnoser.windows` → :meth:`Diagnoser.predict_windows` (batched across requests) →
+:meth:`Diagnoser.aggregate`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from faultdx.data.base import fault_type_of
+from faultdx.data.windows import frame, resample, standardize
+from faultdx.train.checkpoint import CARD_FILE, ModelMeta, load_model_dir, resolve_model
+
+MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
+MAX_SAMPLING_RATE = 1_000_000.0  # Hz; above any accelerometer front end
+MAX_WINDOW_FACTOR = 8  # a window may be up to this many times the model's own window
+
+
+class DiagnoseInputError(ValueError):
+    """Input the Diagnoser cannot use; ``field`` names the offending argument (``signals[2]``, ``hop``…)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Windows:
+    """One signal's windows, ready for the network.
+
+    ``x``: standardised float32 ``[N, C, W]`` at the model's rate; ``start``: int64 ``[N]`` first sample of
+    each window counted in the *caller's* signal (its own sampling rate).
+    """
+
+    x: np.ndarray
+    start: np.ndarray
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict on one signal: aggregate (mean of window probabilities) and per window.
+
+    ``window_probabilities``: ``[N, K]``; ``start``: ``[N]``; ``slopes``: ``{layer: [N, C_layer]}`` when
+    asked for.
+    """
+
+    classes: tuple[str, ...]
+    window_probabilities: np.ndarray
+    start: np.ndarray
+    slopes: dict[str, np.ndarray] | None = None
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """Mean class probabilities over the windows ``[K]``."""
+        return self.window_probabilities.mean(axis=0)
+
+    @property
+    def label(self) -> str:
+        return self.classes[int(np.argmax(self.probabilities))]
+
+    @property
+    def fault_type(self) -> str:
+        return fault_type_of(self.label)
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probabilities))
+
+    @property
+    def window_labels(self) -> list[str]:
+        return [self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)]
+
+    @property
+    def slope_summary(self) -> dict[str, float] | None:
+        """Mean slope per layer over windows and channels."""
+        if self.slopes is None:
+            return None
+        return {name: float(values.mean()) for name, values in self.slopes.items()}
+
+
+class Diagnoser:
+    """A loaded model plus the preprocessing it was trained with."""
+
+    def __init__(
+        self, model: torch.nn.Module, meta: ModelMeta, *, path: Path | None = None, batch_size: int = 256
+    ) -> None:
+        self.model = model.eval()
+        self.meta = meta
+        self.path = path
+        self.batch_size = batch_size
+        self._slope_channels: dict[str, int] | None = None
+
+    @classmethod
+    def from_dir(cls, path_or_name: str | Path, *, batch_size: int = 256) -> Diagnoser:
+        """Load a model directory (a path, or a name in ``models_dir()``); ``CheckpointError`` if unusable."""
+        path = resolve_model(path_or_name)
+        loaded = load_model_dir(path)
+        return cls(loaded.model, loaded.meta, path=path, batch_size=batch_size)
+
+    # -- what the model expects ------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return tuple(self.meta.classes)
+
+    @property
+    def window(self) -> int:
+        return self.meta.window
+
+    @property
+    def sampling_rate(self) -> float:
+        return float(self.meta.sampling_rate)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return tuple(self.meta.channels)
+
+    def model_card(self) -> str | None:
+        """The model directory's ``MODEL_CARD.md`` text, if it has one."""
+        card = self.path / CARD_FILE if self.path is not None else None
+        return card.read_text(encoding="utf-8") if card is not None and card.is_file() else None
+
+    def slope_channels(self) -> dict[str, int]:
+        """``{layer name: channels}`` of every per-sample activation parameter (empty for e.g. ReLU nets)."""
+        if self._slope_channels is None:
+            x = np.zeros((1, len(self.channels), self.window), dtype=np.float32)
+            _, slopes = self.predict_windows(x, include_slopes=True)
+            self._slope_channels = {name: int(v.shape[1]) for name, v in slopes.items()}
+        return self._slope_channels
+
+    # -- signals → windows -----------------------------------------------------------------------------------
+    def windows(
+        self,
+        signal: np.ndarray,
+        sampling_rate: float,
+        *,
+        window: int | None = None,
+        hop: int | None = None,
+        channels: Sequence[str] | None = None,
+        max_windows: int | None = None,
+        field: str = "signal",
+    ) -> Windows:
+        """Resample ``signal`` (``[T]`` or ``[C, T]``) to the model's rate, frame and standardise it.
+
+        ``channels`` names the rows of a ``[C, T]`` signal so the model's channels can be picked out of it;
+        without names the signal must have exactly the model's channel count. ``field`` is used in errors.
+        """
+        window, hop = self.check_window_hop(window, hop)
+        rate = check_sampling_rate(sampling_rate)
+        signal = self._select_channels(_as_2d(signal, field), channels, field)
+        min_samples = math.ceil(window * rate / self.sampling_rate)
+        signal = _validate(signal, min_samples, field)
+        resampled_len = math.ceil(signal.shape[1] * self.sampling_rate / rate)
+        count = 1 + max(0, resampled_len - window) // hop
+        if max_windows is not None and count > max_windows:
+            raise DiagnoseInputError(
+                f"{field}: {signal.shape[1]} samples at {rate:g} Hz make about {count} windows of {window} "
+                f"with hop {hop}; at most {max_windows} per request (send less, or a larger hop)",
+                field,
+            )
+        signal = resample(signal, rate, self.sampling_rate)  # [C, T'] float32
+        framed = frame(signal, window, hop)  # [N, C, W] strided view
+        if framed.shape[0] == 0:
+            raise DiagnoseInputError(
+                f"{field}: after resampling to {self.sampling_rate:g} Hz the signal has {signal.shape[1]}"
+                f" samples, fewer than one window of {window}",
+                field,
+            )
+        start = np.arange(framed.shape[0], dtype=np.int64) * hop
+        start = np.round(start * rate / self.sampling_rate).astype(np.int64)
+        return Windows(x=standardize(framed), start=start)
+
+    def check_window_hop(self, window: int | None, hop: int | None) -> tuple[int, int]:
+        """Defaults from the model; ``window`` from the network's minimum to 8× its own; ``hop >= 1``."""
+        if window is None:
+            window = self.window
+        lo, hi = max(self.min_window, 16), self.window * MAX_WINDOW_FACTOR
+        if isinstance(window, bool) or not isinstance(window, int) or not lo <= window <= hi:
+            raise DiagnoseInputError(
+                f"window must be an integer from {lo} to {hi} samples (the model was trained on"
+                f" {self.window}), got {window!r}",
+                "window",
+            )
+        if hop is None:
+            hop = min(self.meta.hop, window)
+        if isinstance(hop, bool) or not isinstance(hop, int) or hop < 1:
+            raise DiagnoseInputError(f"hop must be a positive integer, got {hop!r}", "hop")
+        return window, hop
+
+    @property
+    def min_window(self) -> int:
+        """Shortest window the network accepts."""
+        config = getattr(self.model, "config", None)
+        return int(getattr(config, "min_length", 1))
+
+    def _select_channels(self, signal: np.ndarray, names: Sequence[str] | None, field: str) -> np.ndarray:
+        want = self.channels
+        if names is not None:
+            names = list(names)
+            if len(names) != signal.shape[0]:
+                raise DiagnoseInputError(
+                    f"channels: {len(names)} names given for a signal with {signal.shape[0]} channels",
+                    "channels",
+                )
+            missing = [c for c in want if c not in names]
+            if missing:
+                raise DiagnoseInputError(
+                    f"channels: the model needs channel(s) {list(want)}, the signal has {names}", "channels"
+                )
+            return signal[[names.index(c) for c in want]]
+        if signal.shape[0] != len(want):
+            raise DiagnoseInputError(
+                f"{field}: the model takes {len(want)} channel(s) {list(want)}, the signal has"
+                f" {signal.shape[0]}; name its rows with `channels`",
+                field,
+            )
+        return signal
+
+    # -- windows → network -----------------------------------------------------------------------------------
+    def predict_windows(
+        self, x: np.ndarray, include_slopes: bool = False
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Class probabilities ``[N, K]`` (and slopes ``{layer: [N, C]}`` if asked) for standardised ``x``.
+
+        ``x``: float32 ``[N, C, W]`` as returned in :attr:`Windows.x`. Runs in batches of ``batch_size``.
+        """
+        if x.ndim != 3 or x.shape[1] != len(self.channels):
+            raise DiagnoseInputError(
+                f"windows must be [N, {len(self.channels)}, W], got shape {list(x.shape)}", "windows"
+            )
+        probs, slopes = [], []
+        with torch.inference_mode():
+            for i in range(0, max(len(x), 1), self.batch_size):
+                batch = torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32))
+                if include_slopes:
+                    logits, layer_slopes = self.model.forward_with_slopes(batch)
+                    slopes.append({k: v.float().numpy() for k, v in layer_slopes.items()})
+                else:
+                    logits = self.model(batch)
+                probs.append(torch.softmax(logits.float(), dim=-1).numpy())
+        merged = {k: np.concatenate([s[k] for s in slopes]) for k in slopes[0]} if slopes else {}
+        return np.concatenate(probs), merged
+
+    # -- network → diagnosis ---------------------------------------------------------------------------------
+    def aggregate(
+        self, windows: Windows, probs: np.ndarray, slopes: dict[str, np.ndarray] | None = None
+    ) -> Diagnosis:
+        """Wrap one signal's window probabilities (and slopes) as a :class:`Diagnosis`."""
+        return Diagnosis(self.classes, probs, windows.start, slopes)
+
+    def diagnose(
+        self,
+        signals: Sequence[np.ndarray] | np.ndarray,
+        sampling_rate: float,
+        *,
+        window: int | None = None,
+        hop: int | None = None,
+        include_slopes: bool = False,
+        channels: Sequence[str] | None = None,
+    ) -> list[Diagnosis]:
+        """One :class:`Diagnosis` per signal (``[T]`` or ``[C, T]``, sampled at ``sampling_rate`` Hz)."""
+        if isinstance(signals, np.ndarray) and signals.ndim == 1:
+            signals = [signals]
+        prepared = [
+            self.windows(s, sampling_rate, window=window, hop=hop, channels=channels, field=f"signals[{i}]")
+            for i, s in enumerate(signals)
+        ]
+        if not prepared:
+            raise DiagnoseInputError("signals: no signal given", "signals")
+        probs, slopes = self.predict_windows(np.concatenate([w.x for w in prepared]), include_slopes)
+        return self.split(prepared, probs, slopes if include_slopes else None)
+
+    def split(
+        self, prepared: Sequence[Windows], probs: np.ndarray, slopes: dict[str, np.ndarray] | None
+    ) -> list[Diagnosis]:
+        """Cut the predictions for concatenated windows back into one :class:`Diagnosis` per signal."""
+        out, offset = [], 0
+        for w in prepared:
+            n = len(w.x)
+            part = None if slopes is None else {k: v[offset : offset + n] for k, v in slopes.items()}
+            out.append(self.aggregate(w, probs[offset : offset + n], part))
+            offset += n
+        return out
+
+
+def check_sampling_rate(sampling_rate: float) -> float:
+    """A finite rate between 1 kHz and 1 MHz, else :class:`DiagnoseInputError` naming ``sampling_rate``."""
+    try:
+        rate = float(sampling_rate)
+    except (TypeError, ValueError):
+        rate = math.nan
+    if isinstance(sampling_rate, bool) or not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
+        raise DiagnoseInputError(
+            f"sampling_rate must be a number of Hz from {MIN_SAMPLING_RATE:g} to {MAX_SAMPLING_RATE:g},"
+            f" got {sampling_rate!r}",
+            "sampling_rate",
+        )
+    return rate
+
+
+def _as_2d(signal: np.ndarray, field: str) -> np.ndarray:
+    try:
+        signal = np.asarray(signal, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DiagnoseInputError(f"{field}: not an array of numbers ({err})", field) from err
+    if signal.ndim == 1:
+        return signal[None, :]
+    if signal.ndim != 2:
+        raise DiagnoseInputError(
+            f"{field}: a signal is [samples] or [channels, samples], got {signal.ndim} dimensions", field
+        )
+    return signal
+
+
+def _validate(signal: np.ndarray, min_samples: int, field: str) -> np.ndarray:
+    """The data layer's checks (empty, NaN/Inf, too short), reported against ``field``."""
+    from faultdx.data.readers import validate_signal
+
+    try:
+        return validate_signal(signal, min_samples=min_samples)
+    except ValueError as err:
+        raise DiagnoseInputError(f"{field}: {err}", field) from err

@@ -1,0 +1,116 @@
+"""The faultdx diagnosis service: ``service.main:create_app()`` / ``service.main:app``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import torch
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from faultdx import __version__
+from faultdx.diagnose import Diagnoser
+from service.batching import BatchStats, MicroBatcher
+from service.deps import ModelSet, ServedModel, require_api_key
+from service.errors import install_error_handlers
+from service.limits import BodyLimitMiddleware
+from service.routes import diagnose, health, metrics, models, page, v2
+from service.settings import Settings, get_settings
+from service.telemetry import BATCH_REQUESTS, BATCH_WINDOWS, FORWARD_SECONDS, MetricsMiddleware, in_flight
+
+log = logging.getLogger(__name__)
+
+
+def torch_threads(settings: Settings) -> int:
+    """``FAULTDX_TORCH_THREADS``, else this worker's share of the CPU cores less one for its event loop.
+
+    The event loop (HTTP, JSON, windowing) runs beside the forward thread; giving torch every core makes its
+    OpenMP threads contend with the loop, which on 2 cores costs far more than the second torch thread gains.
+    """
+    if settings.torch_threads:
+        return settings.torch_threads
+    return max(1, len(os.sched_getaffinity(0)) // settings.workers - 1)
+
+
+def load_models(settings: Settings) -> dict[str, Diagnoser]:
+    """Load every configured model (name or path; names are looked up in ``FAULTDX_MODELS`` if set)."""
+    loaded: dict[str, Diagnoser] = {}
+    for entry in settings.model:
+        where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
+        diagnoser = Diagnoser.from_dir(where, batch_size=settings.max_batch)
+        diagnoser.slope_channels()  # warm-up pass; also lists the slope layers
+        loaded[diagnoser.name] = diagnoser
+        log.info("loaded model %s v%s from %s", diagnoser.name, diagnoser.meta.version, diagnoser.path)
+    return loaded
+
+
+def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBatcher:
+    name = diagnoser.name
+
+    def observe(stats: BatchStats) -> None:
+        BATCH_WINDOWS.labels(name).observe(stats.windows)
+        BATCH_REQUESTS.labels(name).observe(stats.jobs)
+        FORWARD_SECONDS.labels(name).observe(stats.seconds)
+
+    return MicroBatcher(
+        diagnoser.predict_windows,
+        max_batch=settings.max_batch,
+        max_wait_s=settings.max_wait_ms / 1000,
+        busy=in_flight,
+        on_batch=observe,
+        thread_init=lambda: torch.set_num_threads(threads),
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    threads = torch_threads(settings)
+    torch.set_num_threads(threads)
+    diagnosers = load_models(settings)
+    served = {name: ServedModel(d, _batcher(d, settings, threads)) for name, d in diagnosers.items()}
+    app.state.models = ModelSet(served, default=next(iter(served)))
+    try:
+        yield
+    finally:
+        for model in served.values():
+            await model.batcher.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; models load when it starts (lifespan)."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="faultdx",
+        version=__version__,
+        description="Rolling-bearing fault diagnosis with APReLU residual networks: /v1 JSON API, Open "
+        "Inference Protocol at /v2, Prometheus /metrics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.models = None
+    install_error_handlers(app)
+    auth = [Depends(require_api_key)]
+    app.include_router(health.router)
+    app.include_router(v2.open_router)
+    for module in (models, diagnose, metrics):
+        app.include_router(module.router, dependencies=auth)
+    app.include_router(v2.router, dependencies=auth)
+    app.include_router(page.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "Inference-Header-Content-Length"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,218 @@
+"""Open Inference Protocol (KServe V2 / Triton HTTP/REST) over the loaded models.
+
+Model ``<name>``: input ``signal``, FP32 ``[N, window]`` (or ``[N, channels, window]``) raw windows at the
+model's sampling rate (standardised here per window, as in training). Outputs: ``probabilities`` FP32 ``[N,
+K]``, ``label`` BYTES ``[N]`` and, only when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per
+APReLU layer. Without an ``outputs`` list the response holds ``probabilities`` and ``label``."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from faultdx import __version__
+from faultdx.data.windows import standardize
+from service.deps import ModelsDep, ServedModel, SettingsDep
+from service.errors import ApiError
+from service.oip import HEADER, RequestedOutput, Tensor, encode_response, parse_request
+from service.telemetry import WINDOWS
+
+INPUT = "signal"
+SLOPES = "slopes."
+DEFAULT_OUTPUTS = ("probabilities", "label")
+
+open_router = APIRouter(prefix="/v2", tags=["v2"])  # health: no API key
+router = APIRouter(prefix="/v2", tags=["v2"])
+
+_INFER_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["inputs"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "parameters": {"type": "object"},
+                    "inputs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name", "shape", "datatype"],
+                            "properties": {
+                                "name": {"type": "string", "example": INPUT},
+                                "shape": {"type": "array", "items": {"type": "integer"}},
+                                "datatype": {"type": "string", "example": "FP32"},
+                                "parameters": {"type": "object"},
+                                "data": {"type": "array"},
+                            },
+                        },
+                    },
+                    "outputs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["name"],
+                            "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+                        },
+                    },
+                },
+            }
+        },
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@open_router.get("/health/live")
+def live() -> dict[str, bool]:
+    return {"live": True}
+
+
+@open_router.get("/health/ready", responses={503: {"description": "models still loading"}})
+def ready(request: Request) -> JSONResponse:
+    is_ready = getattr(request.app.state, "models", None) is not None
+    return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
+
+
+@router.get("")
+def server_metadata() -> dict:
+    return {"name": "faultdx", "version": __version__, "extensions": ["binary_tensor_data"]}
+
+
+def _served(models: ModelsDep, name: str, version: str | None) -> ServedModel:
+    served = models.get(name, field="model_name", status=404)
+    if version is not None and version != served.diagnoser.meta.version:
+        raise ApiError(
+            404,
+            f"model {name!r} has version {served.diagnoser.meta.version!r}, not {version!r}",
+            "model_version",
+        )
+    return served
+
+
+def _metadata(served: ServedModel) -> dict:
+    d = served.diagnoser
+    c = len(d.channels)
+    shape = [-1, d.window] if c == 1 else [-1, c, d.window]
+    outputs = [
+        {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(d.classes)]},
+        {"name": "label", "datatype": "BYTES", "shape": [-1]},
+    ] + [
+        {"name": SLOPES + layer, "datatype": "FP32", "shape": [-1, channels]}
+        for layer, channels in d.slope_channels().items()
+    ]
+    return {
+        "name": d.name,
+        "versions": [d.meta.version],
+        "platform": "pytorch_safetensors",
+        "inputs": [{"name": INPUT, "datatype": "FP32", "shape": shape}],
+        "outputs": outputs,
+        "parameters": {
+            "classes": list(d.classes),
+            "sampling_rate": d.sampling_rate,
+            "channels": list(d.channels),
+        },
+    }
+
+
+@router.get("/models/{name}")
+def model_metadata(name: str, models: ModelsDep) -> dict:
+    return _metadata(_served(models, name, None))
+
+
+@router.get("/models/{name}/versions/{version}")
+def model_version_metadata(name: str, version: str, models: ModelsDep) -> dict:
+    return _metadata(_served(models, name, version))
+
+
+@router.get("/models/{name}/ready")
+def model_ready(name: str, models: ModelsDep) -> dict:
+    _served(models, name, None)
+    return {"name": name, "ready": True}
+
+
+@router.get("/models/{name}/versions/{version}/ready")
+def model_version_ready(name: str, version: str, models: ModelsDep) -> dict:
+    _served(models, name, version)
+    return {"name": name, "ready": True}
+
+
+@router.post("/models/{name}/infer", openapi_extra={"requestBody": _INFER_BODY})
+async def infer(name: str, request: Request, models: ModelsDep, settings: SettingsDep) -> Response:
+    """Inference on raw windows; JSON or binary tensors (binary tensor data extension)."""
+    return await _infer(_served(models, name, None), request, settings.max_windows)
+
+
+@router.post("/models/{name}/versions/{version}/infer", openapi_extra={"requestBody": _INFER_BODY})
+async def infer_version(
+    name: str, version: str, request: Request, models: ModelsDep, settings: SettingsDep
+) -> Response:
+    return await _infer(_served(models, name, version), request, settings.max_windows)
+
+
+async def _infer(served: ServedModel, request: Request, max_windows: int) -> Response:
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding != "identity":
+        raise ApiError(
+            415,
+            f"Content-Encoding {encoding!r} is not supported; send the body uncompressed",
+            "Content-Encoding",
+        )
+    d = served.diagnoser
+    body = await request.body()
+    parsed = parse_request(body, request.headers.get(HEADER), max_windows * len(d.channels) * d.window)
+    x = _windows(served, parsed.inputs, max_windows)
+    outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in DEFAULT_OUTPUTS]
+    valid = [*DEFAULT_OUTPUTS, *(SLOPES + layer for layer in d.slope_channels())]
+    for out in outputs:
+        if out.name not in valid:
+            raise ApiError(
+                400, f"unknown output {out.name!r}; model {d.name!r} has {', '.join(valid)}", "outputs"
+            )
+        out.binary = out.binary or parsed.binary_output
+    include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
+    probs, slopes = await served.batcher.submit(x, include_slopes)
+    WINDOWS.labels(served.name).inc(len(x))
+    tensors = {
+        "probabilities": probs.astype(np.float32),
+        "label": np.array([d.classes[i] for i in probs.argmax(axis=1)], dtype=object),
+        **{SLOPES + k: v.astype(np.float32) for k, v in slopes.items()},
+    }
+    body_out, headers = encode_response(
+        [(out, tensors[out.name]) for out in outputs],
+        model_name=d.name,
+        model_version=d.meta.version,
+        request_id=parsed.id,
+    )
+    return Response(body_out, headers=headers)
+
+
+def _windows(served: ServedModel, inputs: list[Tensor], max_windows: int) -> np.ndarray:
+    """The ``signal`` input as standardised ``[N, C, W]`` windows (400 naming what does not fit)."""
+    d = served.diagnoser
+    if len(inputs) != 1 or inputs[0].name != INPUT:
+        raise ApiError(
+            400,
+            f"inputs: model {d.name!r} takes exactly one input named {INPUT!r}, got "
+            f"{[t.name for t in inputs]}",
+            "inputs",
+        )
+    tensor = inputs[0]
+    c, w = len(d.channels), d.window
+    shape = tensor.shape
+    if not ((len(shape) == 2 and c == 1 and shape[1] == w) or (len(shape) == 3 and shape[1:] == [c, w])):
+        want = f"[N, {w}]" if c == 1 else f"[N, {c}, {w}]"
+        raise ApiError(
+            400,
+            f"inputs[0].shape must be {want} (windows of the model's length), got {shape}",
+            "inputs[0].shape",
+        )
+    if not 1 <= shape[0] <= max_windows:
+        raise ApiError(
+            400, f"inputs[0].shape: N must be from 1 to {max_windows}, got {shape[0]}", "inputs[0].shape"
+        )
+    if not np.isfinite(tensor.data).all():
+        raise ApiError(400, "inputs[0]: the tensor holds NaN or Inf values", "inputs[0].data")
+    return standardize(tensor.data.reshape(shape[0], c, w))

@@ -1,0 +1,119 @@
+"""Helpers for the service and Diagnoser tests: model directories, a real uvicorn server in a subprocess."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+
+from faultdx.data.base import CWRU_10_CLASSES
+from faultdx.nn.resnet1d import ResNet1d, preset_config
+from faultdx.paths import PROJECT_ROOT
+from faultdx.train.checkpoint import save_model_dir
+
+SHIPPED = PROJECT_ROOT / "models" / "cwru12k-aprelu"
+WINDOW = 2048
+RATE = 12000
+
+
+def make_model_dir(
+    path: Path,
+    *,
+    name: str = "tiny-aprelu",
+    activation: str = "aprelu",
+    seed: int = 0,
+    card: str | None = "# tiny\nAn untrained test model.\n",
+) -> Path:
+    """An untrained small ResNet1d saved as a model directory (real format, random weights)."""
+    torch.manual_seed(seed)
+    model = ResNet1d(
+        preset_config("small", activation=activation, widths=(8, 16, 16), stem_channels=8)
+    ).eval()
+    meta = {
+        "name": name,
+        "version": "1",
+        "classes": list(CWRU_10_CLASSES),
+        "window": WINDOW,
+        "hop": WINDOW,
+        "sampling_rate": RATE,
+        "channels": ["DE"],
+        "dataset": {"name": "synthetic", "files": []},
+        "metrics": {"test_accuracy": 0.1},
+        "bearing": {
+            "name": "SKF 6205",
+            "n_balls": 9,
+            "ball_diameter": 7.94,
+            "pitch_diameter": 39.04,
+            "contact_angle_deg": 0.0,
+        },
+    }
+    return save_model_dir(path, model, meta, model_card=card)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(
+    *models: str | Path, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 90.0
+) -> Iterator[str]:
+    """``faultdx serve`` in a subprocess on a free 127.0.0.1 port; yields its URL once /readyz is 200."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-c",
+        "from faultdx.cli import main; main()",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    for m in models:
+        args += ["--model", str(m)]
+    full_env = {**os.environ, "FAULTDX_LOG_LEVEL": "warning", **(env or {})}
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    proc = subprocess.Popen(args, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}:\n{proc.stdout.read()}")
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"server not ready after {timeout} s")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tone(seconds: float, rate: float = RATE, seed: int = 0) -> np.ndarray:
+    """A noisy 157 Hz tone: a stand-in vibration signal."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    return (np.sin(2 * np.pi * 157 * t) + 0.3 * rng.standard_normal(t.size)).astype(np.float32)
