@@ -47,10 +47,11 @@ class APReLU1d(nn.Module):
     def forward_with_params(self, x: Tensor) -> tuple[Tensor, tuple[Tensor]]:
         """Return ``(y [N, C, T], (alpha [N, C],))``."""
         pos = torch.relu(x)  # [N, C, T]
-        neg = x - pos  # min(x, 0)
-        pooled = torch.cat([pos.mean(dim=-1), neg.mean(dim=-1)], dim=1)  # [N, 2C]
-        alpha = self.gate(pooled)  # [N, C], in (0, 1)
-        y = torch.addcmul(pos, neg, alpha.unsqueeze(-1))  # pos + alpha * neg
+        pos_mean = pos.mean(dim=-1)  # [N, C]
+        neg_mean = x.mean(dim=-1) - pos_mean  # GAP of min(x, 0) without materialising it
+        alpha = self.gate(torch.cat([pos_mean, neg_mean], dim=1))  # [N, 2C] -> [N, C], in (0, 1)
+        # max(x, 0) + alpha * min(x, 0) == lerp(x, max(x, 0), 1 - alpha): exactly x where x >= 0, one pass
+        y = torch.lerp(x, pos, 1.0 - alpha.unsqueeze(-1))
         return y, (alpha,)
 
     def forward(self, x: Tensor) -> Tensor:
