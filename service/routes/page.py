@@ -275,8 +275,8 @@ def _max_pool(freqs: np.ndarray, amp: np.ndarray, points: int) -> tuple[np.ndarr
     if amp.size <= points:
         return freqs, amp
     group = math.ceil(amp.size / points)
-    n = amp.size // group * group
-    blocks = amp[:n].reshape(-1, group)
+    padded = np.pad(amp, (0, -amp.size % group), constant_values=-np.inf)  # the last block may be short
+    blocks = padded.reshape(-1, group)
     pick = blocks.argmax(axis=1) + np.arange(blocks.shape[0]) * group
     return freqs[pick], amp[pick]
 

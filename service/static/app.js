@@ -193,6 +193,8 @@ function renderVerdict() {
   chip.className = "chip"; chip.style.background = colourOf(r.label);
   v.append(chip, prettyLabel(r.label));
   v.dataset.label = r.label;
+  v.dataset.source = state.result.sourceKind;
+  v.dataset.run = String(state.runSeq);
   const wins = r.windows || [];
   const agree = wins.filter((w) => w.label === r.label).length;
   const model = diag.model || {};
@@ -547,7 +549,7 @@ function setBusy(busy) {
 }
 function markStale() {
   state.result = null;
-  const v = $("verdict"); v.textContent = "No diagnosis"; v.dataset.label = "";
+  const v = $("verdict"); v.textContent = "No diagnosis"; v.dataset.label = ""; v.dataset.run = String(state.runSeq);
   $("verdict-meta").textContent = "The last request failed — see the message on the left.";
   $("verdict-source").textContent = ""; $("prob-bars").innerHTML = "";
   for (const id of ["waveform", "windows-strip", "envelope", "heatmap"]) placeholder($(id), "—");
@@ -557,12 +559,12 @@ function markStale() {
 }
 
 async function runDiagnosis() {
-  const seq = ++state.runSeq;
+  const seq = ++state.runSeq, kind = state.source;
   clearError();
   const model = $("model-select").value || undefined;
   const rate = numOrNull($("rate-input")), rpm = numOrNull($("rpm-input"));
   let diagP, envP, sourceName, inputRate = rate, unit = "amplitude";
-  if (state.source === "file") {
+  if (kind === "file") {
     const file = $("file-input").files[0];
     if (!file) { showError("No file", "Choose a signal file (CSV, NPY, WAV, MAT or Parquet) first."); return; }
     const channel = $("channel-input").value.trim();
@@ -605,7 +607,7 @@ async function runDiagnosis() {
   }
   state.result = {
     diag: d.value, env: e.status === "fulfilled" ? e.value : null, envError: e.status === "rejected" ? e.reason.message : null,
-    sourceName, unit, model: (d.value.model && d.value.model.name) || model,
+    sourceName, sourceKind: kind, unit, model: (d.value.model && d.value.model.name) || model,
     inputRate: inputRate ?? (e.status === "fulfilled" ? e.value.sampling_rate : null) ?? modelMeta(model).sampling_rate,
   };
   const wins = d.value.results[0].windows || [];
