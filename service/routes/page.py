@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from contextlib import suppress
 from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
@@ -373,18 +374,19 @@ def envelope_file(
     pick: str | int | None = channel
     if channel is not None and channel.strip().lstrip("-").isdigit():
         pick = int(channel)
+    data, name = file.file.read(), file.filename or "upload"
     try:
-        sf = read_signal(file.file.read(), filename=file.filename, sampling_rate=sampling_rate, channel=pick)
+        sf = read_signal(data, filename=name, sampling_rate=sampling_rate, channel=pick)
     except ValueError as err:
         raise ApiError(422, f"file: {err}", "file") from err
+    if pick is None and sf.signal.shape[0] > 1:  # several channels: the model's own if the file names it
+        with suppress(ValueError):  # no such name: the first channel
+            sf = read_signal(data, filename=name, sampling_rate=sampling_rate, channel=meta.channels[0])
     rate = sampling_rate if sampling_rate is not None else sf.sampling_rate
     if rate is None:
-        raise ApiError(422, f"sampling_rate: {file.filename} does not state its sampling rate; give one",
+        raise ApiError(422, "sampling_rate: the file does not state its sampling rate; send sampling_rate",
                        "sampling_rate")
-    row = 0
-    if pick is None and sf.signal.shape[0] > 1 and meta.channels and meta.channels[0] in sf.channels:
-        row = sf.channels.index(meta.channels[0])
-    x = _validated(sf.signal[row : row + 1], "file")[0]
+    x = _validated(sf.signal[:1], "file")[0]
     return envelope_report(x, rate, rpm=rpm, geometry=geometry, bearing_source=source,
                            harmonics=harmonics, max_frequency=max_frequency)
 

@@ -57,7 +57,7 @@ function fmtNum(v, digits = 3) {
 
 // ---------------------------------------------------------------------------------------------- API
 class ApiError extends Error {
-  constructor(message, status) { super(message); this.status = status; }
+  constructor(message, status, field) { super(message); this.status = status; this.field = field; }
 }
 /** The service's error body -> one readable sentence (handles {detail: str | [{loc, msg}] | {...}} and {error}). */
 function errorText(body, status) {
@@ -95,7 +95,7 @@ async function api(path, { method = "GET", json, form } = {}) {
   try { data = text ? JSON.parse(text) : null; } catch { data = text; }
   if (!res.ok) {
     if (res.status === 401 || res.status === 403) $("apikey-box").hidden = false;
-    throw new ApiError(errorText(data, res.status), res.status);
+    throw new ApiError(errorText(data, res.status), res.status, data && data.field);
   }
   return data;
 }
@@ -568,18 +568,25 @@ async function runDiagnosis() {
     const file = $("file-input").files[0];
     if (!file) { showError("No file", "Choose a signal file (CSV, NPY, WAV, MAT or Parquet) first."); return; }
     const channel = $("channel-input").value.trim();
-    const form = (extra) => {
+    const form = (extra, ch = channel) => {
       const fd = new FormData();
       fd.append("file", file, file.name);
       if (rate != null) fd.append("sampling_rate", String(rate));
       if (rpm != null) fd.append("rpm", String(rpm));
       if (model) fd.append("model", model);
-      if (channel) fd.append("channel", channel);
+      if (ch) fd.append("channel", ch);
       for (const [k, v] of Object.entries(extra)) fd.append(k, v);
       return fd;
     };
     sourceName = file.name;
-    diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) });
+    // A file with several channels whose names the service cannot match to the model's (e.g. a CWRU .mat's
+    // X105_DE_time for channel DE): ask once more for the model's own channel, as a user would.
+    const wanted = (modelMeta(model).channels || [])[0];
+    diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) }).catch((err) => {
+      if (channel || err.field !== "channels" || !wanted || (modelMeta(model).channels || []).length !== 1) throw err;
+      sourceName = `${file.name} (channel ${wanted})`;
+      return api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }, wanted) });
+    });
     envP = api("/v1/envelope/file", { method: "POST", form: form({}) });
   } else {
     const name = $("example-select").value;

@@ -1,0 +1,178 @@
+"""The inspection page in a real headless Chromium against a real uvicorn server with the shipped model.
+
+Debian's ``chromium`` is driven through Playwright's Python API (``executable_path``; no browser download).
+A screenshot of the page is saved as a test artefact: ``$FAULTDX_ARTEFACTS`` if set, else pytest's tmp dir.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from faultdx.paths import PROJECT_ROOT
+
+CHROMIUM = os.environ.get("FAULTDX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+CWRU_105 = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru" / "12k_drive_end" / "105.mat"
+BAD_FILE = b"MATLAB 5.0 MAT-file, but then nothing a reader could use"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """``uvicorn service.main:app`` on a free loopback port with the default (shipped) model."""
+    port = free_port()
+    env = {**os.environ, "FAULTDX_LOG_JSON": "false", "FAULTDX_LOG_LEVEL": "warning"}
+    cmd = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            if proc.poll() is not None:
+                log = proc.stdout.read().decode()[-3000:]
+                pytest.fail(f"the server exited with {proc.returncode}:\n{log}")
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the server was not ready within 60 s")
+            time.sleep(0.25)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium (apt-get install -y chromium) or "
+            "set FAULTDX_CHROMIUM; the page test drives it through Playwright (no `playwright install`)"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def artefacts(tmp_path) -> Path:
+    path = Path(os.environ.get("FAULTDX_ARTEFACTS") or tmp_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def canvas_stats(page, canvas_id: str) -> dict:
+    """Size of a canvas and how many distinct colours / non-blank pixels it holds."""
+    return page.evaluate(
+        """(id) => {
+            const c = document.getElementById(id);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const colours = new Set();
+            let inked = 0;
+            for (let i = 0; i < d.length; i += 4) {
+                if (d[i + 3] > 0 && !(d[i] > 245 && d[i + 1] > 245 && d[i + 2] > 245)) inked++;
+                colours.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+            }
+            return {width: c.width, height: c.height, colours: colours.size, inked: inked / (d.length / 4),
+                    drawn: c.dataset.drawn, rows: Number(c.dataset.rows), cols: Number(c.dataset.cols)};
+        }""",
+        canvas_id,
+    )
+
+
+def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(server, browser, artefacts):
+    if not CWRU_105.is_file():
+        pytest.skip(f"needs the CWRU file {CWRU_105}: set FAULTDX_DATA to the data root (CI does)")
+    # the page names the model's channel (DE) when the service cannot match the file's names to it
+    form = {"sampling_rate": "12000", "rpm": "1797", "include_slopes": "true", "channel": "DE"}
+    upload = {"file": ("105.mat", CWRU_105.read_bytes())}
+    expected = httpx.post(f"{server}/v1/diagnose/file", files=upload, data=form, timeout=60)
+    assert expected.status_code == 200, expected.text
+    expected = expected.json()["results"][0]
+    classes = list(expected["probabilities"])
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/")
+    # the page opens on a built-in example; wait for it so the upload below is the last word
+    page.wait_for_function("document.getElementById('verdict').dataset.source === 'example'", timeout=30_000)
+    assert page.locator("#example-select option").count() >= 10
+    assert page.locator("#model-select option").count() >= 1
+
+    page.click("#tab-file")
+    page.set_input_files("#file-input", str(CWRU_105))
+    page.fill("#rate-input", "12000")
+    page.fill("#rpm-input", "1797")
+    page.click("#diagnose-button")
+    page.wait_for_function(
+        "document.getElementById('verdict').dataset.source === 'file' && "
+        "document.getElementById('verdict').dataset.label !== ''",
+        timeout=30_000,
+    )
+    page.wait_for_function("document.getElementById('cmp-diff').dataset.drawn === '1'", timeout=30_000)
+
+    # the verdict is the API's verdict for the same file, with its probabilities
+    verdict = page.locator("#verdict")
+    assert verdict.get_attribute("data-label") == expected["label"]
+    assert f"{100 * expected['confidence']:.1f} %" in page.inner_text("#verdict-meta")
+    assert page.locator("#prob-bars .track").count() == len(classes)
+    assert "105.mat" in page.inner_text("#verdict-source")
+    assert f"of {len(expected['windows'])} windows agree" in page.inner_text("#verdict-meta")
+
+    # the slope heatmap: one row per APReLU layer, one column per channel of the widest layer, really painted
+    heat = canvas_stats(page, "heatmap")
+    assert heat["drawn"] == "1" and heat["width"] > 400 and heat["height"] > 100
+    assert heat["rows"] == len(expected["slopes"])
+    assert heat["cols"] == max(len(v[0]) for v in expected["slopes"].values())
+    assert heat["colours"] > 50 and heat["inked"] > 0.3
+    for plot in ("waveform", "envelope", "cmp-a", "cmp-b", "cmp-diff"):
+        stats = canvas_stats(page, plot)
+        assert stats["drawn"] == "1" and stats["colours"] > 5 and stats["inked"] > 0.01, (plot, stats)
+    table = page.inner_text("#defect-table")
+    assert "BPFI" in table and "162.2" in table  # SKF 6205 at 1797 rpm
+    shot = artefacts / "page-cwru-105.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"\npage screenshot: {shot}")
+
+    # a broken file: the page shows the API's own message, and no stale verdict
+    api_error = httpx.post(
+        f"{server}/v1/diagnose/file", files={"file": ("broken.mat", BAD_FILE)}, data=form, timeout=30
+    ).json()["error"]
+    broken = {"name": "broken.mat", "mimeType": "application/octet-stream", "buffer": BAD_FILE}
+    page.set_input_files("#file-input", broken)
+    page.click("#diagnose-button")
+    page.wait_for_selector("#error-box:not([hidden])", timeout=30_000)
+    assert page.inner_text("#error-message") == api_error
+    assert "broken.mat" in page.inner_text("#error-box")
+    assert verdict.get_attribute("data-label") == ""
+    shot = artefacts / "page-bad-file.png"
+    page.screenshot(path=str(shot))
+    print(f"error screenshot: {shot}")
+    assert not errors, errors
