@@ -1,9 +1,134 @@
-"""`faultdx train` commands."""
+"""`faultdx train`, `faultdx evaluate`, `faultdx compare`: thin wrappers over ``faultdx.train``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML / JSON / TOML run config.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override any option: --set optim.lr=3e-3 --set data.hop=1024."),
+]
+
+
+def _fail(err: Exception) -> None:
+    typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(2)
+
+
+def train_command(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (data.name).")] = None,
+    preset: Annotated[str | None, typer.Option(help="Network preset (model.preset).")] = None,
+    activation: Annotated[str | None, typer.Option(help="Activation (model.activation).")] = None,
+    protocol: Annotated[str | None, typer.Option(help="time | condition (split.protocol).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Peak learning rate (optim.lr).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
+    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 | fp16.")] = None,
+    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile.")] = None,
+    out_dir: Annotated[str | None, typer.Option("--out", help="Folder of run folders.")] = None,
+    name: Annotated[str | None, typer.Option(help="Run folder name.")] = None,
+    resume: Annotated[
+        Path | None, typer.Option(help="Continue the run in this folder (its run.yaml; options ignored).")
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Also write the best-on-val model directory here (e.g. models/NAME).")
+    ] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
+) -> None:
+    """Train a network; writes a run folder (config, metrics.jsonl, best/ and last/ models, curves.png)."""
+    from faultdx.train.config import load_config
+    from faultdx.train.run import load_run_config, train
+
+    try:
+        if resume is not None:
+            cfg = load_run_config(resume)
+        else:
+            fields = {
+                "data.name": dataset,
+                "model.preset": preset,
+                "model.activation": activation,
+                "split.protocol": protocol,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "optim.lr": lr,
+                "seed": seed,
+                "device": device,
+                "precision": precision,
+                "compile": compile,
+                "out_dir": out_dir,
+                "name": name,
+            }
+            cfg = load_config(config, set_ or [], **fields)
+        result = train(cfg, run_dir=resume, resume=resume is not None, progress=progress)
+        if export is not None and result.test:
+            from faultdx.train.checkpoint import load_model_dir, save_model_dir
+
+            loaded = load_model_dir(result.best_dir)
+            save_model_dir(export, loaded.model, loaded.meta.model_dump(mode="json"))
+            typer.echo(f"exported best model to {export}")
+    except ValueError as err:
+        _fail(err)
+
+
+def evaluate_command(
+    target: Annotated[str, typer.Argument(help="Run folder, model directory or model name.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset instead of the model's.")] = None,
+    set_: SetOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: <model>/../eval).")] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+) -> None:
+    """Honest evaluation on the test split: accuracy, macro-F1, per class, confusion, SNR sweep,
+    by-condition accuracy; writes report.md with tables and pictures."""
+    from faultdx.train.report import evaluate_target
+
+    try:
+        report = evaluate_target(target, dataset=dataset, overrides=set_ or [], out=out, device=device)
+    except ValueError as err:
+        _fail(err)
+    typer.echo(report.read_text(encoding="utf-8"))
+    typer.echo(f"report: {report}")
+
+
+def compare_command(
+    activations: Annotated[str, typer.Option(help="Comma-separated activations.")] = (
+        "relu,prelu,dyrelu_b,shrinkage,aprelu"
+    ),
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    cross_load: Annotated[
+        bool, typer.Option("--cross-load/--no-cross-load", help="Also train on 3 loads, test on the 4th.")
+    ] = True,
+    cross_load_seeds: Annotated[str | None, typer.Option(help="Cross-load seeds (default: --seeds).")] = None,
+    out: Annotated[Path, typer.Option(help="Compare folder (runs + table).")] = Path("runs/compare"),
+) -> None:
+    """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load)."""
+    from faultdx.train.compare import run_compare
+
+    try:
+        table = run_compare(
+            activations=[a.strip() for a in activations.split(",") if a.strip()],
+            seeds=[int(s) for s in seeds.split(",")],
+            cross_load_seeds=[int(s) for s in (cross_load_seeds or seeds).split(",")] if cross_load else [],
+            config_path=config,
+            overrides=set_ or [],
+            out=out,
+        )
+    except ValueError as err:
+        _fail(err)
+    typer.echo(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("train")(train_command)
+    app.command("evaluate")(evaluate_command)
+    app.command("compare")(compare_command)

@@ -12,9 +12,6 @@ place, so a reader sees either the old model or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
 from faultdx.paths import models_dir
+from faultdx.train.atomic import atomic_directory, fsync_file, write_text
 
 if TYPE_CHECKING:
     from faultdx.nn.resnet1d import ResNet1d
@@ -106,8 +104,8 @@ def build_meta(model: torch.nn.Module, meta: dict[str, Any]) -> ModelMeta:
         "faultdx_version": __version__,
         **meta,
     }
-    if "model" not in full and hasattr(model, "config"):
-        full["model"] = model.config.to_dict()
+    if "model" not in full and hasattr(_unwrap(model), "config"):
+        full["model"] = _unwrap(model).config.to_dict()
     try:
         return ModelMeta.model_validate(full)
     except ValidationError as err:
@@ -124,22 +122,19 @@ def save_model_dir(
     """
     target = Path(path)
     validated = build_meta(model, meta)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        state = {k: v.detach().to("cpu").contiguous() for k, v in _unwrap(model).state_dict().items()}
+    old_card = target / CARD_FILE
+    card = (
+        model_card
+        if model_card is not None
+        else (old_card.read_text(encoding="utf-8") if old_card.is_file() else None)
+    )
+    state = {k: v.detach().to("cpu").contiguous() for k, v in _unwrap(model).state_dict().items()}
+    with atomic_directory(target) as staging:
         save_file(state, str(staging / WEIGHTS_FILE), metadata={"format": FORMAT})
-        _fsync(staging / WEIGHTS_FILE)
-        _write_text(staging / CONFIG_FILE, json.dumps(validated.model_dump(mode="json"), indent=2) + "\n")
-        old_card = target / CARD_FILE
-        if model_card is not None:
-            _write_text(staging / CARD_FILE, model_card)
-        elif old_card.is_file():
-            _write_text(staging / CARD_FILE, old_card.read_text(encoding="utf-8"))
-        _swap_into_place(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        fsync_file(staging / WEIGHTS_FILE)
+        write_text(staging / CONFIG_FILE, json.dumps(validated.model_dump(mode="json"), indent=2) + "\n")
+        if card is not None:
+            write_text(staging / CARD_FILE, card)
     return target
 
 
@@ -249,43 +244,6 @@ def _foreign_kind(head: bytes) -> str:
     if len(head) < 9:
         return "truncated"
     return "an unknown format"
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Rename ``staging`` to ``target``; an existing ``target`` is moved aside first, then deleted."""
-    old = None
-    if target.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-        os.replace(target, old / target.name)
-    os.replace(staging, target)
-    _fsync_dir(target.parent)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _write_text(path: Path, text: str) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _describe(err: ValidationError) -> str:
