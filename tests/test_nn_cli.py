@@ -51,3 +51,37 @@ def test_model_info_bad_input_is_a_usage_error():
         result = runner.invoke(app, ["model", "info", *args])
         assert result.exit_code == 2
         assert message in result.output
+
+
+def test_model_export_writes_onnx_matching_the_model_dir(tmp_path):
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from faultdx.train.checkpoint import load_model_dir, save_model_dir
+
+    torch.manual_seed(0)
+    net = ResNet1d(preset_config("small", widths=(8, 16), depths=(1, 1), strides=(2, 2), stem_channels=8))
+    meta = {
+        "name": "tiny",
+        "version": "1",
+        "classes": [f"c{i}" for i in range(10)],
+        "window": 1024,
+        "hop": 1024,
+        "sampling_rate": 12000,
+        "channels": ["DE"],
+        "dataset": {"name": "synthetic", "files": []},
+    }
+    model_dir = save_model_dir(tmp_path / "tiny", net.eval(), meta)
+    out = tmp_path / "tiny.onnx"
+    result = runner.invoke(app, ["model", "export", str(model_dir), str(out)])
+    assert result.exit_code == 0, result.output
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape[1:] == [1, 1024]
+    x = np.random.default_rng(0).standard_normal((3, 1, 1024)).astype(np.float32)
+    with torch.no_grad():
+        want = load_model_dir(model_dir).model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(session.run(["logits"], {"windows": x})[0], want, atol=1e-4)
+
+    missing = runner.invoke(app, ["model", "export", str(tmp_path / "nope"), str(out)])
+    assert missing.exit_code == 2 and "no model" in missing.output

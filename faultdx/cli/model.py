@@ -76,6 +76,25 @@ def info(
         typer.echo(f"  {name} {list(shape)}")
 
 
+@model_app.command("export")
+def export(
+    model: Annotated[str, typer.Argument(help="Model name (in FAULTDX_MODELS) or model directory.")],
+    output: Annotated[str, typer.Argument(help="Where to write the .onnx file.")],
+    opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 18,
+) -> None:
+    """Export a model directory to ONNX: input ``windows`` [N, C, window], outputs ``logits`` then slopes."""
+    from faultdx.nn.export import export_onnx
+    from faultdx.train.checkpoint import load_model_dir, resolve_model
+
+    try:
+        loaded = load_model_dir(resolve_model(model))
+        path = export_onnx(loaded.model, output, window=loaded.meta.window, opset=opset)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    n_slopes = len(loaded.model.slope_names())
+    typer.echo(f"wrote {path} (window {loaded.meta.window}, outputs: logits + {n_slopes} slope tensors)")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.add_typer(model_app, name="model")

@@ -57,10 +57,12 @@ def export_onnx(model: ResNet1d, path: str | Path, *, window: int = 2048, opset:
             output_names=["logits", *wrapper.names],
             dynamic_shapes={"x": {0: batch}},
             external_data=False,
+            verbose=False,
         )
         program.save(tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
