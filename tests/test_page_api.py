@@ -234,9 +234,7 @@ def test_envelope_file_reports_the_same_bad_file_message_as_diagnose_file(client
     )
     theirs = client.post("/v1/diagnose/file", files=files, data={"sampling_rate": "12000"}).json()["error"]
     assert ours == theirs and "broken.mat" in ours
-    buf = io.BytesIO()
-    np.save(buf, modulated(100.0))
-    no_rate = client.post("/v1/envelope/file", files={"file": ("x.npy", buf.getvalue())})
+    no_rate = client.post("/v1/envelope/file", files={"file": ("x.npy", npy_bytes(modulated(100.0)))})
     assert "sampling rate" in error_of(no_rate, 422, "sampling_rate")
 
 
@@ -279,3 +277,24 @@ def test_page_helpers_need_the_api_key_when_one_is_set(model_dir):
         body = {"signal": modulated(100.0).tolist(), "sampling_rate": 12000}
         assert c.post("/v1/envelope", json=body).status_code == 401
         assert c.post("/v1/envelope", json=body, headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+def test_envelope_band_pass_is_applied_and_checked(client):
+    x = modulated(100.0)
+    files = {"file": ("x.npy", npy_bytes(x))}
+    full = client.post("/v1/envelope/file", files=files, data={"sampling_rate": "12000"}).json()
+    form = {"sampling_rate": "12000", "band_low": "2500", "band_high": "3500"}
+    banded = client.post("/v1/envelope/file", files=files, data=form).json()
+    assert full["band"] is None and banded["band"] == [2500, 3500]
+    body = {"signal": x.tolist(), "sampling_rate": 12000, "band": [2500, 3500]}
+    via_json = client.post("/v1/envelope", json=body)
+    np.testing.assert_allclose(via_json.json()["amplitude"], banded["amplitude"], rtol=1e-5, atol=1e-9)
+    assert not np.allclose(full["amplitude"], banded["amplitude"])
+    half = client.post("/v1/envelope/file", files=files, data={"sampling_rate": "12000", "band_low": "2500"})
+    error_of(half, 422, "band_high")
+
+
+def npy_bytes(x: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, x)
+    return buf.getvalue()

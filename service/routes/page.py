@@ -365,10 +365,16 @@ def envelope_file(
     model: Annotated[str | None, Form()] = None,
     harmonics: Annotated[int, Form(ge=1, le=20)] = 5,
     max_frequency: Annotated[float | None, Form(gt=0)] = None,
+    band_low: Annotated[float | None, Form(description="band-pass low edge, Hz (with band_high)")] = None,
+    band_high: Annotated[float | None, Form(description="band-pass high edge, Hz (with band_low)")] = None,
 ) -> EnvelopeResponse:
     """``POST /v1/envelope`` for an uploaded file, read as ``POST /v1/diagnose/file`` reads it."""
     from faultdx.data.readers import read_signal
 
+    if (band_low is None) != (band_high is None):
+        field = "band_high" if band_high is None else "band_low"
+        raise ApiError(422, f"{field}: give both band_low and band_high, or neither", field)
+    band = None if band_low is None or band_high is None else (band_low, band_high)
     meta = models.get(model).diagnoser.meta
     geometry, source = _geometry(bearing, meta)
     pick: str | int | None = channel
@@ -387,7 +393,7 @@ def envelope_file(
         raise ApiError(422, "sampling_rate: the file does not state its sampling rate; send sampling_rate",
                        "sampling_rate")
     x = _validated(sf.signal[:1], "file")[0]
-    return envelope_report(x, rate, rpm=rpm, geometry=geometry, bearing_source=source,
+    return envelope_report(x, rate, rpm=rpm, geometry=geometry, bearing_source=source, band=band,
                            harmonics=harmonics, max_frequency=max_frequency)
 
 

@@ -364,7 +364,8 @@ function renderDefectLegend() {
     legend.append(b);
   }
   const n = Math.max(...DEFECTS.map((d) => (env.defects[d.key] ? env.defects[d.key].harmonics.length : 0)));
-  let html = `<tr><th>${env.bearing ? env.bearing.name || "bearing" : "bearing"} at ${fmtNum(env.rpm, 5)} rpm</th>`;
+  const band = env.band ? ` · band ${fmtNum(env.band[0], 5)}–${fmtNum(env.band[1], 5)} Hz` : " · full band";
+  let html = `<tr><th>${env.bearing ? env.bearing.name || "bearing" : "bearing"} at ${fmtNum(env.rpm, 5)} rpm${band}</th>`;
   for (let k = 1; k <= n; k++) html += `<th>${k}× (Hz)</th>`;
   html += "</tr>";
   for (const d of DEFECTS) {
@@ -554,6 +555,7 @@ function markStale() {
   $("verdict-source").textContent = ""; $("prob-bars").innerHTML = "";
   for (const id of ["waveform", "windows-strip", "envelope", "heatmap"]) placeholder($(id), "—");
   $("defect-legend").innerHTML = ""; $("defect-table").innerHTML = ""; $("heat-colorbar").innerHTML = "";
+  $("window-info").textContent = ""; $("slope-window").textContent = "—";
   $("pin-button").disabled = true;
   renderCompare();
 }
@@ -563,6 +565,8 @@ async function runDiagnosis() {
   clearError();
   const model = $("model-select").value || undefined;
   const rate = numOrNull($("rate-input")), rpm = numOrNull($("rpm-input"));
+  const bandLow = numOrNull($("band-low")), bandHigh = numOrNull($("band-high"));
+  const band = bandLow != null || bandHigh != null ? [bandLow, bandHigh] : undefined;
   let diagP, envP, sourceName, inputRate = rate, unit = "amplitude";
   if (kind === "file") {
     const file = $("file-input").files[0];
@@ -587,7 +591,8 @@ async function runDiagnosis() {
       sourceName = `${file.name} (channel ${wanted})`;
       return api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }, wanted) });
     });
-    envP = api("/v1/envelope/file", { method: "POST", form: form({}) });
+    const bandForm = band ? { band_low: String(bandLow ?? ""), band_high: String(bandHigh ?? "") } : {};
+    envP = api("/v1/envelope/file", { method: "POST", form: form(bandForm, channel) });
   } else {
     const name = $("example-select").value;
     const meta = state.examples.find((e) => e.name === name) || {};
@@ -601,7 +606,7 @@ async function runDiagnosis() {
     const fs = rate ?? ex.sampling_rate;
     inputRate = fs;
     diagP = api("/v1/diagnose", { method: "POST", json: { signals: [ex.signal], sampling_rate: fs, model, include_slopes: true, rpm: rpm ?? undefined } });
-    envP = api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: rpm ?? ex.rpm, model } });
+    envP = api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: rpm ?? ex.rpm, model, band } });
   }
   setBusy(true);
   const [d, e] = await Promise.allSettled([diagP, envP]);
@@ -617,6 +622,7 @@ async function runDiagnosis() {
     sourceName, sourceKind: kind, unit, model: (d.value.model && d.value.model.name) || model,
     inputRate: inputRate ?? (e.status === "fulfilled" ? e.value.sampling_rate : null) ?? modelMeta(model).sampling_rate,
   };
+  if (e.status === "rejected") showError("Envelope spectrum not computed", e.reason.message);
   const wins = d.value.results[0].windows || [];
   // start on the most confident window of the verdict's class
   let best = 0;
