@@ -1,0 +1,176 @@
+"""Model directories: round trip, atomic replacement, and clear errors for corrupt or foreign checkpoints."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import pytest
+import torch
+
+from faultdx.nn.resnet1d import ResNet1d, preset_config
+from faultdx.train import checkpoint
+from faultdx.train.checkpoint import (
+    CheckpointError,
+    load_model_dir,
+    read_meta,
+    resolve_model,
+    save_model_dir,
+)
+
+CLASSES = ["normal", "ball", "inner_race", "outer_race"]
+
+
+def _model(**overrides) -> ResNet1d:
+    torch.manual_seed(0)
+    return ResNet1d(preset_config("small", num_classes=4, widths=(8, 8, 8), depths=(1, 1, 1), **overrides))
+
+
+def _meta(**changes) -> dict:
+    meta = {
+        "name": "tiny",
+        "classes": CLASSES,
+        "window": 2048,
+        "hop": 1024,
+        "sampling_rate": 12000,
+        "channels": ["DE"],
+        "dataset": {"name": "cwru", "files": [{"file": "cwru/12k_drive_end/105.mat", "sha256": "ab" * 32}]},
+        "protocol": {"split": {"protocol": "time"}},
+        "metrics": {"val": {"val_acc": 1.0}},
+    }
+    meta.update(changes)
+    return meta
+
+
+def test_round_trip_rebuilds_the_same_network(tmp_path):
+    model = _model().eval()
+    path = save_model_dir(tmp_path / "m", model, _meta(), model_card="# card\n")
+    assert sorted(p.name for p in path.iterdir()) == ["MODEL_CARD.md", "config.json", "model.safetensors"]
+    loaded = load_model_dir(path)
+    assert not loaded.model.training
+    assert loaded.meta.classes == CLASSES
+    assert loaded.meta.format == "faultdx-model/1"
+    assert loaded.meta.normalisation == "per_window_standardise"
+    assert loaded.meta.model["num_classes"] == 4
+    assert loaded.meta.dataset.files[0].sha256 == "ab" * 32
+    x = torch.randn(3, 1, 2048)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), model(x))
+    raw = json.loads((path / "config.json").read_text())
+    assert raw["faultdx_version"] and raw["created"]
+
+
+def test_save_replaces_whole_directory_and_keeps_the_card(tmp_path):
+    target = tmp_path / "m"
+    save_model_dir(target, _model(), _meta(name="one"), model_card="# the card\n")
+    (target / "stale.txt").write_text("left over")
+    save_model_dir(target, _model(), _meta(name="two"))
+    assert read_meta(target).name == "two"
+    assert (target / "MODEL_CARD.md").read_text() == "# the card\n"
+    assert not (target / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no staging or backup left behind
+
+
+def test_failed_save_leaves_the_old_model_intact(tmp_path, monkeypatch):
+    target = tmp_path / "m"
+    save_model_dir(target, _model(), _meta(name="old"))
+    before = (target / "model.safetensors").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint, "save_file", crash)
+    with pytest.raises(OSError, match="disk full"):
+        save_model_dir(target, _model(stem_channels=8), _meta(name="new"))
+    assert read_meta(target).name == "old"
+    assert (target / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_invalid_metadata_is_refused_before_writing(tmp_path):
+    with pytest.raises(CheckpointError, match="num_classes=4 but 3 classes"):
+        save_model_dir(tmp_path / "m", _model(), _meta(classes=CLASSES[:3]))
+    with pytest.raises(CheckpointError, match="window"):
+        save_model_dir(tmp_path / "m", _model(), _meta(window=0))
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.fixture
+def saved(tmp_path):
+    return save_model_dir(tmp_path / "m", _model(), _meta())
+
+
+def test_renamed_pickle_is_refused_without_unpickling(saved, tmp_path):
+    marker = tmp_path / "unpickled"
+
+    class Bomb:
+        def __reduce__(self):
+            return (marker.write_text, ("boom",))
+
+    (saved / "model.safetensors").write_bytes(pickle.dumps({"w": Bomb()}, protocol=4))
+    with pytest.raises(CheckpointError, match="Python pickle, not safetensors"):
+        load_model_dir(saved)
+    assert not marker.exists()
+
+
+def test_torch_save_file_is_refused(saved):
+    torch.save(_model().state_dict(), saved / "model.safetensors")
+    with pytest.raises(CheckpointError, match="zip archive"):
+        load_model_dir(saved)
+
+
+def test_truncated_safetensors_is_refused(saved):
+    data = (saved / "model.safetensors").read_bytes()
+    (saved / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="not a valid safetensors file"):
+        load_model_dir(saved)
+
+
+def test_shape_mismatch_is_refused(saved, tmp_path):
+    other = save_model_dir(tmp_path / "other", _model(stem_channels=12), _meta())
+    shutil.copy(other / "model.safetensors", saved / "model.safetensors")
+    with pytest.raises(CheckpointError, match="weights do not match the network.*size mismatch"):
+        load_model_dir(saved)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        (json.dumps({"format": "onnx/1"}), "unknown format 'onnx/1'"),
+        (json.dumps({"format": "faultdx-model/1", "name": "x"}), "is invalid: .*classes"),
+    ],
+)
+def test_bad_config_json_is_refused(saved, content, message):
+    (saved / "config.json").write_text(content)
+    with pytest.raises(CheckpointError, match=message):
+        load_model_dir(saved)
+
+
+def test_unknown_network_field_is_refused(saved):
+    raw = json.loads((saved / "config.json").read_text())
+    raw["model"]["wings"] = 2
+    (saved / "config.json").write_text(json.dumps(raw))
+    with pytest.raises(CheckpointError, match="cannot rebuild the network.*wings"):
+        load_model_dir(saved)
+
+
+@pytest.mark.parametrize("missing", ["config.json", "model.safetensors"])
+def test_missing_files_are_named(saved, missing):
+    (saved / missing).unlink()
+    with pytest.raises(CheckpointError, match=missing.replace(".", r"\.")):
+        load_model_dir(saved)
+    assert isinstance(CheckpointError("x"), ValueError)
+
+
+def test_resolve_by_path_name_and_run_folder(saved, tmp_path, monkeypatch):
+    monkeypatch.setenv("FAULTDX_MODELS", str(tmp_path))
+    assert resolve_model(str(saved)) == saved
+    assert resolve_model("m") == tmp_path / "m"
+    run = tmp_path / "run"
+    shutil.copytree(saved, run / "best")
+    assert resolve_model(str(run)) == run / "best"
+    with pytest.raises(CheckpointError, match=r"no model 'nope'.*available: m"):
+        resolve_model("nope")
