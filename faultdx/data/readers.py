@@ -119,9 +119,10 @@ def _read_csv(data: bytes, where: str):
     import pandas as pd
 
     try:
-        frame = pd.read_csv(io.BytesIO(data))
-        if all(_is_number(c) for c in frame.columns):  # headerless: the first row is data
-            frame = pd.read_csv(io.BytesIO(data), header=None)
+        first_line = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        headerless = all(_is_number(field) for field in first_line.split(","))
+        frame = pd.read_csv(io.BytesIO(data), header=None if headerless else "infer")
+        if headerless:
             frame.columns = [f"ch{i}" for i in range(frame.shape[1])]
     except pd.errors.EmptyDataError as exc:
         raise SignalFileError(f"{where}: the CSV file is empty") from exc
@@ -211,7 +212,7 @@ def _cwru_rate(number: int) -> float | None:
         return None
 
 
-def _read_mat(data: bytes, where: str, stem: str):
+def _read_mat(data: bytes, where: str, stem: str, channel: str | int | None):
     from scipy.io import loadmat
 
     try:
@@ -233,6 +234,9 @@ def _read_mat(data: bytes, where: str, stem: str):
     if own and rate is None:  # a CWRU publisher file: its rate is in the catalogue, not in the file
         rate = _cwru_rate(int(stem))
     signals = own or signals  # CWRU files can also carry other records' variables: keep the file's own
+    if isinstance(channel, str):  # pick before comparing lengths: one variable need not match the others
+        picked = {n: v for n, v in signals.items() if n == channel or n.endswith(f"_{channel}_time")}
+        signals = picked or signals
     if not signals:
         held = ", ".join(variables) or "none"
         raise SignalFileError(f"{where}: no numeric signal variable (numeric variables: {held})")
@@ -300,7 +304,7 @@ def read_signal(
     elif suffix == ".wav":
         x, rate, names = _read_wav(data, where)
     else:
-        x, rate, names = _read_mat(data, where, Path(filename).stem)
+        x, rate, names = _read_mat(data, where, Path(filename).stem, channel)
     x, names = _select(np.atleast_2d(np.asarray(x)), names, channel, where)
     if sampling_rate is not None:
         rate = _valid_rate(sampling_rate, "the sampling_rate argument")
