@@ -158,7 +158,9 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(server
     table = page.inner_text("#defect-table")
     assert "BPFI" in table and "162.2" in table  # SKF 6205 at 1797 rpm
     shot = artefacts / "page-cwru-105.png"
-    page.screenshot(path=str(shot), full_page=True)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": height})  # one tall viewport: the sidebar is sticky
+    page.screenshot(path=str(shot))
     print(f"\npage screenshot: {shot}")
 
     # a broken file: the page shows the API's own message, and no stale verdict
@@ -173,6 +175,6 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(server
     assert "broken.mat" in page.inner_text("#error-box")
     assert verdict.get_attribute("data-label") == ""
     shot = artefacts / "page-bad-file.png"
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1400, "height": 900})
     print(f"error screenshot: {shot}")
     assert not errors, errors

@@ -717,6 +717,14 @@ async function init() {
     tip.show(ev, `window ${i + 1} · ${hit.times[i].t0.toFixed(3)} s\n${prettyLabel(w.label)} · ${pct(w.confidence)}`);
   });
   strip.addEventListener("mouseleave", tip.hide);
+  strip.addEventListener("keydown", (ev) => {
+    const n = state.result ? (state.result.diag.results[0].windows || []).length : 0;
+    const step = { ArrowLeft: -1, ArrowRight: 1, PageUp: -10, PageDown: 10, Home: -Infinity, End: Infinity }[ev.key];
+    if (!n || step === undefined) return;
+    ev.preventDefault();
+    state.window = Math.min(n - 1, Math.max(0, state.window + step));
+    renderAll();
+  });
   const envc = $("envelope");
   envc.addEventListener("mousemove", (ev) => {
     const hit = envc._hit;
