@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import numpy as np
 import torch
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -42,7 +43,9 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
     for entry in settings.model:
         where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
         diagnoser = Diagnoser.from_dir(where, batch_size=settings.max_batch)
-        diagnoser.slope_channels()  # warm-up pass; also lists the slope layers
+        diagnoser.slope_channels()  # lists the slope layers
+        # warm-up through every step (resampling imports scipy.signal), so no request pays first-call costs
+        diagnoser.diagnose([np.zeros(4 * diagnoser.window, np.float32)], 2 * diagnoser.sampling_rate)
         loaded[diagnoser.name] = diagnoser
         log.info("loaded model %s v%s from %s", diagnoser.name, diagnoser.meta.version, diagnoser.path)
     return loaded

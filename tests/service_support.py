@@ -59,6 +59,24 @@ def make_model_dir(
     return save_model_dir(path, model, meta, model_card=card)
 
 
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch on ``n`` threads inside the block (tests share 2 cores with a server process)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def served_model_dir(tmp: Path) -> Path:
+    """The shipped model when it is there, else an untrained one of the same shape (plumbing only)."""
+    if (SHIPPED / "config.json").is_file():
+        return SHIPPED
+    return make_model_dir(tmp / "tiny-aprelu")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -58,24 +58,20 @@ async def diagnose_file(
     include_slopes: Annotated[bool, Form()] = False,
     rpm: Annotated[float | None, Form(gt=0, le=100_000)] = None,
 ) -> JSONResponse:
-    """Diagnose an uploaded signal file, read by the data layer's readers (its channels; its rate if any)."""
-    from faultdx.data.readers import read_signal
+    """Diagnose an uploaded signal file, read by the data layer's readers (its channels; its rate if any).
 
+    A multi-channel file given to a one-channel model without ``channel`` is read for the model's channel
+    (``DE`` picks ``X105_DE_time`` out of a CWRU file).
+    """
     served = models.get(model)
     data = await file.read()
     picked: str | int | None = int(channel) if channel is not None and channel.isdigit() else channel
-    try:
-        signal_file = await run_in_threadpool(
-            partial(
-                read_signal,
-                data,
-                filename=file.filename or "upload",
-                sampling_rate=sampling_rate,
-                channel=picked,
-            )
-        )
-    except ValueError as err:
-        raise ApiError(422, f"file: {err}", "file") from err
+    signal_file = await _read(data, file.filename or "upload", sampling_rate, picked)
+    wanted = served.diagnoser.channels
+    if picked is None and len(wanted) == 1 and signal_file.signal.shape[0] > 1:
+        signal_file = await _read(
+            data, file.filename or "upload", sampling_rate, wanted[0]
+        )  # e.g. DE of a .mat
     if signal_file.sampling_rate is None:
         raise ApiError(
             422,
@@ -83,7 +79,7 @@ async def diagnose_file(
             "sampling_rate",
         )
     signal = signal_file.signal
-    names = signal_file.channels if signal.shape[0] != len(served.diagnoser.channels) else None
+    names = signal_file.channels if signal.shape[0] != len(wanted) else None
     return await _diagnose(
         served,
         [signal],
@@ -96,6 +92,18 @@ async def diagnose_file(
         max_windows=settings.max_windows,
         field="file",
     )
+
+
+async def _read(data: bytes, filename: str, sampling_rate: float | None, channel: str | int | None):
+    """The data layer's reader, in a thread; its errors (``SignalFileError``) become 422 naming ``file``."""
+    from faultdx.data.readers import read_signal
+
+    reader = partial(read_signal, data, filename=filename, sampling_rate=sampling_rate, channel=channel)
+    try:
+        return await run_in_threadpool(reader)
+    except ValueError as err:
+        field = "channel" if channel is not None and "channel" in str(err) else "file"
+        raise ApiError(422, f"{field}: {err}", field) from err
 
 
 async def _diagnose(

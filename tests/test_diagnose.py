@@ -1,0 +1,144 @@
+"""The Diagnoser: same preprocessing as training, aggregation, slopes, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faultdx.data.windows import frame, resample, standardize
+from faultdx.diagnose import DiagnoseInputError, Diagnoser
+from faultdx.train.checkpoint import CheckpointError
+from tests.service_support import RATE, WINDOW, make_model_dir, tone, torch_threads
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def diagnoser(tmp_path_factory) -> Diagnoser:
+    return Diagnoser.from_dir(make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu"))
+
+
+@pytest.fixture(scope="module")
+def relu_diagnoser(tmp_path_factory) -> Diagnoser:
+    path = make_model_dir(
+        tmp_path_factory.mktemp("models") / "tiny-relu", name="tiny-relu", activation="relu"
+    )
+    return Diagnoser.from_dir(path)
+
+
+def test_windows_are_the_training_path(diagnoser: Diagnoser) -> None:
+    signal = tone(1.0, rate=48000)
+    got = diagnoser.windows(signal, 48000, hop=1024)
+    expected = standardize(frame(resample(signal[None, :], 48000, RATE), WINDOW, 1024))
+    np.testing.assert_array_equal(got.x, expected)
+    # starts are reported in the caller's samples (48 kHz): hop 1024 at 12 kHz = 4096 at 48 kHz
+    np.testing.assert_array_equal(got.start, np.arange(len(expected)) * 4096)
+
+
+def test_diagnose_aggregates_mean_window_probabilities(diagnoser: Diagnoser) -> None:
+    [d] = diagnoser.diagnose([tone(2.0, seed=3)], RATE)
+    assert d.window_probabilities.shape == (2.0 * RATE // WINDOW, 10)  # default hop = the model's (2048)
+    np.testing.assert_allclose(d.window_probabilities.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(d.probabilities, d.window_probabilities.mean(axis=0))
+    assert d.label == diagnoser.classes[int(np.argmax(d.probabilities))]
+    assert d.confidence == pytest.approx(float(d.probabilities.max()))
+    assert d.fault_type in ("normal", "ball", "inner_race", "outer_race")
+    assert d.slopes is None and d.slope_summary is None
+
+
+def test_several_signals_each_get_their_own_diagnosis(diagnoser: Diagnoser) -> None:
+    a, b = tone(0.5, seed=1), tone(1.0, seed=2) * 5
+    both = diagnoser.diagnose([a, b], RATE)
+    alone = [diagnoser.diagnose([s], RATE)[0] for s in (a, b)]
+    for x, y in zip(both, alone, strict=True):
+        np.testing.assert_allclose(x.window_probabilities, y.window_probabilities, atol=1e-5)
+    assert [len(d.start) for d in both] == [2, 5]
+
+
+def test_a_window_alone_equals_the_same_window_in_a_batch(diagnoser: Diagnoser) -> None:
+    x = diagnoser.windows(tone(3.0, seed=4), RATE).x
+    batch, _ = diagnoser.predict_windows(x)
+    single, _ = diagnoser.predict_windows(x[3:4])
+    np.testing.assert_allclose(single[0], batch[3], atol=1e-5)
+
+
+def test_slopes_per_window_and_layer(diagnoser: Diagnoser) -> None:
+    [d] = diagnoser.diagnose(tone(1.0), RATE, include_slopes=True)
+    layers = diagnoser.slope_channels()
+    assert set(d.slopes) == set(layers) and "stem.act" in layers
+    for name, values in d.slopes.items():
+        assert values.shape == (len(d.start), layers[name])
+        assert np.all((values > 0) & (values < 1))  # APReLU slopes come out of a sigmoid
+    assert d.slope_summary["stem.act"] == pytest.approx(float(d.slopes["stem.act"].mean()))
+
+
+def test_a_relu_model_has_no_slopes(relu_diagnoser: Diagnoser) -> None:
+    [d] = relu_diagnoser.diagnose(tone(0.5), RATE, include_slopes=True)
+    assert d.slopes == {} and relu_diagnoser.slope_channels() == {}
+
+
+def test_channels_are_picked_by_name(diagnoser: Diagnoser) -> None:
+    de, fe = tone(0.5, seed=5), tone(0.5, seed=6)
+    [named] = diagnoser.diagnose([np.stack([fe, de])], RATE, channels=["FE", "DE"])
+    [plain] = diagnoser.diagnose([de], RATE)
+    np.testing.assert_allclose(named.window_probabilities, plain.window_probabilities, atol=1e-6)
+    with pytest.raises(DiagnoseInputError, match="name its rows") as err:
+        diagnoser.diagnose([np.stack([fe, de])], RATE)
+    assert err.value.field == "signals[0]"
+    with pytest.raises(DiagnoseInputError, match="needs channel") as err:
+        diagnoser.diagnose([np.stack([fe, de])], RATE, channels=["FE", "BA"])
+    assert err.value.field == "channels"
+
+
+@pytest.mark.parametrize(
+    ("signal", "kwargs", "field", "match"),
+    [
+        (np.full(5000, np.nan), {}, "signals[0]", "NaN"),
+        (np.r_[np.zeros(4000), np.inf], {}, "signals[0]", "Inf"),
+        (np.zeros(0), {}, "signals[0]", "empty"),
+        (np.zeros(1000), {}, "signals[0]", "too short"),
+        (np.zeros((2, 2, 3000)), {}, "signals[0]", "dimensions"),
+        (np.zeros(5000), {"sampling_rate": 0}, "sampling_rate", "sampling_rate"),
+        (np.zeros(5000), {"sampling_rate": float("nan")}, "sampling_rate", "sampling_rate"),
+        (np.zeros(5000), {"sampling_rate": 1e9}, "sampling_rate", "sampling_rate"),
+        (np.zeros(5000), {"sampling_rate": True}, "sampling_rate", "sampling_rate"),
+        (np.zeros(5000), {"window": 3}, "window", "window"),
+        (np.zeros(5000), {"window": 10**6}, "window", "window"),
+        (np.zeros(5000), {"hop": 0}, "hop", "hop"),
+        (np.zeros(5000), {"hop": 1.5}, "hop", "hop"),
+    ],
+)
+def test_bad_input_names_the_field(diagnoser: Diagnoser, signal, kwargs, field, match) -> None:
+    kwargs = {"sampling_rate": RATE, **kwargs}
+    with pytest.raises(DiagnoseInputError, match=match) as err:
+        diagnoser.diagnose([signal], **kwargs)
+    assert err.value.field == field
+    assert isinstance(err.value, ValueError)
+
+
+def test_too_many_windows_is_refused_before_windowing(diagnoser: Diagnoser) -> None:
+    with pytest.raises(DiagnoseInputError, match="at most 10") as err:
+        diagnoser.windows(tone(5.0), RATE, hop=16, max_windows=10, field="signals[0]")
+    assert err.value.field == "signals[0]"
+
+
+def test_a_low_rate_signal_is_upsampled(diagnoser: Diagnoser) -> None:
+    w = diagnoser.windows(tone(1.0, rate=4000), 4000)
+    assert w.x.shape == (12000 // WINDOW, 1, WINDOW)
+    # at least window * 4000/12000 samples are needed, and asked for
+    with pytest.raises(DiagnoseInputError, match="at least 683"):
+        diagnoser.windows(np.ones(600, np.float32), 4000)
+
+
+def test_from_dir_by_name_and_unknown_names(tmp_path, monkeypatch) -> None:
+    make_model_dir(tmp_path / "named-model", name="named-model")
+    monkeypatch.setenv("FAULTDX_MODELS", str(tmp_path))
+    d = Diagnoser.from_dir("named-model")
+    assert d.name == "named-model" and d.model_card().startswith("# tiny")
+    assert d.meta.window == WINDOW and d.classes[0] == "normal"
+    with pytest.raises(CheckpointError, match="named-model"):  # the error lists what is available
+        Diagnoser.from_dir("no-such-model")

@@ -1,0 +1,160 @@
+"""The micro-batcher: concurrent jobs share forward passes, each caller gets its own rows back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from service.batching import BatchStats, MicroBatcher
+
+
+class FakeModel:
+    """``predict`` that records each call; row i of the result is the sum of window i (identifies it)."""
+
+    def __init__(self, delay: float = 0.0, fail_when: float | None = None) -> None:
+        self.calls: list[tuple[int, bool]] = []
+        self.threads: set[str] = set()
+        self.delay = delay
+        self.fail_when = fail_when
+
+    def predict(self, x: np.ndarray, include_slopes: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        self.calls.append((len(x), include_slopes))
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        if self.fail_when is not None and np.any(x == self.fail_when):
+            raise RuntimeError("boom")
+        sums = x.reshape(len(x), -1).sum(axis=1, keepdims=True)
+        slopes = {"layer": np.repeat(sums, 3, axis=1)} if include_slopes else {}
+        return np.concatenate([sums, -sums], axis=1), slopes
+
+
+def job(value: float, n: int = 1, width: int = 4) -> np.ndarray:
+    return np.full((n, 1, width), value, dtype=np.float32)
+
+
+def test_concurrent_jobs_share_passes_and_get_their_own_rows() -> None:
+    model = FakeModel(delay=0.01)
+    stats: list[BatchStats] = []
+
+    async def main() -> list:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.005, on_batch=stats.append)
+        results = await asyncio.gather(*(batcher.submit(job(i, n=1 + i % 3)) for i in range(40)))
+        await batcher.close()
+        return results
+
+    results = asyncio.run(main())
+    for i, (probs, slopes) in enumerate(results):
+        n = 1 + i % 3
+        assert probs.shape == (n, 2) and slopes == {}
+        np.testing.assert_array_equal(probs[:, 0], np.full(n, 4.0 * i))
+    assert len(model.calls) < 40  # batched, not one pass per job
+    assert max(n for n, _ in model.calls) <= 64
+    assert sum(s.windows for s in stats) == sum(1 + i % 3 for i in range(40))
+    assert sum(s.jobs for s in stats) == 40
+    assert model.threads and all(name.startswith("forward") for name in model.threads)  # off the event loop
+
+
+def test_max_batch_bounds_every_pass_except_a_single_oversized_job() -> None:
+    model = FakeModel(delay=0.005)
+
+    async def main() -> None:
+        batcher = MicroBatcher(model.predict, max_batch=8, max_wait_s=0.01)
+        await asyncio.gather(*(batcher.submit(job(i, n=3)) for i in range(10)), batcher.submit(job(99, n=20)))
+        await batcher.close()
+
+    asyncio.run(main())
+    sizes = [n for n, _ in model.calls]
+    assert 20 in sizes and all(n <= 8 for n in sizes if n != 20)
+    assert sum(sizes) == 50
+
+
+def test_a_lone_request_does_not_wait_for_max_wait() -> None:
+    model = FakeModel()
+
+    async def main() -> float:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=1.0, busy=lambda: 1)
+        start = time.perf_counter()
+        await batcher.submit(job(1))
+        elapsed = time.perf_counter() - start
+        await batcher.close()
+        return elapsed
+
+    assert asyncio.run(main()) < 0.5
+
+
+def test_waits_for_requests_in_progress_up_to_max_wait() -> None:
+    model = FakeModel()
+    pending = {"n": 2}  # two HTTP requests in progress: ours and one that has not submitted yet
+
+    async def main() -> tuple[float, float]:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.3, busy=lambda: pending["n"])
+        start = time.perf_counter()
+        first = asyncio.ensure_future(batcher.submit(job(1)))
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(batcher.submit(job(2)))
+        await asyncio.gather(first, second)
+        together = time.perf_counter() - start
+        # one other request stays in progress and never submits: the batch goes at max_wait
+        start = time.perf_counter()
+        await batcher.submit(job(3))
+        alone = time.perf_counter() - start
+        await batcher.close()
+        return together, alone
+
+    together, alone = asyncio.run(main())
+    assert model.calls[0] == (2, False)  # the two jobs went in one pass
+    assert together < 0.3
+    assert 0.25 <= alone < 2.0
+
+
+def test_slopes_only_for_those_who_asked() -> None:
+    model = FakeModel(delay=0.01)
+
+    async def main() -> list:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
+        out = await asyncio.gather(batcher.submit(job(1, n=2), True), batcher.submit(job(2, n=1), False))
+        await batcher.close()
+        return out
+
+    (p1, s1), (p2, s2) = asyncio.run(main())
+    assert s1["layer"].shape == (2, 3) and np.all(s1["layer"] == 4.0)
+    assert s2 == {} and p2.shape == (1, 2)
+
+
+def test_windows_of_different_lengths_run_in_separate_passes() -> None:
+    model = FakeModel(delay=0.01)
+
+    async def main() -> list:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
+        out = await asyncio.gather(batcher.submit(job(1, width=4)), batcher.submit(job(1, width=8)))
+        await batcher.close()
+        return out
+
+    (a, _), (b, _) = asyncio.run(main())
+    assert a[0, 0] == 4.0 and b[0, 0] == 8.0
+
+
+def test_a_failing_pass_fails_its_callers_only() -> None:
+    model = FakeModel(delay=0.01, fail_when=13.0)
+
+    async def main() -> tuple:
+        batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
+        out = await asyncio.gather(batcher.submit(job(13)), batcher.submit(job(1)), return_exceptions=True)
+        after = await batcher.submit(job(2))
+        await batcher.close()
+        return out, after
+
+    out, after = asyncio.run(main())
+    assert any(isinstance(r, RuntimeError) for r in out)
+    assert after[0][0, 0] == 8.0  # the batcher keeps serving
+
+
+def test_bad_settings_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        MicroBatcher(FakeModel().predict, max_batch=0)
+    with pytest.raises(ValueError, match="max_wait_s"):
+        MicroBatcher(FakeModel().predict, max_wait_s=-1)
