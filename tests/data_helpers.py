@@ -69,3 +69,73 @@ def write_mfpt_mat(
         path, {"bearing": bearing, "BPFO": 81.125, "BPFI": 118.875, "BSF": 63.91, "FTF": 14.8375}, format="5"
     )
     return gs
+
+
+class PublisherServer:
+    """A local stand-in for the publisher: serves ``/sites/default/files/<name>`` on 127.0.0.1 in a thread.
+
+    ``files``: name -> bytes. ``drop_once``: names whose first full-body response stops halfway (connection
+    closed mid-body). Honours ``Range: bytes=N-`` with 206. ``requests`` logs (path, Range header).
+    """
+
+    def __init__(self, files: dict[str, bytes], drop_once: set[str] = frozenset()) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.files = dict(files)
+        self.drop_once = set(drop_once)
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, self.headers.get("Range")))
+                name = self.path.rsplit("/", 1)[-1]
+                if not self.path.startswith("/sites/default/files/") or name not in server.files:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = server.files[name]
+                start = (
+                    int(self.headers["Range"].split("=")[1].rstrip("-")) if self.headers.get("Range") else 0
+                )
+                if start >= len(data) and start:
+                    self.send_response(416)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206 if start else 200)
+                if start:
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                self.send_header("Content-Length", str(len(data) - start))
+                self.end_headers()
+                body = data[start:]
+                if name in server.drop_once and not start:
+                    server.drop_once.discard(name)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/sites/default/files"
+
+    def __enter__(self) -> PublisherServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)

@@ -8,6 +8,7 @@ then renamed to its final name, so a half-written or corrupted file never sits u
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from faultdx.data.checksum import check_file
 DEFAULT_CWRU_URL = "https://engineering.case.edu/sites/default/files"
 CHUNK = 1 << 16
 MAX_ATTEMPTS = 5
+RETRY_DELAY_S = 1.0  # times the attempt number, between attempts
 
 Progress = Callable[[str, int, int | None], None]  # (file name, bytes so far, total or None)
 
@@ -72,6 +74,7 @@ def _stream_to(client: httpx.Client, url: str, part: Path, name: str, progress: 
                 raise DownloadError(
                     f"{name}: download from {url} failed after {attempt} attempts ({exc})"
                 ) from exc
+            time.sleep(RETRY_DELAY_S * attempt)
 
 
 def fetch_file(
