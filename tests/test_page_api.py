@@ -121,6 +121,11 @@ def test_examples_list_the_cwru_files_present_with_their_labels(client):
     assert (normal["label"], normal["sampling_rate"]) == ("normal", 48000)  # the baseline is a 48 kHz record
     assert examples["cwru-234"]["label"] == "outer_race_021"
     assert examples["cwru-118"]["rpm"] == cwru_file(118).file_rpm == 1796
+    mfpt = examples.get("mfpt-InnerRaceFault_vload_1")
+    if (CWRU_DIR.parent / "mfpt" / "InnerRaceFault_vload_1.mat").is_file():
+        assert mfpt is not None
+        assert (mfpt["label"], mfpt["sampling_rate"], mfpt["rpm"]) == ("inner_race", 48828, 1500)
+        assert mfpt["bearing"] == "MFPT NICE"
 
 
 def test_simulated_example_is_the_simulator_signal(client):

@@ -1,8 +1,8 @@
 """The inspection page (static files at ``/``) and the small helper endpoints it uses.
 
 - ``GET /`` the page; ``GET /static/*`` its script and style (no CDN: everything is served from here).
-- ``GET /v1/examples``: built-in example signals — the simulator's signal of every class, and the CWRU files
-  present in the dataset directory (``FAULTDX_DATA``) with their catalogue labels.
+- ``GET /v1/examples``: built-in example signals — the simulator's signal of every class, and the CWRU and
+  MFPT files present in the dataset directory (``FAULTDX_DATA``) with their labels, speed and bearing.
 - ``GET /v1/examples/{name}``: one example as JSON ``{signal, sampling_rate, label, rpm, ...}``, or with
   ``?format=file`` as a file to download (the publisher's original ``.mat``; ``.npy`` for simulated ones).
 - ``POST /v1/envelope`` (JSON signal) and ``POST /v1/envelope/file`` (multipart upload): the envelope spectrum
@@ -27,8 +27,8 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
-from faultdx.data.bearing import GEOMETRIES, SKF_6205, BearingGeometry, defect_frequencies
-from faultdx.data.catalogue import CwruFile
+from faultdx.data.bearing import GEOMETRIES, MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
+from faultdx.data.catalogue import CwruFile, MfptFile
 from faultdx.data.envelope import envelope_spectrum
 from faultdx.diagnose import check_sampling_rate
 from service.deps import ModelsDep, require_api_key
@@ -87,10 +87,11 @@ def _pretty(label: str) -> str:
     return fault.replace("_", " ") + (f" 0.{size} in" if size else "")
 
 
-def _cwru_dataset():
+def _datasets() -> dict[str, Any]:
+    """The datasets whose files on disk become examples, each at its files' own sampling rate."""
     from faultdx.data.registry import get_dataset
 
-    return get_dataset("cwru", set="12k_drive_end", sampling_rate=None)
+    return {"cwru": get_dataset("cwru", set="12k_drive_end", sampling_rate=None), "mfpt": get_dataset("mfpt")}
 
 
 def _cwru_example(entry: CwruFile) -> Example:
@@ -98,7 +99,7 @@ def _cwru_example(entry: CwruFile) -> Example:
     return Example(
         name=f"cwru-{entry.number}",
         title=f"CWRU {entry.filename} · {_pretty(entry.class_name)} · {load}",
-        group="CWRU files (drive end)",
+        group="CWRU files (drive end, SKF 6205)",
         source="dataset",
         label=entry.class_name,
         fault_type=entry.fault_type,
@@ -107,6 +108,23 @@ def _cwru_example(entry: CwruFile) -> Example:
         unit="acceleration (g)",
         description=f"CWRU {entry.relpath}, drive-end accelerometer, motor load {load}",
         bearing=SKF_6205.name,
+    )
+
+
+def _mfpt_example(entry: MfptFile) -> Example:
+    stem = Path(entry.file).stem
+    return Example(
+        name=f"mfpt-{stem}",
+        title=f"MFPT {stem} · {_pretty(entry.fault_type)} · {entry.load_lbs:g} lbs",
+        group="MFPT files (another rig: NICE bearing)",
+        source="dataset",
+        label=entry.fault_type,
+        fault_type=entry.fault_type,
+        sampling_rate=entry.sampling_rate,
+        rpm=entry.shaft_hz * 60,
+        unit="acceleration (g)",
+        description=f"MFPT {entry.relpath}, load {entry.load_lbs:g} lbs (a rig the CWRU model never saw)",
+        bearing=MFPT_NICE.name,
     )
 
 
@@ -126,21 +144,26 @@ def _sim_example(label: str) -> Example:
     )
 
 
-def _examples() -> dict[str, tuple[Example, CwruFile | None]]:
-    """Every example by name: simulated ones always, CWRU files only where present on disk."""
-    out: dict[str, tuple[Example, CwruFile | None]] = {}
+def _examples() -> dict[str, tuple[Example, tuple[Any, CwruFile | MfptFile] | None]]:
+    """Every example by name → (metadata, (dataset, catalogue entry) or None for simulated ones).
+
+    Simulated ones always; dataset files only where present on disk (normal baseline first).
+    """
+    out: dict[str, tuple[Example, tuple[Any, CwruFile | MfptFile] | None]] = {}
     for label in CWRU_10_CLASSES:
         ex = _sim_example(label)
         out[ex.name] = (ex, None)
-    dataset = _cwru_dataset()
-    for entry in sorted(dataset.files(), key=lambda e: (e.code != "normal", e.number)):
-        if dataset.path_of(entry).is_file():
-            ex = _cwru_example(entry)
-            out[ex.name] = (ex, entry)
+    datasets = _datasets()
+    describe = {"cwru": _cwru_example, "mfpt": _mfpt_example}
+    for key, dataset in datasets.items():
+        for entry in sorted(dataset.files(), key=lambda e: (e.fault_type != "normal", e.relpath)):
+            if dataset.path_of(entry).is_file():
+                ex = describe[key](entry)
+                out[ex.name] = (ex, (dataset, entry))
     return out
 
 
-def _lookup(name: str) -> tuple[Example, CwruFile | None]:
+def _lookup(name: str) -> tuple[Example, tuple[Any, CwruFile | MfptFile] | None]:
     examples = _examples()
     if name not in examples:
         raise ApiError(404, f"name: unknown example {name!r}; valid: {', '.join(examples)}", "name")
@@ -161,7 +184,7 @@ def _json_floats(values: np.ndarray) -> str:
 
 @api.get("/examples", response_model=ExampleList)
 def list_examples() -> ExampleList:
-    """Built-in example signals: simulated ones of every class, and the CWRU files present on disk."""
+    """Built-in example signals: simulated ones of every class, and the CWRU / MFPT files present on disk."""
     return ExampleList(examples=[ex for ex, _ in _examples().values()])
 
 
@@ -172,17 +195,19 @@ def list_examples() -> ExampleList:
 )
 def get_example(name: str, format: Literal["json", "file"] = "json") -> Response:
     """One example's signal as JSON, or (``format=file``) the file itself (original ``.mat`` / ``.npy``)."""
-    example, entry = _lookup(name)
+    example, stored = _lookup(name)
     if format == "file":
-        if entry is not None:
-            path = _cwru_dataset().path_of(entry)
+        if stored is not None:
+            dataset, entry = stored
+            path = dataset.path_of(entry)
             return FileResponse(path, media_type="application/octet-stream", filename=path.name)
         buf = io.BytesIO()
         np.save(buf, _simulated(example.label))
         return Response(buf.getvalue(), media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{name}.npy"'})
-    if entry is not None:
-        signal = _cwru_dataset().load(entry, ("DE",)).signal[0]
+    if stored is not None:
+        dataset, entry = stored
+        signal = dataset.load(entry).signal[0]  # CWRU: the drive-end channel; MFPT has one
     else:
         signal = _simulated(example.label)
     head = example.model_dump_json()[:-1]  # the metadata object, left open for the samples

@@ -606,7 +606,7 @@ async function runDiagnosis() {
     const fs = rate ?? ex.sampling_rate;
     inputRate = fs;
     diagP = api("/v1/diagnose", { method: "POST", json: { signals: [ex.signal], sampling_rate: fs, model, include_slopes: true, rpm: rpm ?? undefined } });
-    envP = api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: rpm ?? ex.rpm, model, band } });
+    envP = api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: rpm ?? ex.rpm, model, band, bearing: ex.bearing || undefined } });
   }
   setBusy(true);
   const [d, e] = await Promise.allSettled([diagP, envP]);
