@@ -9,9 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
+import typer
 import yaml
-from docker.utils.build import exclude_paths
 
 from service.logconfig import LOG_LEVELS, uvicorn_log_config
 from tests.docker_spec import (
@@ -24,6 +25,7 @@ from tests.docker_spec import (
     ROOT,
     SHIPPED_MODEL,
     Stage,
+    context_files,
     pip_install_args,
     stages,
 )
@@ -39,11 +41,10 @@ def _final(path: Path) -> Stage:
     return stages(path)[-1]
 
 
-def _context_files(root: Path, dockerfile: str = "docker/Dockerfile") -> set[str]:
-    """Paths Docker sends as build context from ``root`` under its ``.dockerignore`` (docker-py's matcher)."""
-    lines = (root / ".dockerignore").read_text().splitlines()
-    patterns = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
-    return exclude_paths(str(root), patterns, dockerfile=dockerfile)
+def _cli() -> click.Group:
+    from faultdx.cli import app
+
+    return typer.main.get_command(app)
 
 
 def _settings_fields() -> set[str]:
@@ -112,11 +113,7 @@ def test_cuda_image_serves_by_default_and_trains_on_request() -> None:
     assert f"torch=={torch_version}" in cpu_torch, "CPU and GPU images should run the same torch release"
     assert final.exec_form("ENTRYPOINT") == ["faultdx"]
     assert final.exec_form("CMD") == ["serve"]
-    from faultdx.cli import app
-
-    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
-    commands |= {g.name for g in app.registered_groups}
-    assert {"serve", "train"} <= commands, f"`faultdx serve` and `train` must exist: {sorted(commands)}"
+    assert {"serve", "train"} <= set(_cli().list_commands(None))
 
 
 @pytest.mark.parametrize("path", [CPU_DOCKERFILE, CUDA_DOCKERFILE], ids=lambda p: p.name)
@@ -143,7 +140,7 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     (tmp_path / ".dockerignore").write_text(DOCKERIGNORE.read_text())
-    sent = {p for p in _context_files(tmp_path) if (tmp_path / p).is_file()}
+    sent = {p for p in context_files(tmp_path) if (tmp_path / p).is_file()}
     assert sent == {
         "pyproject.toml", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
         "service/main.py", "service/static/index.html", f"models/{SHIPPED_MODEL}/model.safetensors",
@@ -153,7 +150,7 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
 
 @pytest.mark.parametrize("path", [CPU_DOCKERFILE, CUDA_DOCKERFILE], ids=lambda p: p.name)
 def test_every_copy_source_is_in_the_real_build_context(path: Path) -> None:
-    context = _context_files(ROOT, dockerfile=str(path.relative_to(ROOT)))
+    context = context_files(ROOT, str(path.relative_to(ROOT)))
     for stage in stages(path):
         for sources, _, flags in stage.copies():
             if any(f.startswith("--from=") for f in flags):
@@ -204,7 +201,18 @@ def test_compose_training_job_writes_into_the_models_volume_on_a_gpu() -> None:
     env = _final(CUDA_DOCKERFILE).env()
     assert f"models:{env['FAULTDX_MODELS']}" in train["volumes"]
     assert any(v.endswith(f":{env['FAULTDX_DATA']}:ro") for v in train["volumes"]), "data mounted read-only"
-    assert train["command"][0] == "train"
+    command = train["command"]
+    assert command[0] == "train"
+    # The arguments parse as `faultdx train` options (nothing runs) and name things that exist.
+    params = _cli().get_command(None, "train").make_context("train", list(command[1:])).params
+    from faultdx.data.registry import dataset_names
+    from faultdx.nn.activations import activation_names
+    from faultdx.nn.resnet1d import PRESETS
+
+    assert params["dataset"] in dataset_names() and params["activation"] in activation_names()
+    assert params["preset"] in PRESETS and params["device"] == "cuda"
+    assert str(params["export"]).startswith(env["FAULTDX_MODELS"] + "/"), "export into the models volume"
+    assert f"runs:{params['out_dir']}" in train["volumes"], "run folders kept in the runs volume"
     devices = train["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert train["healthcheck"] == {"disable": True}
