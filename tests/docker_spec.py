@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dockerfile
+from docker.utils.build import exclude_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER_DIR = ROOT / "docker"
@@ -85,3 +86,11 @@ def pip_install_args(command: str) -> list[str] | None:
     if words[:4] in (["python", "-m", "pip", "install"], ["python3", "-m", "pip", "install"]):
         return words[4:]
     return None
+
+
+def context_files(root: Path = ROOT, dockerfile_path: str = "docker/Dockerfile") -> set[str]:
+    """Paths (files and folders, relative) Docker sends as build context from ``root`` under its
+    ``.dockerignore``, with docker-py's implementation of the matching rules."""
+    lines = (root / ".dockerignore").read_text().splitlines()
+    patterns = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    return exclude_paths(str(root), patterns, dockerfile=dockerfile_path)
