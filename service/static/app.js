@@ -572,27 +572,20 @@ async function runDiagnosis() {
     const file = $("file-input").files[0];
     if (!file) { showError("No file", "Choose a signal file (CSV, NPY, WAV, MAT or Parquet) first."); return; }
     const channel = $("channel-input").value.trim();
-    const form = (extra, ch = channel) => {
+    const form = (extra) => {
       const fd = new FormData();
       fd.append("file", file, file.name);
       if (rate != null) fd.append("sampling_rate", String(rate));
       if (rpm != null) fd.append("rpm", String(rpm));
       if (model) fd.append("model", model);
-      if (ch) fd.append("channel", ch);
+      if (channel) fd.append("channel", channel);
       for (const [k, v] of Object.entries(extra)) fd.append(k, v);
       return fd;
     };
     sourceName = file.name;
-    // A file with several channels whose names the service cannot match to the model's (e.g. a CWRU .mat's
-    // X105_DE_time for channel DE): ask once more for the model's own channel, as a user would.
-    const wanted = (modelMeta(model).channels || [])[0];
-    diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) }).catch((err) => {
-      if (channel || err.field !== "channels" || !wanted || (modelMeta(model).channels || []).length !== 1) throw err;
-      sourceName = `${file.name} (channel ${wanted})`;
-      return api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }, wanted) });
-    });
+    diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) });
     const bandForm = band ? { band_low: String(bandLow ?? ""), band_high: String(bandHigh ?? "") } : {};
-    envP = api("/v1/envelope/file", { method: "POST", form: form(bandForm, channel) });
+    envP = api("/v1/envelope/file", { method: "POST", form: form(bandForm) });
   } else {
     const name = $("example-select").value;
     const meta = state.examples.find((e) => e.name === name) || {};
