@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from faultdx.paths import cache_dir
+
+MEMO_BYTES = 1 << 30  # in-process memo of decoded arrays: at most 1 GiB (the 12 kHz CWRU set is 18 MB)
+_memo: OrderedDict[str, np.ndarray] = OrderedDict()
 
 
 def source_key(path: Path) -> str:
@@ -39,19 +43,33 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
+def _remember(path: str, array: np.ndarray) -> np.ndarray:
+    """Keep ``array`` in the in-process memo (read-only: every caller shares it); evict the oldest."""
+    array.flags.writeable = False
+    _memo[path] = array
+    total = sum(a.nbytes for a in _memo.values())
+    while total > MEMO_BYTES and len(_memo) > 1:
+        total -= _memo.popitem(last=False)[1].nbytes
+    return array
+
+
 def cached_array(namespace: str, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
     """Return the cached array for ``namespace/key``, computing and storing it on a miss.
 
-    Hits come back memory-mapped read-only (no copy until used). A cache that cannot be written (read-only
-    home, full disk) is not an error: the computed array is still returned.
+    Two levels: an in-process memo (so a second ``recordings()`` call costs nothing) over the .npy files. The
+    returned array is read-only. A cache that cannot be written (read-only home, full disk) is not an error:
+    the computed array is still returned.
     """
     path = cache_dir() / namespace / f"{key}.npy"
+    if str(path) in _memo:
+        _memo.move_to_end(str(path))
+        return _memo[str(path)]
     if path.is_file():
         try:
-            return np.load(path, mmap_mode="r", allow_pickle=False)
+            return _remember(str(path), np.load(path, allow_pickle=False))
         except (OSError, ValueError):
             path.unlink(missing_ok=True)
-    array = compute()
+    array = np.ascontiguousarray(compute())
     with contextlib.suppress(OSError):
         atomic_save_npy(path, array)
-    return array
+    return _remember(str(path), array)

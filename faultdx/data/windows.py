@@ -52,8 +52,12 @@ def frame(signal: np.ndarray, window: int, hop: int) -> np.ndarray:
     channels, length = signal.shape
     if length < window:
         return np.empty((0, channels, window), dtype=signal.dtype)
-    views = np.lib.stride_tricks.sliding_window_view(signal, window, axis=-1)  # [C, T-W+1, W]
-    return views[:, ::hop].transpose(1, 0, 2)  # [N, C, W]
+    count = 1 + (length - window) // hop
+    channel_stride, sample_stride = signal.strides
+    return np.lib.stride_tricks.as_strided(  # [N, C, W] view: window n starts at sample n * hop
+        signal, shape=(count, channels, window), strides=(sample_stride * hop, channel_stride, sample_stride),
+        writeable=False,
+    )
 
 
 def standardize(x: ArrayOrTensor) -> ArrayOrTensor:
