@@ -222,6 +222,11 @@ def test_envelope_bearing_can_be_named_or_given(client):
         ({"band": [5000, 100]}, "band"),
         ({"model": "nope"}, "model"),
         ({"harmonics": 0}, "harmonics"),
+        ({"rpm": float("inf")}, "rpm"),
+        ({"max_frequency": float("nan")}, "max_frequency"),
+        ({"bearing": {"n_balls": 9, "ball_diameter": 1e-300, "pitch_diameter": 1e300}}, "bearing"),
+        ({"bearing": {"n_balls": 9, "ball_diameter": 5.0, "pitch_diameter": float("inf")}}, "bearing"),
+        ({"bearing": {"n_balls": 9, "ball_diameter": 50.0, "pitch_diameter": 40.0}}, "bearing"),
     ],
 )
 def test_envelope_rejects_bad_input_naming_the_field(client, change, field):

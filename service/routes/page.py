@@ -24,7 +24,7 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
 from faultdx.data.bearing import GEOMETRIES, MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
@@ -33,6 +33,7 @@ from faultdx.data.envelope import envelope_spectrum
 from faultdx.diagnose import check_sampling_rate
 from service.deps import ModelsDep, require_api_key
 from service.errors import ApiError
+from service.schemas import SamplingRate
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SIM_SECONDS = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows
@@ -219,8 +220,8 @@ class Geometry(BaseModel):
     """A rolling-element bearing (diameters in mm)."""
 
     n_balls: int = Field(gt=0)
-    ball_diameter: float = Field(gt=0)
-    pitch_diameter: float = Field(gt=0)
+    ball_diameter: float = Field(gt=0, allow_inf_nan=False)
+    pitch_diameter: float = Field(gt=0, allow_inf_nan=False)
     contact_angle_deg: float = Field(default=0.0, ge=0, lt=90)
     name: str = "custom"
 
@@ -229,15 +230,31 @@ class EnvelopeRequest(BaseModel):
     """A 1-D signal and the machine it came from."""
 
     signal: list[float] = Field(description="samples of one channel")
-    sampling_rate: float = Field(description="Hz")
-    rpm: float | None = Field(default=None, description="shaft speed; without it no defect frequencies")
+    sampling_rate: float = Field(description="Hz", allow_inf_nan=False)
+    rpm: float | None = Field(
+        default=None, allow_inf_nan=False, description="shaft speed; without it no defect frequencies"
+    )
     bearing: str | Geometry | None = Field(
         default=None, description="a known bearing name or a geometry; default: the model's bearing"
     )
     model: str | None = Field(default=None, description="whose bearing geometry to use (default model)")
     band: tuple[float, float] | None = Field(default=None, description="band-pass (low, high) Hz first")
-    max_frequency: float | None = Field(default=None, gt=0, description="Hz; default: past the last harmonic")
+    max_frequency: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="Hz; default: past the last harmonic"
+    )
     harmonics: int = Field(default=5, ge=1, le=20)
+
+    @field_validator("bearing", mode="before")
+    @classmethod
+    def _geometry_or_name(cls, value: Any) -> Any:
+        """A geometry object is checked on its own, so an error names its field, not the str/object union."""
+        if not isinstance(value, dict):
+            return value
+        try:
+            return Geometry.model_validate(value)
+        except ValidationError as err:
+            first = err.errors()[0]
+            raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
 
 
 class DefectLines(BaseModel):
@@ -334,6 +351,9 @@ def envelope_report(
     top = 1000.0
     if rpm is not None:
         lines = defect_frequencies(geometry, rpm / 60).as_dict()
+        if not all(math.isfinite(v) for v in lines.values()):
+            message = f"bearing: this geometry gives non-finite defect frequencies {lines}"
+            raise ApiError(422, message, "bearing")
         defects = {k: DefectLines(hz=v, harmonics=[v * (i + 1) for i in range(harmonics)])
                    for k, v in lines.items()}
         top = max(500.0, 1.1 * harmonics * max(lines.values()))
@@ -383,13 +403,13 @@ def envelope(req: EnvelopeRequest, models: ModelsDep) -> EnvelopeResponse:
 def envelope_file(
     file: Annotated[UploadFile, File(description="CSV / NPY / WAV / MAT / Parquet signal file")],
     models: ModelsDep,
-    sampling_rate: Annotated[float | None, Form(description="Hz; needed when the file does not say")] = None,
-    rpm: Annotated[float | None, Form(description="shaft speed")] = None,
+    sampling_rate: Annotated[SamplingRate | None, Form(description="Hz, if the file does not say")] = None,
+    rpm: Annotated[float | None, Form(allow_inf_nan=False, description="shaft speed")] = None,
     channel: Annotated[str | None, Form(description="channel name or index (default: the model's)")] = None,
     bearing: Annotated[str | None, Form(description="known bearing name (default: the model's)")] = None,
     model: Annotated[str | None, Form()] = None,
     harmonics: Annotated[int, Form(ge=1, le=20)] = 5,
-    max_frequency: Annotated[float | None, Form(gt=0)] = None,
+    max_frequency: Annotated[float | None, Form(gt=0, allow_inf_nan=False)] = None,
     band_low: Annotated[float | None, Form(description="band-pass low edge, Hz (with band_high)")] = None,
     band_high: Annotated[float | None, Form(description="band-pass high edge, Hz (with band_low)")] = None,
 ) -> EnvelopeResponse:
