@@ -60,6 +60,19 @@ class Stage:
         """``COPY`` instructions as (sources, destination, flags)."""
         return [(list(c.value[:-1]), c.value[-1], c.flags) for c in self.all("COPY")]
 
+    def context_sources(self) -> list[str]:
+        """Paths this stage reads from the build context: ``COPY`` sources and ``RUN --mount=type=bind``
+        sources (those without ``from=``, which read another stage instead)."""
+        sources = [src for srcs, _, flags in self.copies() if not any(f.startswith("--from=") for f in flags)
+                   for src in srcs]
+        for run in self.all("RUN"):
+            for flag in run.flags:
+                if flag.startswith("--mount="):
+                    options = dict(item.split("=", 1) for item in flag.removeprefix("--mount=").split(","))
+                    if options.get("type") == "bind" and "from" not in options:
+                        sources.append(options.get("source", "."))
+        return sources
+
     def run_commands(self) -> list[str]:
         """Every shell command of the stage's ``RUN`` lines, ``&&`` chains split."""
         return [part.strip() for r in self.all("RUN") for part in r.value[0].split("&&") if part.strip()]

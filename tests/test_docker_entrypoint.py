@@ -1,11 +1,11 @@
 """The CPU image's entrypoint, run natively: no Docker engine in CI, so this rebuilds what the image runs.
 
 1. A fresh virtual environment is installed by replaying the build stage of ``docker/Dockerfile`` step by step
-   (``python -m venv``, ``pip install torch==2.13.0``, ``pip install .``), from a copy of exactly the files
-   its ``COPY`` lines take through ``.dockerignore``. Two local differences: torch comes from pip's configured
-   sources instead of ``--index-url https://download.pytorch.org/whl/cpu`` (the same ``2.13.0+cpu`` wheel; CI
-   reaches only package registries), and pip's cache is used (the image passes ``--no-cache-dir`` to keep it
-   out of a layer). About a minute on two cores; see the README's Deploy section.
+   (``python -m venv``, ``pip install torch==2.13.0``, ``pip install --constraint docker/constraints.txt .``),
+   from a copy of exactly the files its ``COPY`` lines take through ``.dockerignore``. Two local differences:
+   torch comes from pip's configured sources instead of ``--index-url https://download.pytorch.org/whl/cpu``
+   (the same ``2.13.0+cpu`` wheel; CI reaches only package registries), and pip's cache is used (the image
+   passes ``--no-cache-dir`` to keep it out of a layer). About a minute of CPU; see the README (Deploy).
 2. The final stage's ``ENTRYPOINT`` + ``CMD`` start with its ``ENV`` (container paths mapped to temporary
    folders; host 127.0.0.1 and a free port instead of 0.0.0.0:8000) plus an API key, as ``docker run -e``
    would pass it. Its ``HEALTHCHECK`` command is the readiness probe.

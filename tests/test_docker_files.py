@@ -98,6 +98,10 @@ def test_cpu_image_installs_cpu_torch_first_then_the_package() -> None:
     assert "torch==2.13.0" in torch_args
     assert torch_args[torch_args.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
     assert "." in package_args
+    constraints = package_args[package_args.index("--constraint") + 1]
+    pins = [line.strip() for line in (ROOT / constraints).read_text().splitlines() if "==" in line]
+    assert "torch==2.13.0" in pins, "the constraints pin the same torch as the CPU install"
+    assert not [p for p in pins if p.startswith("faultdx==")]
     assert all("--no-cache-dir" in args for args in installs), "pip's cache would be kept in a layer"
     final = _final(CPU_DOCKERFILE)
     assert final.exec_form("ENTRYPOINT") == ["faultdx", "serve"]
@@ -130,11 +134,12 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
     tree = {
         "pyproject.toml", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
         "service/main.py", "service/static/index.html", f"models/{SHIPPED_MODEL}/model.safetensors",
-        f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile",
+        f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile", "docker/constraints.txt",
         # must stay out:
         "data/cwru/97.mat", "runs/exp1/model.safetensors", ".venv/bin/python", "venv/bin/python",
         ".git/HEAD", ".cache/faultdx/a.npy", "cache/a.npy", ".env", "faultdx/__pycache__/x.cpython-311.pyc",
         "models/my-experiment/model.safetensors", ".pytest_cache/v/x", "artifacts/report.md", "bench/x.py",
+        "docker/compose.yaml", "tests/test_x.py",
     }
     for name in tree:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +149,7 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
     assert sent == {
         "pyproject.toml", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
         "service/main.py", "service/static/index.html", f"models/{SHIPPED_MODEL}/model.safetensors",
-        f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile", ".dockerignore",
+        f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile", "docker/constraints.txt", ".dockerignore",
     }
 
 
@@ -152,12 +157,9 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
 def test_every_copy_source_is_in_the_real_build_context(path: Path) -> None:
     context = context_files(ROOT, str(path.relative_to(ROOT)))
     for stage in stages(path):
-        for sources, _, flags in stage.copies():
-            if any(f.startswith("--from=") for f in flags):
-                continue
-            for source in sources:
-                assert (ROOT / source).exists(), f"{path.name}: COPY {source}: missing in the repository"
-                assert source.rstrip("/") in context, f"{path.name}: COPY {source}: excluded by .dockerignore"
+        for source in stage.context_sources():
+            assert (ROOT / source).exists(), f"{path.name}: {source}: missing in the repository"
+            assert source.rstrip("/") in context, f"{path.name}: {source}: excluded by .dockerignore"
     for must_have in (f"models/{SHIPPED_MODEL}/model.safetensors", f"models/{SHIPPED_MODEL}/config.json"):
         assert must_have in context
 
