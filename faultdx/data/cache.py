@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ from faultdx.paths import cache_dir
 
 MEMO_BYTES = 1 << 30  # in-process memo of decoded arrays: at most 1 GiB (the 12 kHz CWRU set is 18 MB)
 _memo: OrderedDict[str, np.ndarray] = OrderedDict()
+_memo_lock = threading.Lock()  # the service may load datasets from several threads
 
 
 def source_key(path: Path) -> str:
@@ -46,10 +48,11 @@ def atomic_save_npy(path: Path, array: np.ndarray) -> None:
 def _remember(path: str, array: np.ndarray) -> np.ndarray:
     """Keep ``array`` in the in-process memo (read-only: every caller shares it); evict the oldest."""
     array.flags.writeable = False
-    _memo[path] = array
-    total = sum(a.nbytes for a in _memo.values())
-    while total > MEMO_BYTES and len(_memo) > 1:
-        total -= _memo.popitem(last=False)[1].nbytes
+    with _memo_lock:
+        _memo[path] = array
+        total = sum(a.nbytes for a in _memo.values())
+        while total > MEMO_BYTES and len(_memo) > 1:
+            total -= _memo.popitem(last=False)[1].nbytes
     return array
 
 
@@ -61,9 +64,12 @@ def cached_array(namespace: str, key: str, compute: Callable[[], np.ndarray]) ->
     the computed array is still returned.
     """
     path = cache_dir() / namespace / f"{key}.npy"
-    if str(path) in _memo:
-        _memo.move_to_end(str(path))
-        return _memo[str(path)]
+    with _memo_lock:
+        hit = _memo.get(str(path))
+        if hit is not None:
+            _memo.move_to_end(str(path))
+    if hit is not None:
+        return hit
     if path.is_file():
         try:
             return _remember(str(path), np.load(path, allow_pickle=False))
