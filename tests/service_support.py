@@ -103,8 +103,8 @@ def running_server(
     ]
     for m in models:
         args += ["--model", str(m)]
-    full_env = {**os.environ, "FAULTDX_LOG_LEVEL": "warning", **(env or {})}
-    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    inherited = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    full_env = {**inherited, "FAULTDX_LOG_LEVEL": "warning", **(env or {})}
     proc = subprocess.Popen(args, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
