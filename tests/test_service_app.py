@@ -1,0 +1,156 @@
+"""In-process pieces of the service: settings, catch-all errors, the OIP tensor codec, `faultdx serve`."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from typer.testing import CliRunner
+
+from service.errors import ApiError
+from service.main import create_app, torch_threads
+from service.oip import HEADER, RequestedOutput, encode_response, parse_request
+from service.settings import Settings
+
+
+def test_settings_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("FAULTDX_MODEL", "cwru12k-aprelu, other-model")
+    monkeypatch.setenv("FAULTDX_CORS_ORIGINS", "http://a.example,http://b.example")
+    monkeypatch.setenv("FAULTDX_API_KEY", "")
+    monkeypatch.setenv("FAULTDX_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("FAULTDX_MAX_BATCH", "64")
+    s = Settings()
+    assert s.model == ["cwru12k-aprelu", "other-model"]
+    assert s.cors_origins == ["http://a.example", "http://b.example"]
+    assert s.api_key is None and s.log_level == "warning" and s.max_batch == 64
+    assert s.port == 8000 and s.host == "127.0.0.1" and s.max_body_bytes == 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FAULTDX_PORT", "70000"),
+        ("FAULTDX_MAX_BATCH", "0"),
+        ("FAULTDX_MAX_WAIT_MS", "-1"),
+        ("FAULTDX_LOG_LEVEL", "loud"),
+        ("FAULTDX_WORKERS", "many"),
+        ("FAULTDX_MODEL", ","),
+    ],
+)
+def test_bad_settings_name_the_variable(monkeypatch, name, value) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as err:
+        Settings()
+    field = name.removeprefix("FAULTDX_").lower()
+    assert any(e["loc"][0] == field for e in err.value.errors())
+
+
+def test_torch_threads_leave_a_core_for_the_event_loop(monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    assert torch_threads(Settings(workers=1)) == 1
+    assert torch_threads(Settings(workers=2)) == 1
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)))
+    assert torch_threads(Settings(workers=2)) == 3
+    assert torch_threads(Settings(torch_threads=5)) == 5
+
+
+def test_unexpected_errors_are_json_without_a_trace() -> None:
+    app = create_app(Settings())
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: models are not loaded
+    r = client.get("/boom")
+    assert r.status_code == 500 and r.json() == {"error": "internal error (RuntimeError)", "field": None}
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/v2/health/ready").status_code == 503
+    assert client.get("/healthz").status_code == 200
+    r = client.get("/v1/models")
+    assert r.status_code == 503 and "loading" in r.json()["error"]
+
+
+def test_oip_binary_round_trip_with_tritonclient_decoder() -> None:
+    from tritonclient.http import InferResult
+
+    probs = np.array([[0.25, 0.75], [0.5, 0.5]], np.float32)
+    labels = np.array(["ball_007", "normal"], dtype=object)
+    body, headers = encode_response(
+        [(RequestedOutput("probabilities", True), probs), (RequestedOutput("label", True), labels)],
+        model_name="m",
+        model_version="1",
+        request_id=None,
+    )
+    n = int(headers[HEADER])
+    head = json.loads(body[:n])
+    assert head["outputs"][0]["parameters"]["binary_data_size"] == probs.nbytes
+    assert body[n + probs.nbytes :][:4] == struct.pack("<I", len("ball_007"))
+    result = InferResult.from_response_body(body, header_length=n)
+    np.testing.assert_array_equal(result.as_numpy("probabilities"), probs)
+    assert result.as_numpy("label").tolist() == [b"ball_007", b"normal"]
+
+
+def test_oip_request_parsing() -> None:
+    x = np.arange(6, dtype="<f4")
+    head = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": "signal",
+                    "shape": [2, 3],
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": x.nbytes},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+            "outputs": [{"name": "label", "parameters": {"binary_data": False}}],
+        }
+    ).encode()
+    parsed = parse_request(head + x.tobytes(), str(len(head)), max_elements=100)
+    np.testing.assert_array_equal(parsed.inputs[0].data, x)
+    assert parsed.binary_output and parsed.outputs[0].name == "label" and not parsed.outputs[0].binary
+    fp64 = json.dumps({"inputs": [{"name": "signal", "shape": [1, 2], "datatype": "FP64", "data": [[1, 2]]}]})
+    assert parse_request(fp64.encode(), None, max_elements=100).inputs[0].data.dtype == np.float32
+    for bad, match in [
+        (b'{"inputs": [{"name": "s", "shape": [2, 3], "datatype": "FP32", "data": [1, 2]}]}', "2 elements"),
+        (b'{"inputs": [{"name": "s", "shape": [-1, 3], "datatype": "FP32", "data": []}]}', "non-negative"),
+        (b'{"inputs": [{"name": "s", "shape": [1000, 1000], "datatype": "FP32"}]}', "at most 100"),
+        (b'{"inputs": [{"name": "s", "shape": [1], "datatype": "BF16", "data": [1]}]}', "datatype"),
+        (b'{"inputs": [{"name": "s", "shape": [1], "datatype": "FP32", "data": [true]}]}', "numbers"),
+        (b'{"inputs": [{"name": "s", "shape": [1], "datatype": "FP32", "data": [1]}], "id": 5}', "id"),
+        (
+            b'{"inputs": [{"name": "s", "shape": [1], "datatype": "FP32", "data": [1]}], "outputs": {}}',
+            "list",
+        ),
+        (
+            b'{"inputs": [{"name": "s", "shape": [1], "datatype": "FP32", "data": [1]}],'
+            b' "outputs": [{"name": "label", "parameters": {"classification": 3}}]}',
+            "classification",
+        ),
+        (b"[]", "object"),
+    ]:
+        with pytest.raises(ApiError, match=match) as err:
+            parse_request(bad, None, max_elements=100)
+        assert err.value.status_code == 400
+
+
+def test_serve_refuses_a_missing_model_before_starting(monkeypatch, tmp_path) -> None:
+    from faultdx.cli import app
+
+    for name in (
+        "FAULTDX_MODEL",
+        "FAULTDX_HOST",
+        "FAULTDX_PORT",
+        "FAULTDX_WORKERS",
+        "PROMETHEUS_MULTIPROC_DIR",
+    ):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: serve exports its options
+    result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "nowhere"), "--port", "0"])
+    assert result.exit_code != 0
+    assert "nowhere" in result.output and "FAULTDX_MODEL" in result.output
