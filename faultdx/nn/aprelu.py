@@ -51,7 +51,7 @@ class APReLU1d(nn.Module):
         neg_mean = x.mean(dim=-1) - pos_mean  # GAP of min(x, 0) without materialising it
         alpha = self.gate(torch.cat([pos_mean, neg_mean], dim=1))  # [N, 2C] -> [N, C], in (0, 1)
         # max(x, 0) + alpha * min(x, 0) == lerp(x, max(x, 0), 1 - alpha): exactly x where x >= 0, one pass
-        y = torch.lerp(x, pos, 1.0 - alpha.unsqueeze(-1))
+        y = torch.lerp(x, pos, (1.0 - alpha).unsqueeze(-1).to(x.dtype))  # AMP: weight in x's dtype
         return y, (alpha,)
 
     def forward(self, x: Tensor) -> Tensor:
