@@ -108,6 +108,9 @@ def compare_command(
         bool, typer.Option("--cross-load/--no-cross-load", help="Also train on 3 loads, test on the 4th.")
     ] = True,
     cross_load_seeds: Annotated[str | None, typer.Option(help="Cross-load seeds (default: --seeds).")] = None,
+    cross_set: Annotated[
+        list[str] | None, typer.Option("--cross-set", help="Overrides for the cross-load runs only.")
+    ] = None,
     out: Annotated[Path, typer.Option(help="Compare folder (runs + table).")] = Path("runs/compare"),
 ) -> None:
     """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load)."""
@@ -120,6 +123,7 @@ def compare_command(
             cross_load_seeds=[int(s) for s in (cross_load_seeds or seeds).split(",")] if cross_load else [],
             config_path=config,
             overrides=set_ or [],
+            cross_overrides=cross_set or [],
             out=out,
         )
     except ValueError as err:

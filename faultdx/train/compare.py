@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from faultdx.train.atomic import write_text_atomic
-from faultdx.train.config import RunConfig, load_config, set_dotted, validate_config
+from faultdx.train.config import RunConfig, load_config, parse_override, set_dotted, validate_config
 from faultdx.train.run import train
 
 SELECTIONS = ("best", "last")
@@ -46,8 +46,15 @@ def plan_runs(
     return runs
 
 
-def run_config(base: RunConfig, spec: RunSpec, out: Path, conditions: list[float]) -> RunConfig:
-    """The config of one run: ``base`` with the activation, seed and split of ``spec``."""
+def run_config(
+    base: RunConfig,
+    spec: RunSpec,
+    out: Path,
+    conditions: list[float],
+    cross_overrides: list[str] | None = None,
+) -> RunConfig:
+    """The config of one run: ``base`` with the activation, seed and split of ``spec`` (and, for cross-load
+    runs, ``cross_overrides`` such as a coarser hop)."""
     raw = base.model_dump(mode="json")
     set_dotted(raw, "model.activation", spec.activation)
     set_dotted(raw, "seed", spec.seed)
@@ -60,6 +67,8 @@ def run_config(base: RunConfig, spec: RunSpec, out: Path, conditions: list[float
         # CWRU's normal class exists only at 0 HP: by-load splits use the fault classes
         if "normal" not in raw["data"]["exclude_classes"]:
             raw["data"]["exclude_classes"] = [*raw["data"]["exclude_classes"], "normal"]
+        for item in cross_overrides or []:
+            set_dotted(raw, *parse_override(item))
     return validate_config(raw)
 
 
@@ -70,6 +79,7 @@ def run_compare(
     cross_load_seeds: list[int],
     config_path: Path | None = None,
     overrides: list[str] | None = None,
+    cross_overrides: list[str] | None = None,
     out: Path = Path("runs/compare"),
     conditions: list[float] | None = None,
     log: Callable[[str], None] = print,
@@ -84,7 +94,7 @@ def run_compare(
         if (run_dir / "test.json").is_file():
             continue
         log(f"[{i}/{len(specs)}] {spec.name}")
-        config = run_config(base, spec, out, conditions)
+        config = run_config(base, spec, out, conditions, cross_overrides)
         resume = (run_dir / "state" / "state.json").is_file()
         train(config, run_dir=run_dir, resume=resume, log=None)
     table = summarise(out, specs)
