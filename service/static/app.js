@@ -594,7 +594,8 @@ async function runDiagnosis() {
     setBusy(true);
     let ex;
     try { ex = await getExample(name); } catch (e) {
-      setBusy(false); showError("Could not load the example", e.message); return;
+      if (seq === state.runSeq) { setBusy(false); showError("Could not load the example", e.message); }
+      return;
     }
     const fs = rate ?? ex.sampling_rate;
     inputRate = fs;
@@ -616,11 +617,10 @@ async function runDiagnosis() {
     inputRate: inputRate ?? (e.status === "fulfilled" ? e.value.sampling_rate : null) ?? modelMeta(model).sampling_rate,
   };
   if (e.status === "rejected") showError("Envelope spectrum not computed", e.reason.message);
-  const wins = d.value.results[0].windows || [];
   // start on the most confident window of the verdict's class
-  let best = 0;
-  wins.forEach((w, i) => { if (w.label === d.value.results[0].label && w.confidence > (wins[best].label === d.value.results[0].label ? wins[best].confidence : -1)) best = i; });
-  state.window = best;
+  const wins = d.value.results[0].windows || [], verdict = d.value.results[0].label;
+  const rank = (w) => (w.label === verdict ? 1 : 0) + w.confidence / 2;
+  state.window = wins.reduce((best, w, i) => (rank(w) > rank(wins[best]) ? i : best), 0);
   renderAll();
   if ($("ref-select").value !== "__pinned__" && !state.ref) loadReference();
 }
