@@ -672,6 +672,7 @@ function setSource(src) {
   $("panel-example").hidden = src !== "example";
   $("panel-file").hidden = src !== "file";
   if (src === "example") onExampleChange();
+  else $("rate-input").value = "";  // a file's own rate (WAV header, fs variable, CWRU catalogue) unless typed
 }
 
 async function init() {
