@@ -217,6 +217,14 @@ def test_healthcheck_passes_once_ready_and_health_stays_open(server: Server) -> 
     assert refused.status_code == 401, refused.text
 
 
+def test_non_python_files_and_probes_survive_a_non_editable_install(server: Server) -> None:
+    # An editable install hides package-data mistakes; this venv holds only what the wheel carries.
+    page = httpx.get(f"{server.url}/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for probe in ("/healthz", "/v2/health/live", "/v2/health/ready"):  # Kubernetes / KServe probes, no key
+        assert httpx.get(f"{server.url}{probe}", timeout=10).status_code == 200, probe
+
+
 def test_a_diagnosis_is_answered(server: Server) -> None:
     response = httpx.post(
         f"{server.url}/v1/diagnose",
