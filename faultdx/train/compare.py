@@ -8,9 +8,11 @@ Finished runs (those with ``test.json``) are reused, so an interrupted compare p
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,13 +95,50 @@ def run_compare(
         run_dir = out / spec.name
         if (run_dir / "test.json").is_file():
             continue
-        log(f"[{i}/{len(specs)}] {spec.name}")
-        config = run_config(base, spec, out, conditions, cross_overrides)
-        resume = (run_dir / "state" / "state.json").is_file()
-        train(config, run_dir=run_dir, resume=resume, log=None)
+        with _claim(run_dir) as mine:
+            if not mine or (run_dir / "test.json").is_file():
+                continue  # another compare process is training it (or just finished it)
+            log(f"[{i}/{len(specs)}] {spec.name}")
+            config = run_config(base, spec, out, conditions, cross_overrides)
+            resume = (run_dir / "state" / "state.json").is_file()
+            train(config, run_dir=run_dir, resume=resume, log=None)
     table = summarise(out, specs)
     write_text_atomic(out / "table.md", table)
     return table
+
+
+@contextlib.contextmanager
+def _claim(run_dir: Path) -> Iterator[bool]:
+    """Claim a run with an exclusive lock file, so that several compare processes share the work; a lock
+    left by a killed process (its pid is gone) is taken over."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    lock = run_dir.parent / f".{run_dir.name}.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if _alive(lock):
+                yield False
+                return
+            lock.unlink(missing_ok=True)
+            continue
+        try:
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield False
+
+
+def _alive(lock: Path) -> bool:
+    try:
+        pid = int(lock.read_text() or "0")
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def collect(out: Path, specs: list[RunSpec]) -> list[dict[str, Any]]:
