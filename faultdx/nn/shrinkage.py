@@ -40,7 +40,7 @@ class SoftShrinkage1d(nn.Module):
 
     def forward_with_params(self, x: Tensor) -> tuple[Tensor, tuple[Tensor]]:
         """Return ``(y [N, C, T], (tau [N, C],))``."""
-        magnitude = x.abs().mean(dim=-1)  # [N, C]
+        magnitude = torch.linalg.vector_norm(x, ord=1, dim=-1) / x.shape[-1]  # GAP(|x|) [N, C], no |x| copy
         tau = (self.gate(magnitude) * magnitude).unsqueeze(-1).to(x.dtype)  # [N, C, 1]
         y = x - torch.clamp(x, min=-tau, max=tau)  # == sign(x) * max(|x| - tau, 0)
         return y, (tau.squeeze(-1),)
