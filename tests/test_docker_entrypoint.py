@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -116,7 +117,7 @@ def _install(build: Stage, src: Path, venv: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
     build, final = stages(CPU_DOCKERFILE)[0], stages(CPU_DOCKERFILE)[-1]
     root = tmp_path_factory.mktemp("image")
     workdir = build.last("WORKDIR")
@@ -146,7 +147,8 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     env["FAULTDX_HOST"] = "127.0.0.1"  # tests listen on loopback only; the image binds 0.0.0.0
     env["FAULTDX_API_KEY"] = API_KEY
     argv = final.exec_form("ENTRYPOINT") + final.exec_form("CMD")
-    return Image(root, venv, env, argv, final.exec_form("HEALTHCHECK"), home)
+    yield Image(root, venv, env, argv, final.exec_form("HEALTHCHECK"), home)
+    shutil.rmtree(root, ignore_errors=True)  # 1.5 GB of venv; pytest would keep the last three runs
 
 
 def _free_port() -> int:
@@ -168,7 +170,7 @@ def _pump(stream, lines: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(image: Image):
+def server(image: Image) -> Iterator[Server]:
     port = _free_port()
     assert _probe(image, port) != 0, "the healthcheck must fail while nothing listens"
     env = image.env | {"FAULTDX_PORT": str(port)}
