@@ -107,9 +107,10 @@ def canvas_stats(page, canvas_id: str) -> dict:
     )
 
 
-def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(server, browser, artefacts):
-    if not CWRU_105.is_file():
-        pytest.skip(f"needs the CWRU file {CWRU_105}: set FAULTDX_DATA to the data root (CI does)")
+@pytest.mark.skipif(
+    not CWRU_105.is_file(), reason=f"needs the CWRU file {CWRU_105}: set FAULTDX_DATA to the data root"
+)
+def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browser, server, artefacts):
     form = {"sampling_rate": "12000", "rpm": "1797", "include_slopes": "true"}  # what the page sends
     upload = {"file": ("105.mat", CWRU_105.read_bytes())}
     expected = httpx.post(f"{server}/v1/diagnose/file", files=upload, data=form, timeout=60)
