@@ -75,6 +75,9 @@ def test_images_carry_the_shipped_model_and_no_secret(path: Path) -> None:
     final = _final(path)
     env = final.env()
     assert env["FAULTDX_MODEL"] == SHIPPED_MODEL
+    knobs = ["MODEL", "MODELS", "WORKERS", "MAX_BATCH", "MAX_WAIT_MS"]
+    knobs += ["MAX_BODY_BYTES", "LOG_LEVEL", "LOG_JSON"]
+    assert {f"FAULTDX_{k}" for k in knobs} <= env.keys(), "the image states every serving setting"
     assert env["FAULTDX_HOST"] == "0.0.0.0", "inside a container the server must listen on all interfaces"
     model_dir = f"{env['FAULTDX_MODELS']}/{SHIPPED_MODEL}"
     assert any(src == [f"models/{SHIPPED_MODEL}"] and dest.rstrip("/") == model_dir
