@@ -165,6 +165,21 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browse
     page.screenshot(path=str(shot))
     print(f"\npage screenshot: {shot}")
 
+    # side by side: the slopes differ from the healthy reference's, and not at all from the same window pinned
+    mean_diff = r"Mean \|Δα\| over (\d+) channels: (\d+\.\d+)"
+    channels, healthy_vs_fault = re.search(mean_diff, page.inner_text("#cmp-summary")).groups()
+    assert int(channels) == sum(len(v[0]) for v in expected["slopes"].values())
+    assert float(healthy_vs_fault) > 0.01
+    page.focus("#windows-strip")
+    page.keyboard.press("Home")
+    assert page.inner_text("#slope-window") == f"1 of {len(expected['windows'])}"
+    page.click("#pin-button")
+    assert float(re.search(mean_diff, page.inner_text("#cmp-summary")).group(2)) == 0.0
+    page.focus("#windows-strip")
+    page.keyboard.press("ArrowRight")
+    assert page.inner_text("#slope-window") == f"2 of {len(expected['windows'])}"
+    assert float(re.search(mean_diff, page.inner_text("#cmp-summary")).group(2)) > 0
+
     # a broken file: the page shows the API's own message, and no stale verdict
     api_error = httpx.post(
         f"{server}/v1/diagnose/file", files={"file": ("broken.mat", BAD_FILE)}, data=form, timeout=30
