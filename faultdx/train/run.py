@@ -364,3 +364,5 @@ class _ProgressBar:
     def epoch_done(self, record: dict[str, Any]) -> None:
         if self._progress is not None:
             self._progress.console.print(_epoch_line(record, self.epochs))
+            info = f"loss {record['train_loss']:.3f} val acc {100 * record['val_acc']:.1f}%"
+            self._progress.update(self._task, info=info)
