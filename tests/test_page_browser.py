@@ -26,6 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-sync", "--no-first-run", "--disable-quic",
 ]  # fmt: skip
 CWRU_105 = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru" / "12k_drive_end" / "105.mat"
+SHIPPED_MODEL = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 BAD_FILE = b"MATLAB 5.0 MAT-file, but then nothing a reader could use"
 
 
@@ -37,9 +38,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def server():
-    """``uvicorn service.main:app`` on a free loopback port with the default (shipped) model."""
+    """``uvicorn service.main:app`` on a free loopback port with the shipped model."""
     port = free_port()
-    env = {**os.environ, "FAULTDX_LOG_JSON": "false", "FAULTDX_LOG_LEVEL": "warning"}
+    # only the data settings pass through: no leftover FAULTDX_* / Prometheus setting of another test may
+    # change the server under test, which serves the shipped model and nothing else
+    keep = {"FAULTDX_DATA", "FAULTDX_CACHE"}
+    env = {k: v for k, v in os.environ.items() if (not k.startswith("FAULTDX_") or k in keep)}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env.update(FAULTDX_MODEL=str(SHIPPED_MODEL), FAULTDX_LOG_JSON="false", FAULTDX_LOG_LEVEL="warning")
     cmd = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port)]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
