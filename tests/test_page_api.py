@@ -55,7 +55,8 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def make_client(model_dir: Path, **settings) -> TestClient:
-    return TestClient(create_app(Settings(model=[str(model_dir)], log_json=False, **settings)))
+    settings = {"api_key": None, "log_json": False, **settings}  # explicit, not what the environment holds
+    return TestClient(create_app(Settings(model=[str(model_dir)], **settings)))
 
 
 @pytest.fixture(scope="module")
