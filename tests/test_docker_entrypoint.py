@@ -117,7 +117,7 @@ def _install(build: Stage, src: Path, venv: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
     build, final = stages(CPU_DOCKERFILE)[0], stages(CPU_DOCKERFILE)[-1]
     root = tmp_path_factory.mktemp("image")
     workdir = build.last("WORKDIR")
@@ -147,8 +147,7 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Image]:
     env["FAULTDX_HOST"] = "127.0.0.1"  # tests listen on loopback only; the image binds 0.0.0.0
     env["FAULTDX_API_KEY"] = API_KEY
     argv = final.exec_form("ENTRYPOINT") + final.exec_form("CMD")
-    yield Image(root, venv, env, argv, final.exec_form("HEALTHCHECK"), home)
-    shutil.rmtree(root, ignore_errors=True)  # 1.5 GB of venv; pytest would keep the last three runs
+    return Image(root, venv, env, argv, final.exec_form("HEALTHCHECK"), home)
 
 
 def _free_port() -> int:
