@@ -42,11 +42,13 @@ class ModelSet:
         return self.models[key]
 
 
-def get_settings_dep(request: Request) -> Settings:
+# The dependencies are ``async`` because they only read app state: a plain ``def`` would cost a thread-pool
+# round trip per dependency per request.
+async def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_models(request: Request) -> ModelSet:
+async def get_models(request: Request) -> ModelSet:
     models = getattr(request.app.state, "models", None)
     if models is None:
         raise ApiError(503, "models are still loading", None)
@@ -59,7 +61,9 @@ ModelsDep = Annotated[ModelSet, Depends(get_models)]
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="set when FAULTDX_API_KEY is")
 
 
-def require_api_key(settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]) -> None:
+async def require_api_key(
+    settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]
+) -> None:
     """With ``FAULTDX_API_KEY`` set, the ``X-API-Key`` header must match it (constant-time compare)."""
     expected = settings.api_key
     if expected is None:

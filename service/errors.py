@@ -49,6 +49,8 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 def _detail(error: dict[str, Any]) -> dict[str, str]:
     """``{"field": "signals", "message": "signals: ..."}``: each message starts with its field."""
+    if error.get("type") == "json_invalid":
+        return {"field": "body", "message": f"body: not valid JSON ({error.get('ctx', {}).get('error', '')})"}
     field = _loc_to_field(error.get("loc", ()))
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
     if not message.startswith(field):

@@ -14,7 +14,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from faultdx import __version__
-from faultdx.diagnose import Diagnoser
+from faultdx.diagnose import FORWARD_BATCH, Diagnoser
 from service.batching import BatchStats, MicroBatcher
 from service.deps import ModelSet, ServedModel, require_api_key
 from service.errors import install_error_handlers
@@ -42,12 +42,19 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
     loaded: dict[str, Diagnoser] = {}
     for entry in settings.model:
         where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
-        diagnoser = Diagnoser.from_dir(where, batch_size=settings.max_batch)
+        batch = min(settings.max_batch, FORWARD_BATCH)
+        diagnoser = Diagnoser.from_dir(where, batch_size=batch, trace=settings.trace)
         diagnoser.slope_channels()  # lists the slope layers
         # warm-up through every step (resampling imports scipy.signal), so no request pays first-call costs
         diagnoser.diagnose([np.zeros(4 * diagnoser.window, np.float32)], 2 * diagnoser.sampling_rate)
         loaded[diagnoser.name] = diagnoser
-        log.info("loaded model %s v%s from %s", diagnoser.name, diagnoser.meta.version, diagnoser.path)
+        log.info(
+            "loaded model %s v%s from %s (traced: %s)",
+            diagnoser.name,
+            diagnoser.meta.version,
+            diagnoser.path,
+            diagnoser.traced,
+        )
     return loaded
 
 

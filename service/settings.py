@@ -33,9 +33,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
-    max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one forward pass")
+    max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one micro-batch")
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
     max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")
+    trace: bool = Field(default=True, description="run the network as a frozen TorchScript graph (faster)")
     torch_threads: int = Field(default=0, ge=0, description="0 = CPU cores / workers - 1 (at least 1)")
     api_key: SecretStr | None = None
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)

@@ -142,3 +142,15 @@ def test_from_dir_by_name_and_unknown_names(tmp_path, monkeypatch) -> None:
     assert d.meta.window == WINDOW and d.classes[0] == "normal"
     with pytest.raises(CheckpointError, match="named-model"):  # the error lists what is available
         Diagnoser.from_dir("no-such-model")
+
+
+def test_the_traced_network_matches_eager(tmp_path) -> None:
+    path = make_model_dir(tmp_path / "m")
+    eager, traced = Diagnoser.from_dir(path), Diagnoser.from_dir(path, trace=True)
+    assert traced.traced and not eager.traced
+    for signal, kwargs in ((tone(1.0), {}), (tone(1.0, seed=9), {"window": 1024, "hop": 300})):
+        [a] = eager.diagnose([signal], RATE, include_slopes=True, **kwargs)
+        [b] = traced.diagnose([signal], RATE, include_slopes=True, **kwargs)
+        np.testing.assert_allclose(b.window_probabilities, a.window_probabilities, atol=1e-5)
+        for layer, values in a.slopes.items():
+            np.testing.assert_allclose(b.slopes[layer], values, atol=1e-5)

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 from faultdx.diagnose import Diagnosis, Windows
 from service.deps import ModelsDep, ServedModel, SettingsDep
 from service.errors import ApiError
+from service.jsonroute import FastJSONRoute
 from service.schemas import ERROR_RESPONSES, DiagnoseRequest, DiagnoseResponse, SamplingRate
 from service.telemetry import DIAGNOSES, WINDOWS
 
-router = APIRouter(prefix="/v1", tags=["diagnose"])
+router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread
 DECIMALS = 6
 

@@ -9,13 +9,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
     """The process is up (liveness)."""
     return {"status": "ok"}
 
 
 @router.get("/readyz", responses={503: {"description": "models still loading"}})
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> JSONResponse:
     """Every configured model is loaded and warmed up (readiness)."""
     models = getattr(request.app.state, "models", None)
     if models is None:

@@ -30,7 +30,7 @@ def summary(diagnoser: Diagnoser, default: bool) -> ModelSummary:
 
 
 @router.get("/models")
-def list_models(models: ModelsDep) -> ModelList:
+async def list_models(models: ModelsDep) -> ModelList:
     """Every loaded model; ``default`` answers requests that name none."""
     return ModelList(
         default=models.default,
@@ -39,7 +39,7 @@ def list_models(models: ModelsDep) -> ModelList:
 
 
 @router.get("/models/{name}", responses=ERROR_RESPONSES)
-def get_model(name: str, models: ModelsDep) -> ModelDetail:
+async def get_model(name: str, models: ModelsDep) -> ModelDetail:
     """One model's metadata: classes, window, rate, network, training metrics, data, and its model card."""
     diagnoser = models.get(name, field="name", status=404).diagnoser
     meta = diagnoser.meta

@@ -66,18 +66,18 @@ _INFER_BODY = {
 
 
 @open_router.get("/health/live")
-def live() -> dict[str, bool]:
+async def live() -> dict[str, bool]:
     return {"live": True}
 
 
 @open_router.get("/health/ready", responses={503: {"description": "models still loading"}})
-def ready(request: Request) -> JSONResponse:
+async def ready(request: Request) -> JSONResponse:
     is_ready = getattr(request.app.state, "models", None) is not None
     return JSONResponse({"ready": is_ready}, status_code=200 if is_ready else 503)
 
 
 @router.get("")
-def server_metadata() -> dict:
+async def server_metadata() -> dict:
     return {"name": "faultdx", "version": __version__, "extensions": ["binary_tensor_data"]}
 
 
@@ -118,23 +118,23 @@ def _metadata(served: ServedModel) -> dict:
 
 
 @router.get("/models/{name}")
-def model_metadata(name: str, models: ModelsDep) -> dict:
+async def model_metadata(name: str, models: ModelsDep) -> dict:
     return _metadata(_served(models, name, None))
 
 
 @router.get("/models/{name}/versions/{version}")
-def model_version_metadata(name: str, version: str, models: ModelsDep) -> dict:
+async def model_version_metadata(name: str, version: str, models: ModelsDep) -> dict:
     return _metadata(_served(models, name, version))
 
 
 @router.get("/models/{name}/ready")
-def model_ready(name: str, models: ModelsDep) -> dict:
+async def model_ready(name: str, models: ModelsDep) -> dict:
     _served(models, name, None)
     return {"name": name, "ready": True}
 
 
 @router.get("/models/{name}/versions/{version}/ready")
-def model_version_ready(name: str, version: str, models: ModelsDep) -> dict:
+async def model_version_ready(name: str, version: str, models: ModelsDep) -> dict:
     _served(models, name, version)
     return {"name": name, "ready": True}
 
