@@ -47,6 +47,8 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     loop_cpu: float = 0.0  # server CPU seconds: event-loop thread | every other thread (forward pass)
     other_cpu: float = 0.0
+    batched_windows: float = 0.0  # windows and forward passes the server counted meanwhile
+    batches: float = 0.0
 
     @property
     def windows_per_s(self) -> float:
@@ -100,15 +102,15 @@ async def _client(port: int, payloads: list[bytes], windows: int, deadline: floa
         writer.close()
 
 
-async def _load(port: int, payloads: list[bytes], windows: int, concurrency: int, seconds: float) -> Phase:
-    phase = Phase()
-    warm = time.perf_counter() + min(1.0, seconds / 4)  # warm-up, not counted
+async def _load(
+    port: int, payloads: list[bytes], windows: int, concurrency: int, seconds: float, phase: Phase
+):
+    warm = time.perf_counter() + 0.2  # connect and fill the pipeline; not counted
     await asyncio.gather(*(_client(port, payloads, windows, warm, Phase(), i) for i in range(concurrency)))
     start = time.perf_counter()
     deadline = start + seconds
     await asyncio.gather(*(_client(port, payloads, windows, deadline, phase, i) for i in range(concurrency)))
-    phase.seconds = time.perf_counter() - start
-    return phase
+    phase.seconds += time.perf_counter() - start
 
 
 def thread_cpu(pid: int) -> tuple[float, float]:
@@ -128,12 +130,15 @@ def thread_cpu(pid: int) -> tuple[float, float]:
     return main, other
 
 
-def load(server: Server, payloads: list[bytes], windows: int, concurrency: int, seconds: float) -> Phase:
-    before = thread_cpu(server.proc.pid)
-    phase = asyncio.run(_load(server.port, payloads, windows, concurrency, seconds))
-    after = thread_cpu(server.proc.pid)
-    phase.loop_cpu, phase.other_cpu = after[0] - before[0], after[1] - before[1]
-    return phase
+def load(server: Server, payloads: list[bytes], windows: int, concurrency: int, seconds: float, phase: Phase):
+    """Run one round of load and add what it measured to ``phase``."""
+    cpu, batches = thread_cpu(server.proc.pid), server.batch_totals()
+    asyncio.run(_load(server.port, payloads, windows, concurrency, seconds, phase))
+    cpu_after, batches_after = thread_cpu(server.proc.pid), server.batch_totals()
+    phase.loop_cpu += cpu_after[0] - cpu[0]
+    phase.other_cpu += cpu_after[1] - cpu[1]
+    phase.batched_windows += batches_after[0] - batches[0]
+    phase.batches += batches_after[1] - batches[1]
 
 
 def signals(count: int) -> np.ndarray:
@@ -220,12 +225,12 @@ class Server:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
 
-    def batch_mean(self) -> float:
-        """Mean windows per forward pass so far (from /metrics)."""
+    def batch_totals(self) -> tuple[float, float]:
+        """Windows and forward passes so far (from /metrics)."""
         text = httpx.get(self.url + "/metrics").text
         total = sum(float(m) for m in re.findall(r"^faultdx_batch_windows_sum\{.*\} (\S+)$", text, re.M))
         count = sum(float(m) for m in re.findall(r"^faultdx_batch_windows_count\{.*\} (\S+)$", text, re.M))
-        return total / count if count else float("nan")
+        return total, count
 
     def close(self) -> None:
         self.proc.terminate()
@@ -244,108 +249,111 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cwru12k-aprelu")
     parser.add_argument("--seconds", type=float, default=4.0, help="measured time per phase")
+    parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds each phase is spread over")
     parser.add_argument("--windows-per-request", type=int, default=8, help="k of the /v2 binary requests")
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
     k, c, sec = args.windows_per_request, args.concurrency, args.seconds
     x = signals(64)
-    rows: list[tuple[str, str, str, str]] = []
-    errors = 0
-
-    server = Server(args.model, {})
+    servers = [Server(args.model, {}), Server(args.model, {"FAULTDX_MAX_BATCH": "1"})]
+    batching, nobatch = servers
     try:
-        models = httpx.get(server.url + "/v1/models").json()
-        name = models["default"]
-        layers = list(httpx.get(f"{server.url}/v1/models/{name}").json()["slope_layers"])
+        name = httpx.get(batching.url + "/v1/models").json()["default"]
+        layers = list(httpx.get(f"{batching.url}/v1/models/{name}").json()["slope_layers"])
         v1, v1s = v1_payloads(x, False), v1_payloads(x, True)
         v2, v2s = v2_payloads(name, x, k, []), v2_payloads(name, x, k, layers)
-        lat = load(server, v1, 1, 1, sec)
-        lat_s = load(server, v1s, 1, 1, sec)
-        thr_v1 = load(server, v1, 1, c, sec)
-        thr_v1s = load(server, v1s, 1, c, sec)
-        mean_v1 = server.batch_mean()
-        thr_v2 = load(server, v2, k, c, sec)
-        thr_v2s = load(server, v2s, k, c, sec)
-        mean_all = server.batch_mean()
+        plan = {  # name: (server, requests, windows per request, concurrency)
+            "lat": (batching, v1, 1, 1),
+            "lat_s": (batching, v1s, 1, 1),
+            "v1": (batching, v1, 1, c),
+            "v1s": (batching, v1s, 1, c),
+            "v2": (batching, v2, k, c),
+            "v2s": (batching, v2s, k, c),
+            "nb_v1": (nobatch, v1, 1, c),
+            "nb_v2": (nobatch, v2, k, c),
+        }
+        phases = {key: Phase() for key in plan}
+        for _ in range(args.rounds):  # interleaved: drifting load from other processes hits every phase alike
+            for key, (server, payloads, windows, concurrency) in plan.items():
+                load(server, payloads, windows, concurrency, sec / args.rounds, phases[key])
     finally:
-        server.close()
-    nobatch = Server(args.model, {"FAULTDX_MAX_BATCH": "1"})
-    try:
-        nb_v1 = load(nobatch, v1, 1, c, sec)
-        nb_v2 = load(nobatch, v2, k, c, sec)
-    finally:
-        nobatch.close()
-    errors = sum(p.errors for p in (lat, lat_s, thr_v1, thr_v1s, thr_v2, thr_v2s, nb_v1, nb_v2))
+        for server in servers:
+            server.close()
+    lat, lat_s, v1_b, v1s_b, v2_b, v2s_b, v1_nb, v2_nb = phases.values()
+    errors = sum(p.errors for p in phases.values())
 
-    def ok(value: float, target: float, higher: bool = False) -> str:
-        return "yes" if (value >= target if higher else value <= target) else "NO"
+    def ok(good: bool) -> str:
+        return "yes" if good else "NO"
 
-    ratio_lat = lat_s.pct(50) / lat.pct(50)
-    ratio_thr = thr_v2.windows_per_s / thr_v2s.windows_per_s
+    def rate(p: Phase) -> str:
+        return f"{p.windows_per_s:,.0f} windows/s"
+
+    def cpu(p: Phase) -> str:
+        loop, forward = p.cpu_ms_per_window()
+        return f"{loop:.2f} + {forward:.2f}"
+
+    def gain(a: Phase, b: Phase) -> float:
+        return a.windows_per_s / max(b.windows_per_s, 1e-9)
+
+    def per_pass(p: Phase) -> float:
+        return p.batched_windows / max(p.batches, 1)
+
+    slopes_lat = lat_s.pct(50) / lat.pct(50)
+    slopes_v2 = v2_b.windows_per_s / v2s_b.windows_per_s
+    slopes_v1 = v1_b.windows_per_s / v1s_b.windows_per_s
     rows = [
-        ("c=1, 1 window, /v1 JSON: p50 latency", f"{lat.pct(50):.2f} ms", "<= 5 ms", ok(lat.pct(50), 5)),
-        ("c=1, 1 window, /v1 JSON: p99 latency", f"{lat.pct(99):.2f} ms", "<= 20 ms", ok(lat.pct(99), 20)),
-        (f"c={c}, 1 window/request, /v1 JSON, batching", f"{thr_v1.windows_per_s:,.0f} windows/s", "", ""),
-        (f"c={c}, 1 window/request, /v1 JSON, no batching", f"{nb_v1.windows_per_s:,.0f} windows/s", "", ""),
+        ("c=1, 1 window, /v1 JSON: p50 latency", f"{lat.pct(50):.2f} ms", "<= 5 ms", ok(lat.pct(50) <= 5)),
+        ("c=1, 1 window, /v1 JSON: p99 latency", f"{lat.pct(99):.2f} ms", "<= 20 ms", ok(lat.pct(99) <= 20)),
         (
             f"c={c}, {k} windows/request, /v2 binary, batching",
-            f"{thr_v2.windows_per_s:,.0f} windows/s",
+            rate(v2_b),
             ">= 3,000",
-            ok(thr_v2.windows_per_s, 3000, higher=True),
+            ok(v2_b.windows_per_s >= 3000),
         ),
+        (f"c={c}, {k} windows/request, /v2 binary, no batching", rate(v2_nb), "", ""),
+        (f"c={c}, 1 window/request, /v1 JSON, batching", rate(v1_b), "", ""),
+        (f"c={c}, 1 window/request, /v1 JSON, no batching", rate(v1_nb), "", ""),
         (
-            f"c={c}, {k} windows/request, /v2 binary, no batching",
-            f"{nb_v2.windows_per_s:,.0f} windows/s",
+            "batching gain: /v2 binary | /v1 JSON",
+            f"{gain(v2_b, v2_nb):.1f}x | {gain(v1_b, v1_nb):.1f}x",
             "",
             "",
         ),
         (
-            "batching gain (/v2 binary | /v1 JSON)",
-            f"{thr_v2.windows_per_s / nb_v2.windows_per_s:.1f}x | "
-            f"{thr_v1.windows_per_s / nb_v1.windows_per_s:.1f}x",
+            f"mean windows per forward pass, c={c}: /v2 | /v1",
+            f"{per_pass(v2_b):.1f} | {per_pass(v1_b):.1f}",
             "",
             "",
         ),
         (
             "slopes on/off: c=1 p50 latency, /v1 JSON",
-            f"{ratio_lat:.2f}x ({lat_s.pct(50):.2f} ms)",
+            f"{slopes_lat:.2f}x ({lat_s.pct(50):.2f} ms)",
             "<= 1.3x",
-            ok(ratio_lat, 1.3),
+            ok(slopes_lat <= 1.3),
         ),
         (
             f"slopes on/off: c={c} time per window, /v2 binary",
-            f"{ratio_thr:.2f}x ({thr_v2s.windows_per_s:,.0f} windows/s)",
+            f"{slopes_v2:.2f}x ({rate(v2s_b)})",
             "<= 1.3x",
-            ok(ratio_thr, 1.3),
+            ok(slopes_v2 <= 1.3),
         ),
-        (
-            f"slopes on/off: c={c} time per window, /v1 JSON",
-            f"{thr_v1.windows_per_s / thr_v1s.windows_per_s:.2f}x ({thr_v1s.windows_per_s:,.0f} windows/s)",
-            "",
-            "",
-        ),
-        (
-            "mean windows per forward pass (batching: /v1 phases | all)",
-            f"{mean_v1:.1f} | {mean_all:.1f}",
-            "",
-            "",
-        ),
-        ("server CPU ms/window, loop + forward: c=1 /v1 JSON", _cpu(lat), "", ""),
-        (f"server CPU ms/window, loop + forward: c={c} /v1 JSON", _cpu(thr_v1), "", ""),
-        (f"server CPU ms/window, loop + forward: c={c} /v2 binary", _cpu(thr_v2), "", ""),
-        (f"server CPU ms/window, loop + forward: c={c} /v2 binary, slopes", _cpu(thr_v2s), "", ""),
-        ("errors (non-200 or broken connection), all phases", str(errors), "0", ok(errors, 0)),
+        (f"slopes on/off: c={c} time per window, /v1 JSON", f"{slopes_v1:.2f}x ({rate(v1s_b)})", "", ""),
+        ("server CPU ms/window, event loop + forward: c=1 /v1", cpu(lat), "", ""),
+        (f"server CPU ms/window, event loop + forward: c={c} /v1", cpu(v1_b), "", ""),
+        (f"server CPU ms/window, event loop + forward: c={c} /v2", cpu(v2_b), "", ""),
+        (f"server CPU ms/window, event loop + forward: c={c} /v2 slopes", cpu(v2s_b), "", ""),
+        ("errors (non-200 or broken connection), all phases", str(errors), "0", ok(errors == 0)),
     ]
-    cores = len(os.sched_getaffinity(0))
     print(
-        f"\nfaultdx service bench: model {name}, {cores} CPU cores, {sec:g} s per phase, "
-        f"{statistics.mean([len(p) for p in v1]) / 1024:.0f} KiB per /v1 request, load avg "
-        f"{os.getloadavg()[0]:.1f}"
+        f"\nfaultdx service bench: model {name}, {len(os.sched_getaffinity(0))} CPU cores, {sec:g} s per "
+        f"phase in {args.rounds} interleaved rounds, "
+        f"{statistics.mean(len(p) for p in v1) / 1024:.0f} KiB per /v1 request, "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     width = max(len(r[0]) for r in rows)
-    print(f"{'measurement':<{width}}  {'value':>28}  {'target':>9}  ok")
+    print(f"{'measurement':<{width}}  {'value':>30}  {'target':>9}  ok")
     for label, value, target, good in rows:
-        print(f"{label:<{width}}  {value:>28}  {target:>9}  {good}")
+        print(f"{label:<{width}}  {value:>30}  {target:>9}  {good}")
 
 
 if __name__ == "__main__":
