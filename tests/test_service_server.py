@@ -449,3 +449,11 @@ def test_v2_malformed_binary_requests(client, local) -> None:
         assert r.json()["error"]
     ok = client.post(url, content=h + x, headers={"Inference-Header-Content-Length": str(len(h))})
     assert ok.status_code == 200 and ok.headers["content-type"].startswith("application/json")
+
+
+def test_cors_is_off_unless_configured(client) -> None:
+    preflight = {"Origin": "http://page.example", "Access-Control-Request-Method": "POST"}
+    r = client.options("/v1/diagnose", headers=preflight)
+    assert "access-control-allow-origin" not in r.headers
+    r = client.get("/healthz", headers={"Origin": "http://page.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
