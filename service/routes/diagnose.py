@@ -65,14 +65,12 @@ async def diagnose_file(
     (``DE`` picks ``X105_DE_time`` out of a CWRU file).
     """
     served = models.get(model)
-    data = await file.read()
+    data, name = await file.read(), file.filename or "upload"
     picked: str | int | None = int(channel) if channel is not None and channel.isdigit() else channel
-    signal_file = await _read(data, file.filename or "upload", sampling_rate, picked)
+    signal_file = await _read(data, name, sampling_rate, picked)
     wanted = served.diagnoser.channels
     if picked is None and len(wanted) == 1 and signal_file.signal.shape[0] > 1:
-        signal_file = await _read(
-            data, file.filename or "upload", sampling_rate, wanted[0]
-        )  # e.g. DE of a .mat
+        signal_file = await _read(data, name, sampling_rate, wanted[0])  # e.g. the DE channel of a .mat
     if signal_file.sampling_rate is None:
         raise ApiError(
             422,
