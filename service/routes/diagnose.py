@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from faultdx.diagnose import Diagnosis, Windows
 from service.deps import ModelsDep, ServedModel, SettingsDep
 from service.errors import ApiError
-from service.jsonroute import FastJSONRoute
+from service.fastjson import FastJSONResponse, FastJSONRoute
 from service.schemas import ERROR_RESPONSES, DiagnoseRequest, DiagnoseResponse, SamplingRate
 from service.telemetry import DIAGNOSES, WINDOWS
 
@@ -130,7 +130,7 @@ async def _diagnose(
         DIAGNOSES.labels(served.name, d.label).inc()
     defects = _defect_frequencies(diagnoser.meta.bearing, rpm)
     results = [_result(d, defects) for d in diagnoses]
-    return JSONResponse(
+    return FastJSONResponse(
         {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
     )
 
