@@ -101,7 +101,7 @@ def compare_command(
     activations: Annotated[str, typer.Option(help="Comma-separated activations.")] = (
         "relu,prelu,dyrelu_b,shrinkage,aprelu"
     ),
-    seeds: Annotated[str, typer.Option(help="Comma-separated seeds.")] = "0,1,2",
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds ('' = no time-split runs).")] = "0,1,2",
     config: ConfigOpt = None,
     set_: SetOpt = None,
     cross_load: Annotated[
@@ -119,8 +119,10 @@ def compare_command(
     try:
         table = run_compare(
             activations=[a.strip() for a in activations.split(",") if a.strip()],
-            seeds=[int(s) for s in seeds.split(",")],
-            cross_load_seeds=[int(s) for s in (cross_load_seeds or seeds).split(",")] if cross_load else [],
+            seeds=_ints(seeds),
+            cross_load_seeds=_ints(cross_load_seeds if cross_load_seeds is not None else seeds)
+            if cross_load
+            else [],
             config_path=config,
             overrides=set_ or [],
             cross_overrides=cross_set or [],
@@ -129,6 +131,14 @@ def compare_command(
     except ValueError as err:
         _fail(err)
     typer.echo(table)
+
+
+def _ints(text: str) -> list[int]:
+    """``"0,1,2"`` -> ``[0, 1, 2]``; ``""`` -> ``[]`` (e.g. cross-load runs only)."""
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as err:
+        raise ValueError(f"seeds must be comma-separated integers, got {text!r}") from err
 
 
 def register(app: typer.Typer) -> None:
