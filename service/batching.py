@@ -6,7 +6,8 @@ thread, so the event loop keeps accepting requests meanwhile; while a batch runs
 
 When to close a batch: as soon as it is full; otherwise the batcher waits up to ``max_wait`` for more jobs,
 but only while other HTTP requests are in progress in this process (they may be about to submit). A lone
-request on an idle server is therefore never delayed by ``max_wait``."""
+request on an idle server is therefore never delayed by ``max_wait``.
+"""
 
 from __future__ import annotations
 

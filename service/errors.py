@@ -2,7 +2,8 @@
 
 The ``error`` string is also what the Open Inference Protocol prescribes for its endpoints, so one shape
 serves both APIs. Library ``ValueError``s (bad signal files, bad model directories, bad diagnose input)
-become 4xx; any other exception becomes a JSON 500 with no stack trace (the trace goes to the log)."""
+become 4xx; any other exception becomes a JSON 500 with no stack trace (the trace goes to the log).
+"""
 
 from __future__ import annotations
 

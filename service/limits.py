@@ -2,7 +2,8 @@
 
 A declared ``Content-Length`` above the limit is answered 413 at once, without reading a byte of the body; a
 body sent without a length (chunked) is counted as it streams in and cut off at the limit. Either way the
-client gets JSON ``{"error": ..., "field": "body"}``."""
+client gets JSON ``{"error": ..., "field": "body"}``.
+"""
 
 from __future__ import annotations
 

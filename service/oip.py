@@ -6,7 +6,8 @@ A request body is a JSON object, optionally followed by raw tensor bytes; the
 is returned as binary when its request asks ``"binary_data": true`` or the request's parameters say
 ``"binary_data_output": true``; a response with any binary output gets the same header. ``BYTES`` elements
 are a 4-byte little-endian length followed by the bytes. This module only (de)serialises; ``routes/v2.py``
-decides what the tensors mean."""
+decides what the tensors mean.
+"""
 
 from __future__ import annotations
 

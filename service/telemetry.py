@@ -2,7 +2,8 @@
 
 With several uvicorn workers each is its own process; ``faultdx serve`` points ``PROMETHEUS_MULTIPROC_DIR``
 at a fresh folder *before* anything imports ``prometheus_client``, so every worker writes its samples there
-and ``/metrics`` (answered by any one worker) adds them all up."""
+and ``/metrics`` (answered by any one worker) adds them all up.
+"""
 
 from __future__ import annotations
 

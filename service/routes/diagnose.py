@@ -1,7 +1,8 @@
 """``POST /v1/diagnose`` (JSON signals) and ``POST /v1/diagnose/file`` (an uploaded signal file).
 
 Both go through the Diagnoser's own steps — windows (resample, frame, standardise) → network → aggregate —
-with the network step handed to the model's micro-batcher so that concurrent requests share forward passes."""
+with the network step handed to the model's micro-batcher so that concurrent requests share forward passes.
+"""
 
 from __future__ import annotations
 

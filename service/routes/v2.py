@@ -3,7 +3,8 @@
 Model ``<name>``: input ``signal``, FP32 ``[N, window]`` (or ``[N, channels, window]``) raw windows at the
 model's sampling rate (standardised here per window, as in training). Outputs: ``probabilities`` FP32 ``[N,
 K]``, ``label`` BYTES ``[N]`` and, only when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per
-APReLU layer. Without an ``outputs`` list the response holds ``probabilities`` and ``label``."""
+APReLU layer. Without an ``outputs`` list the response holds ``probabilities`` and ``label``.
+"""
 
 from __future__ import annotations
 
