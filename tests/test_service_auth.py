@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
@@ -86,8 +87,12 @@ def test_metrics_add_up_over_both_workers(server, metrics_dir) -> None:
     before = served()
     body = {"signals": tone(0.5).tolist(), "sampling_rate": RATE}
     n = 30
-    for _ in range(n):  # a new connection each time: the kernel spreads them over the workers
-        assert httpx.post(server + "/v1/diagnose", json=body, headers={"X-API-Key": KEY}).status_code == 200
+
+    def call(_: int) -> int:  # a new connection each, several at once: both workers get some
+        return httpx.post(server + "/v1/diagnose", json=body, headers={"X-API-Key": KEY}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert set(pool.map(call, range(n))) == {200}
     for _ in range(6):  # whichever worker answers, it reports the total of both
         assert served() == before + n
     pids = {m.group(1) for p in metrics_dir.iterdir() if (m := re.match(r"\w+?_(\d+)\.db$", p.name))}
