@@ -150,7 +150,10 @@ def test_serve_refuses_a_missing_model_before_starting(monkeypatch, tmp_path) ->
         "FAULTDX_WORKERS",
         "PROMETHEUS_MULTIPROC_DIR",
     ):
-        monkeypatch.delenv(name, raising=False)  # restored after the test: serve exports its options
+        # serve exports its options into os.environ; setenv first so that undo removes what serve wrote
+        # (delenv of an unset variable records nothing to restore)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "nowhere"), "--port", "0"])
     assert result.exit_code != 0
     assert "nowhere" in result.output and "FAULTDX_MODEL" in result.output
