@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = "info"
     log_json: bool = True
+    shutdown_timeout_s: float = Field(
+        default=25.0, gt=0, le=3600, description="on SIGTERM, how long in-flight requests may finish"
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("model", "cors_origins", mode="before")

@@ -66,6 +66,7 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
             workers=settings.workers,
             log_config=_log_config(settings.log_level, settings.log_json),
             access_log=True,
+            timeout_graceful_shutdown=settings.shutdown_timeout_s,
         )
     finally:
         if owned:
