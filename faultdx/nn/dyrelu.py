@@ -68,7 +68,10 @@ class DyReLU1d(nn.Module):
         """Return ``(y [N, C, T], (a1, b1, a2, b2))``, each coefficient ``[N, C]`` (shared ones expanded)."""
         coef = self.coefficients(x).to(x.dtype)  # [N, G, 4]; fp32 init buffers would upcast under AMP
         a1, a2, b1, b2 = (coef[..., i : i + 1] for i in range(4))  # each [N, G, 1]
-        y = torch.maximum(torch.addcmul(b1, x, a1), torch.addcmul(b2, x, a2))  # [N, C, T]
+        piece1, piece2 = x * a1, x * a2  # [N, C, T] each
+        piece1 += b1  # in place on fresh tensors: saves two large allocations
+        piece2 += b2
+        y = torch.maximum(piece1, piece2)
         shape = (x.shape[0], self.channels)
         return y, tuple(c.squeeze(-1).expand(shape) for c in (a1, b1, a2, b2))
 

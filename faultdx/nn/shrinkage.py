@@ -42,7 +42,7 @@ class SoftShrinkage1d(nn.Module):
         """Return ``(y [N, C, T], (tau [N, C],))``."""
         magnitude = torch.linalg.vector_norm(x, ord=1, dim=-1) / x.shape[-1]  # GAP(|x|) [N, C], no |x| copy
         tau = (self.gate(magnitude) * magnitude).unsqueeze(-1).to(x.dtype)  # [N, C, 1]
-        y = x - torch.clamp(x, min=-tau, max=tau)  # == sign(x) * max(|x| - tau, 0)
+        y = x - torch.minimum(torch.maximum(x, -tau), tau)  # == sign(x) * max(|x| - tau, 0)
         return y, (tau.squeeze(-1),)
 
     def forward(self, x: Tensor) -> Tensor:
