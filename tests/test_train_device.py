@@ -66,3 +66,19 @@ def test_bf16_autocast_step_trains_and_noise_is_reproducible():
     noised = add_noise(x, config.augment, generator)
     changed = (noised != x).any(dim=(1, 2)).float().mean().item()
     assert 0.25 < changed < 0.75  # augment.prob = 0.5 of the windows get noise
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+@pytest.mark.parametrize("total_steps", [1, 2, 5, 7, 100])
+def test_schedules_run_any_number_of_steps(schedule, total_steps):
+    config = load_config(None, [f"optim.schedule={schedule}", "optim.lr=0.01"])
+    optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=config.optim.lr)
+    scheduler = build_scheduler(optimizer, config, total_steps)
+    rates = []
+    for _ in range(total_steps):
+        optimizer.step()
+        scheduler.step()
+        rates.append(scheduler.get_last_lr()[0])
+    assert all(0 <= r <= 0.01 + 1e-12 for r in rates)
+    if schedule != "constant" and total_steps >= 5:
+        assert max(rates) > rates[-1]  # warms up, then decays

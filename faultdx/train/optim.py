@@ -41,17 +41,20 @@ def build_optimizer(model: torch.nn.Module, config: RunConfig) -> torch.optim.Ad
 def build_scheduler(
     optimizer: torch.optim.Optimizer, config: RunConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """``onecycle`` (torch OneCycleLR), ``cosine`` (linear warm-up, cosine decay) or ``constant``."""
+    """``onecycle`` (torch OneCycleLR), ``cosine`` (linear warm-up, cosine decay) or ``constant``.
+
+    Runs shorter than four steps get the warm-up + cosine schedule instead of one-cycle."""
     optim = config.optim
-    if optim.schedule == "onecycle":
+    if optim.schedule == "onecycle" and total_steps >= 4:
         return torch.optim.lr_scheduler.OneCycleLR(
             optimizer,
             max_lr=optim.lr,
             total_steps=total_steps,
-            pct_start=max(optim.warmup_frac, 1.0 / total_steps),
+            # OneCycleLR divides by the warm-up length in steps minus one: keep it at least two steps
+            pct_start=min(max(optim.warmup_frac, 2.0 / total_steps), 0.5),
             cycle_momentum=False,
         )
-    warmup = int(optim.warmup_frac * total_steps)
+    warmup = max(1, int(optim.warmup_frac * total_steps))
 
     def factor(step: int) -> float:
         if optim.schedule == "constant":
