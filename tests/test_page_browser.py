@@ -9,16 +9,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from faultdx.paths import PROJECT_ROOT
+from tests.service_support import running_server
 
 CHROMIUM = os.environ.get("FAULTDX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,46 +27,11 @@ SHIPPED_MODEL = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 BAD_FILE = b"MATLAB 5.0 MAT-file, but then nothing a reader could use"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    """``uvicorn service.main:app`` on a free loopback port with the shipped model."""
-    port = free_port()
-    # only the data settings pass through: no leftover FAULTDX_* / Prometheus setting of another test may
-    # change the server under test, which serves the shipped model and nothing else
-    keep = {"FAULTDX_DATA", "FAULTDX_CACHE"}
-    env = {k: v for k, v in os.environ.items() if (not k.startswith("FAULTDX_") or k in keep)}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env.update(FAULTDX_MODEL=str(SHIPPED_MODEL), FAULTDX_LOG_JSON="false", FAULTDX_LOG_LEVEL="warning")
-    cmd = [sys.executable, "-m", "uvicorn", "service.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                log = proc.stdout.read().decode()[-3000:]
-                pytest.fail(f"the server exited with {proc.returncode}:\n{log}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the server was not ready within 60 s")
-            time.sleep(0.25)
+    """``faultdx serve`` on a free loopback port with the shipped model."""
+    with running_server(SHIPPED_MODEL, env={"FAULTDX_LOG_JSON": "false"}) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="module")
