@@ -275,9 +275,8 @@ def test_sigterm_lets_the_in_flight_request_finish(server: Server) -> None:
     connection.close()
 
     code = server.process.wait(timeout=60)
-    # uvicorn re-raises the signal after its graceful shutdown, so the exit is "terminated by SIGTERM"
-    # (Docker shows 143), the same as any process that honours SIGTERM; 0 is fine as well.
-    assert code in (0, -signal.SIGTERM), code
+    # after uvicorn's graceful shutdown `faultdx serve` exits 0 (and removes its metrics directory)
+    assert code == 0, code
     time.sleep(0.2)  # let the reader threads drain the pipes
     messages = [json.loads(line).get("message", "") for line in server.stdout if line.startswith("{")]
     assert "Application shutdown complete." in messages, messages[-10:]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -58,6 +59,9 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
         except ValidationError as err:
             raise typer.BadParameter(_describe(err)) from err
         _check_models(settings)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; exiting instead lets `finally` remove the
+        # metrics directory this command created
+        signal.signal(signal.SIGTERM, _exit_after_shutdown)
         uvicorn.run(
             "service.main:create_app",
             factory=True,
@@ -71,6 +75,10 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
     finally:
         if owned:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_after_shutdown(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _absolute_if_path(entry: str) -> str:
