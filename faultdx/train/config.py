@@ -119,6 +119,13 @@ class AugmentConfig(_Section):
     val_snr_db: float | None = Field(
         -4.0, description="model selection = mean of clean and this-SNR val accuracy (None: clean only)"
     )
+    speed: float = Field(
+        0.0,
+        ge=0,
+        lt=0.5,
+        description="time-stretch a random half of the training windows by up to ±this fraction "
+        "(a shaft-speed change moves every defect frequency by the same fraction); 0 = off",
+    )
 
     @field_validator("snr_db")
     @classmethod

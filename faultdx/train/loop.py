@@ -74,6 +74,25 @@ def add_noise(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator
     return torch.where(chosen[:, None, None], noisy, x)
 
 
+def perturb_speed(x: torch.Tensor, max_change: float, generator: torch.Generator) -> torch.Tensor:
+    """Time-stretch a random half of the windows ``[N, C, W]`` about their centre by a factor uniform in
+    ``1 ± max_change`` (linear interpolation; the few samples a compression needs from outside the window
+    repeat its edge)."""
+    if max_change == 0.0:
+        return x
+    n, c, w = x.shape
+    factor = 1.0 + max_change * (2.0 * torch.rand(n, generator=generator, device=x.device) - 1.0)  # [N]
+    chosen = torch.rand(n, generator=generator, device=x.device) < 0.5  # [N]
+    factor = torch.where(chosen, factor, torch.ones_like(factor))
+    centre = (w - 1) / 2
+    position = torch.arange(w, device=x.device, dtype=x.dtype)  # [W]
+    source = (centre + (position - centre) * factor[:, None].to(x.dtype)).clamp(0, w - 1)  # [N, W]
+    low = source.floor().long().clamp(max=w - 2)  # [N, W]
+    weight = (source - low.to(x.dtype))[:, None, :]  # [N, 1, W]
+    low = low[:, None, :].expand(n, c, w)
+    return torch.lerp(x.gather(2, low), x.gather(2, low + 1), weight)
+
+
 def steps_per_epoch(num_windows: int, batch_size: int) -> int:
     """Full batches only: every step sees ``batch_size`` windows (split evenly over DDP ranks)."""
     steps = num_windows // batch_size
@@ -113,7 +132,8 @@ def train_one_epoch(
     start = time.perf_counter()
     for step in range(steps):
         index = order[step * batch_size : (step + 1) * batch_size]
-        x = standardize(add_noise(data.x[index], augment, generator))  # [B, C, W], same on every rank
+        x = perturb_speed(data.x[index], augment.speed, generator) if augment.speed else data.x[index]
+        x = standardize(add_noise(x, augment, generator))  # [B, C, W], same on every rank
         x, y = x[rank * local : (rank + 1) * local], data.y[index][rank * local : (rank + 1) * local]
         with precision.autocast(device):
             logits = model(x)  # [b, K]

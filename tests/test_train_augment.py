@@ -1,0 +1,53 @@
+"""Training-time augmentations: shaft-speed perturbation (time stretch) of raw windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from faultdx.train.config import ConfigError, load_config
+from faultdx.train.loop import perturb_speed
+
+RATE = 12_000.0
+WINDOW = 2048
+
+
+def _tone(freq: float, n: int) -> torch.Tensor:
+    t = torch.arange(WINDOW, dtype=torch.float32) / RATE
+    return torch.sin(2 * torch.pi * freq * t).repeat(n, 1, 1)  # [n, 1, W]
+
+
+def _peak_hz(window: torch.Tensor) -> float:
+    spectrum = np.abs(np.fft.rfft(window.numpy() * np.hanning(WINDOW)))
+    return float(np.argmax(spectrum) * RATE / WINDOW)
+
+
+def test_zero_change_is_the_identity():
+    x = torch.randn(4, 2, WINDOW)
+    assert perturb_speed(x, 0.0, torch.Generator().manual_seed(0)) is x
+
+
+def test_stretched_windows_move_a_tone_by_their_factor_and_half_stay_untouched():
+    x = _tone(1000.0, 400)
+    y = perturb_speed(x, 0.1, torch.Generator().manual_seed(1))
+    assert y.shape == x.shape
+    untouched = torch.isclose(y, x, atol=1e-6).all(dim=(1, 2))
+    assert 0.35 < untouched.float().mean() < 0.65  # a random half keeps its speed
+    peaks = np.array([_peak_hz(w[0]) for w in y[~untouched]])
+    resolution = RATE / WINDOW
+    assert peaks.min() >= 900 - resolution and peaks.max() <= 1100 + resolution
+    assert peaks.max() - peaks.min() > 100  # the factors spread over the range, not one value
+
+
+def test_perturbation_is_reproducible_from_the_generator():
+    x = torch.randn(8, 1, WINDOW)
+    a = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))
+    b = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a, b)
+
+
+def test_speed_option_is_validated_by_name():
+    assert load_config(overrides=["augment.speed=0.05"]).augment.speed == 0.05
+    with pytest.raises(ConfigError, match="augment.speed"):
+        load_config(overrides=["augment.speed=0.7"])
