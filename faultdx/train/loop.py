@@ -132,7 +132,7 @@ def train_one_epoch(
     start = time.perf_counter()
     for step in range(steps):
         index = order[step * batch_size : (step + 1) * batch_size]
-        x = perturb_speed(data.x[index], augment.speed, generator) if augment.speed else data.x[index]
+        x = perturb_speed(data.x[index], augment.speed, generator)  # returns its input when speed is 0
         x = standardize(add_noise(x, augment, generator))  # [B, C, W], same on every rank
         x, y = x[rank * local : (rank + 1) * local], data.y[index][rank * local : (rank + 1) * local]
         with precision.autocast(device):
