@@ -27,7 +27,7 @@ def test_defect_frequencies_match_published_values():
     assert m.ftf == pytest.approx(81.125 / 8, abs=0.01)
     assert m.bsf == pytest.approx(63.91, abs=0.1)
     assert set(f.as_dict()) == {"shaft", "bpfo", "bpfi", "bsf", "ftf"}
-    with pytest.raises(ValueError, match="invalid bearing geometry"):
+    with pytest.raises(ValueError, match="ball_diameter_mm"):
         BearingGeometry(9, 40.0, 39.0)
 
 
