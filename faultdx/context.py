@@ -15,11 +15,20 @@ from typing import Any, Literal
 
 import numpy as np
 
-from faultdx.data.bearing import BearingError, BearingGeometry, bearing_from, defect_frequencies
+from faultdx.data.bearing import (
+    CONTEXT_FIELDS,
+    BearingError,
+    BearingGeometry,
+    bearing_from,
+    context_vector,
+    defect_frequencies,
+)
 
 MIN_RPM = 30.0  # 0.5 Hz: slower shafts give defect lines below any window's resolution
 MAX_RPM = 60_000.0  # 1 kHz shaft: spindles
-CONTEXT_FIELDS = ("shaft", "bpfo", "bpfi", "bsf", "ftf")  # order of the context vector
+__all__ = [
+    "CONTEXT_FIELDS", "ContextError", "MachineContext", "check_bearing", "check_rpm", "resolve_context",
+]
 
 
 class ContextError(ValueError):
@@ -66,8 +75,7 @@ class MachineContext:
 
     def vector(self, sampling_rate: float) -> np.ndarray:
         """float32 ``[5]``: shaft, BPFO, BPFI, BSF, FTF in cycles per sample at ``sampling_rate``."""
-        f = self.frequencies()
-        return np.array([f[k] / sampling_rate for k in CONTEXT_FIELDS], dtype=np.float32)
+        return context_vector(self.bearing, self.rpm, sampling_rate)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: rpm (and whether estimated), bearing, defect frequencies in Hz."""

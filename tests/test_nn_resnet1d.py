@@ -54,10 +54,24 @@ def test_output_shape_for_several_lengths(length, in_channels):
 
 
 def test_presets_run_on_a_window():
+    context = torch.tensor([[0.0025, 0.0089, 0.0135, 0.0059, 0.001]]).expand(2, 5)
     for name in PRESETS:
         model = ResNet1d(preset_config(name)).eval()
         with torch.no_grad():
-            assert model(torch.randn(2, 1, 2048)).shape == (2, 10)
+            assert model(torch.randn(2, 1, 2048), context).shape == (2, 10)
+
+
+def test_physics_network_needs_the_context_and_reads_defect_lines():
+    model = ResNet1d(preset_config("physics")).eval()
+    with pytest.raises(ValueError, match="context vector"):
+        model(torch.randn(2, 1, 2048))
+    with pytest.raises(ValueError, match=r"context must be \[N=2, 5\]"):
+        model(torch.randn(2, 1, 2048), torch.zeros(2, 4))
+    # the same window read with another bearing's context gives other features, hence other logits
+    x = torch.randn(1, 1, 2048)
+    a = model(x, torch.tensor([[0.0025, 0.0089, 0.0135, 0.0059, 0.001]]))
+    b = model(x, torch.tensor([[0.0021, 0.0068, 0.0100, 0.0044, 0.0008]]))
+    assert not torch.allclose(a, b)
 
 
 def test_wrong_input_shape_is_a_value_error():

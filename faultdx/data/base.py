@@ -8,7 +8,7 @@ evaluation and the service consume.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -27,6 +27,18 @@ CWRU_10_CLASSES: tuple[str, ...] = (
 )
 
 
+def type_membership(classes: tuple[str, ...] | list[str]) -> np.ndarray:
+    """``[K, 4]`` 0/1 matrix: class k is of fault type t (``FAULT_TYPES`` order).
+
+    A fault type's probability is the sum of its classes' (``probs @ membership``): a model trained on
+    ``inner_race_007`` and ``inner_race_021`` still names an inner-race fault of a size it never saw.
+    """
+    out = np.zeros((len(classes), len(FAULT_TYPES)), dtype=np.float32)
+    for k, name in enumerate(classes):
+        out[k, FAULT_TYPES.index(fault_type_of(name))] = 1.0
+    return out
+
+
 def fault_type_of(label: str) -> str:
     """Map a class name (``inner_race_014``) to its fault type (``inner_race``)."""
     for fault_type in FAULT_TYPES:
@@ -41,7 +53,8 @@ class Recording:
 
     ``signal`` is float32 ``[channels, samples]`` at ``sampling_rate`` Hz (already resampled when the dataset
     was asked for a common rate). ``condition`` is the operating condition used by by-condition splits
-    (motor load in HP for CWRU, load in lbs for MFPT).
+    (motor load in HP for CWRU, load in lbs for MFPT). ``rpm`` and ``bearing`` (a catalogue name or a
+    geometry) are the machine context the physics-aware network reads.
     """
 
     key: str
@@ -54,6 +67,7 @@ class Recording:
     source: str = ""
     sha256: str | None = None
     meta: dict = field(default_factory=dict)
+    bearing: Any = None
 
     @property
     def fault_type(self) -> str:
@@ -70,7 +84,10 @@ class WindowSet:
 
     ``x``: float32 ``[N, channels, window]``; ``y``: int64 ``[N]`` indices into ``classes``;
     ``recording``: int ``[N]`` index into ``keys``; ``start``: int64 ``[N]`` first sample of each window
-    in its recording (after resampling), so leakage can be audited.
+    in its recording (after resampling), so leakage can be audited. A window whose class is not one of
+    ``classes`` but whose fault type is known (a simulated or another rig's recording) has ``y = -1``;
+    ``fault_type`` ``[N]`` indexes ``FAULT_TYPES`` for every window. ``context`` ``[N, 5]`` is each window's
+    machine context vector (shaft, BPFO, BPFI, BSF, FTF in cycles per sample), NaN where unknown.
     """
 
     x: np.ndarray
@@ -80,6 +97,8 @@ class WindowSet:
     classes: tuple[str, ...]
     keys: tuple[str, ...]
     sampling_rate: float
+    fault_type: np.ndarray | None = None
+    context: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.y.shape[0])

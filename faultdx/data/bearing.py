@@ -21,6 +21,8 @@ from functools import cache
 from importlib.resources import files
 from typing import Any
 
+import numpy as np
+
 INCH_MM = 25.4
 REQUEST_KEYS = ("balls", "ball_diameter_mm", "pitch_diameter_mm", "contact_angle_deg")
 
@@ -153,6 +155,15 @@ class DefectFrequencies:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+CONTEXT_FIELDS = ("shaft", "bpfo", "bpfi", "bsf", "ftf")  # the order of a context vector
+
+
+def context_vector(geometry: BearingGeometry, rpm: float, sampling_rate: float) -> np.ndarray:
+    """float32 ``[5]``: shaft, BPFO, BPFI, BSF, FTF of ``geometry`` at ``rpm`` in cycles per sample."""
+    f = defect_frequencies(geometry, rpm / 60.0).as_dict()
+    return np.array([f[k] / sampling_rate for k in CONTEXT_FIELDS], dtype=np.float32)
 
 
 def defect_frequencies(geometry: BearingGeometry, shaft_hz: float) -> DefectFrequencies:

@@ -112,6 +112,7 @@ class CWRUDataset:
             channels=tuple(channels),
             source=str(path),
             sha256=entry.sha256,
+            bearing="SKF 6203" if "fan_end" in entry.set else "SKF 6205",  # the faulted bearing
             meta={
                 "number": entry.number,
                 "set": entry.set,

@@ -90,6 +90,7 @@ class MFPTDataset:
             channels=("DE",),
             source=str(path),
             sha256=entry.sha256,
+            bearing="MFPT NICE",
             meta={"file": entry.file, "load_lbs": entry.load_lbs, "file_sampling_rate": entry.sampling_rate},
         )
 

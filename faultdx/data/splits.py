@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from faultdx.data.base import Recording, WindowSet
+from faultdx.data.base import FAULT_TYPES, Recording, WindowSet, fault_type_of
+from faultdx.data.bearing import bearing_from, context_vector
 from faultdx.data.windows import frame
 
 SPLIT_NAMES = ("train", "val", "test")
@@ -23,19 +24,28 @@ def _check_fractions(fractions: Sequence[float]) -> None:
 
 
 def _usable(recordings: Sequence[Recording], classes: tuple[str, ...]) -> list[Recording]:
-    """Recordings whose label is one of ``classes`` (others are left out, e.g. normal in a 9-class split)."""
+    """Recordings whose label is one of ``classes``, or is a bare fault type whose classes are among them
+    (simulated and other rigs' recordings); others are left out, e.g. normal in a 9-class split."""
     wanted = set(classes)
-    usable = [r for r in recordings if r.label in wanted]
+    types = {fault_type_of(c) for c in classes}
+    usable = [r for r in recordings if r.label in wanted or (r.label in FAULT_TYPES and r.label in types)]
     rates = {r.sampling_rate for r in usable}
     if len(rates) > 1:
         raise ValueError(f"recordings have different sampling rates {sorted(rates)}; resample them first")
     return usable
 
 
+def recording_context(rec: Recording) -> np.ndarray:
+    """The context vector of a recording (NaN when its rpm or bearing is unknown)."""
+    if rec.rpm is None or rec.bearing is None:
+        return np.full(5, np.nan, dtype=np.float32)
+    return context_vector(bearing_from(rec.bearing), rec.rpm, rec.sampling_rate)
+
+
 def _windows(segments: list[Segment], *, window: int, hop: int, classes: tuple[str, ...]) -> WindowSet:
     """Window each segment and stack the results into one WindowSet."""
     keys: dict[str, int] = {}
-    xs, ys, recs, starts = [], [], [], []
+    xs, ys, recs, starts, types, contexts = [], [], [], [], [], []
     for rec, begin, end in segments:
         idx = keys.setdefault(rec.key, len(keys))
         windows = frame(rec.signal[:, begin:end], window, hop)  # [n, C, W] view
@@ -43,7 +53,9 @@ def _windows(segments: list[Segment], *, window: int, hop: int, classes: tuple[s
         if n == 0:
             continue
         xs.append(windows)
-        ys.append(np.full(n, classes.index(rec.label), dtype=np.int64))
+        ys.append(np.full(n, classes.index(rec.label) if rec.label in classes else -1, dtype=np.int64))
+        types.append(np.full(n, FAULT_TYPES.index(rec.fault_type), dtype=np.int64))
+        contexts.append(np.repeat(recording_context(rec)[None], n, axis=0))
         recs.append(np.full(n, idx, dtype=np.int64))
         starts.append(begin + hop * np.arange(n, dtype=np.int64))
     channels = segments[0][0].signal.shape[0] if segments else 1
@@ -58,7 +70,8 @@ def _windows(segments: list[Segment], *, window: int, hop: int, classes: tuple[s
 
     return WindowSet(
         x=x, y=cat(ys), recording=cat(recs), start=cat(starts), classes=classes,
-        keys=tuple(keys), sampling_rate=float(rate),
+        keys=tuple(keys), sampling_rate=float(rate), fault_type=cat(types),
+        context=np.concatenate(contexts) if contexts else np.empty((0, 5), dtype=np.float32),
     )
 
 
@@ -91,6 +104,38 @@ def time_split(
     }
 
 
+def holdout_split(
+    train_recordings: Sequence[Recording],
+    test_recordings: Sequence[Recording],
+    *,
+    window: int,
+    hop: int,
+    val_fraction: float = 0.15,
+    classes: Sequence[str],
+    eval_hop: int | None = None,
+) -> dict[str, WindowSet]:
+    """Train on some recordings, test on others (other loads, fault sizes, rigs).
+
+    train = the first ``1 - val_fraction`` of each training recording, val = its tail, test = the whole test
+    recordings (windowed with ``eval_hop``). Recordings outside ``classes`` are left out.
+    """
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    classes = tuple(classes)
+    train, val = [], []
+    for rec in _usable(train_recordings, classes):
+        cut = int(np.floor((1.0 - val_fraction) * rec.num_samples))
+        train.append((rec, 0, cut))
+        val.append((rec, cut, rec.num_samples))
+    test = [(rec, 0, rec.num_samples) for rec in _usable(test_recordings, classes)]
+    eval_hop = eval_hop or hop
+    return {
+        "train": _windows(train, window=window, hop=hop, classes=classes),
+        "val": _windows(val, window=window, hop=eval_hop, classes=classes),
+        "test": _windows(test, window=window, hop=eval_hop, classes=classes),
+    }
+
+
 def condition_split(
     recordings: Sequence[Recording],
     *,
@@ -102,29 +147,33 @@ def condition_split(
     classes: Sequence[str],
     eval_hop: int | None = None,
 ) -> dict[str, WindowSet]:
-    """Train on some operating conditions, test on others.
+    """Train on some operating conditions, test on others (see :func:`holdout_split`).
 
-    train = the first ``1 - val_fraction`` of each training-condition recording, val = its tail, test = the
-    whole test-condition recordings (windowed with ``eval_hop``). Recordings whose label is not in ``classes``
-    are left out (CWRU's normal class exists only at 0 HP, so by-load splits use the 9 fault classes).
+    CWRU's normal class exists only at 0 HP, so by-load splits use the 9 fault classes.
     """
     overlap = set(train_conditions) & set(test_conditions)
     if overlap:
         raise ValueError(f"conditions {sorted(overlap)} are in both train_conditions and test_conditions")
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    classes = tuple(classes)
-    train, val, test = [], [], []
-    for rec in _usable(recordings, classes):
-        if rec.condition in train_conditions:
-            cut = int(np.floor((1.0 - val_fraction) * rec.num_samples))
-            train.append((rec, 0, cut))
-            val.append((rec, cut, rec.num_samples))
-        elif rec.condition in test_conditions:
-            test.append((rec, 0, rec.num_samples))
-    eval_hop = eval_hop or hop
-    return {
-        "train": _windows(train, window=window, hop=hop, classes=classes),
-        "val": _windows(val, window=window, hop=eval_hop, classes=classes),
-        "test": _windows(test, window=window, hop=eval_hop, classes=classes),
-    }
+    return holdout_split(
+        [r for r in recordings if r.condition in train_conditions],
+        [r for r in recordings if r.condition in test_conditions],
+        window=window, hop=hop, val_fraction=val_fraction, classes=classes, eval_hop=eval_hop,
+    )
+
+
+def size_of(rec: Recording) -> str | None:
+    """A CWRU recording's fault size as a class suffix (``"014"``), None for normal / unknown."""
+    diameter = rec.meta.get("fault_diameter_in")
+    return f"{round(float(diameter) * 1000):03d}" if diameter else None
+
+
+def size_split(
+    recordings: Sequence[Recording], *, test_size: str, **kwargs
+) -> dict[str, WindowSet]:
+    """Leave one fault size out: each size is a different physical bearing. Train (and validate) on the
+    other sizes and normal; test on the faulty recordings of ``test_size``."""
+    sizes = {size_of(r) for r in recordings} - {None}
+    if test_size not in sizes:
+        raise ValueError(f"split.test_size {test_size!r} is not among the sizes {sorted(sizes)}")
+    test = [r for r in recordings if size_of(r) == test_size]
+    return holdout_split([r for r in recordings if size_of(r) != test_size], test, **kwargs)

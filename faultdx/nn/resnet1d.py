@@ -1,7 +1,10 @@
-"""A 1D pre-activation deep residual network for raw vibration windows, with any registered activation.
+"""A 1D pre-activation deep residual network for vibration windows, with any registered activation.
 
-Read top to bottom: the config, the building blocks, the network, the presets. ``ResNet1d.forward`` returns
-logits; ``ResNet1d.forward_with_slopes`` returns the same logits plus every per-sample activation parameter
+Read top to bottom: the config, the building blocks, the network, the presets. The network reads either the
+raw waveform (``frontend="raw"``) or, with ``frontend="defect_spectrum"``, the window's envelope spectra on
+the axes of its bearing's defect frequencies (:mod:`faultdx.nn.frontend`), which needs the machine context
+(shaft speed and bearing, as a ``[N, 5]`` context vector). ``ResNet1d.forward`` returns logits;
+``ResNet1d.forward_with_slopes`` returns the same logits plus every per-sample activation parameter
 (APReLU slopes, shrinkage thresholds, DY-ReLU coefficients) computed in the same pass, keyed by layer name.
 Shapes: N windows, C_in sensors, T samples, K classes.
 """
@@ -15,8 +18,10 @@ from typing import Any
 from torch import Tensor, nn
 
 from faultdx.nn.activations import check_activation_name, has_params, make_activation
+from faultdx.nn.frontend import DefectSpectrumFrontend, FrontendConfig
 
 Params = dict[str, Tensor]
+FRONTENDS = ("raw", "defect_spectrum")
 
 
 @dataclass
@@ -35,6 +40,8 @@ class ResNet1dConfig:
     strides: tuple[int, ...] = (2, 2, 2)  # stride of each stage's first block
     kernel_size: int = 3
     dropout: float = 0.0  # before the final linear layer
+    frontend: str = "raw"  # "raw" waveform, or "defect_spectrum" (needs the context vector)
+    frontend_options: dict[str, Any] = field(default_factory=dict)  # FrontendConfig fields
 
     def __post_init__(self) -> None:
         self.widths, self.depths, self.strides = tuple(self.widths), tuple(self.depths), tuple(self.strides)
@@ -60,6 +67,27 @@ class ResNet1dConfig:
             raise ValueError(f"ResNet1dConfig.dropout must be in [0, 1), got {self.dropout}")
         check_activation_name(self.activation)
         make_activation(self.activation, 1, **self.activation_options)  # fail now on bad options
+        if self.frontend not in FRONTENDS:
+            raise ValueError(f"ResNet1dConfig.frontend must be one of {FRONTENDS}, got {self.frontend!r}")
+        self.frontend_config()  # fail now on bad options
+
+    def frontend_config(self) -> FrontendConfig:
+        options = dict(self.frontend_options)
+        if "bands" in options:
+            options["bands"] = tuple(tuple(b) for b in options["bands"])
+        try:
+            return FrontendConfig(**options)
+        except TypeError as err:
+            raise ValueError(f"ResNet1dConfig.frontend_options: {err}") from None
+
+    @property
+    def needs_context(self) -> bool:
+        """Whether ``forward`` needs the machine-context vector."""
+        return self.frontend != "raw"
+
+    @property
+    def stem_in_channels(self) -> int:
+        return self.in_channels if self.frontend == "raw" else self.frontend_config().channels
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples become lists)."""
@@ -77,7 +105,9 @@ class ResNet1dConfig:
 
     @property
     def min_length(self) -> int:
-        """Shortest input (samples) the stem accepts."""
+        """Shortest input (samples) the network accepts."""
+        if self.frontend != "raw":
+            return 256  # below this no defect line is resolved
         return max(1, self.stem_kernel - 2 * self._stem_padding)
 
     @property
@@ -104,7 +134,7 @@ class Stem(nn.Module):
         super().__init__()
         c = config.stem_channels
         self.conv = nn.Conv1d(
-            config.in_channels,
+            config.stem_in_channels,
             c,
             config.stem_kernel,
             stride=config.stem_stride,
@@ -166,6 +196,7 @@ class ResNet1d(nn.Module):
     def __init__(self, config: ResNet1dConfig) -> None:
         super().__init__()
         self.config = config
+        self.frontend = DefectSpectrumFrontend(config.frontend_config()) if config.needs_context else None
         self.stem = Stem(config)
         c_in = config.stem_channels
         stages = zip(config.widths, config.depths, config.strides, strict=True)
@@ -183,11 +214,15 @@ class ResNet1d(nn.Module):
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def _forward(self, x: Tensor, params: Params | None) -> Tensor:
+    def _forward(self, x: Tensor, context: Tensor | None, params: Params | None) -> Tensor:
         if x.dim() != 3 or x.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"ResNet1d expects input [N, {self.config.in_channels}, T], got {tuple(x.shape)}"
             )
+        if self.frontend is not None:
+            if context is None:
+                raise ValueError("this network reads defect spectra: pass the context vector [N, 5]")
+            x = self.frontend(x, context)  # [N, bands·axes + 1, length]
         x = self.stem(x, params)  # [N, stem_channels, ~T / stem_stride]
         for i in range(1, len(self.config.widths) + 1):
             stage = getattr(self, f"stage{i}")
@@ -195,11 +230,13 @@ class ResNet1d(nn.Module):
                 x = block(x, f"stage{i}.block{j}", params)  # [N, width_i, L / prod(strides[:i])]
         return self.head(x, params)  # [N, K]
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits ``[N, K]`` for windows ``x [N, C_in, T]``."""
-        return self._forward(x, None)
+    def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
+        """Logits ``[N, K]`` for windows ``x [N, C_in, T]`` (and their context ``[N, 5]`` when needed)."""
+        return self._forward(x, context, None)
 
-    def forward_with_slopes(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward_with_slopes(
+        self, x: Tensor, context: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """Logits ``[N, K]`` and, from the same pass, every per-sample activation parameter ``[N, C_layer]``.
 
         APReLU: its slopes α under the layer name (``stage2.block1.act2``). Shrinkage: its thresholds τ under
@@ -207,7 +244,7 @@ class ResNet1d(nn.Module):
         without per-sample parameters (relu, prelu, …) contribute nothing, so the dict is empty.
         """
         params: Params = {}
-        logits = self._forward(x, params)
+        logits = self._forward(x, context, params)
         return logits, params
 
     def activation_layer_names(self) -> list[str]:
@@ -240,6 +277,17 @@ PRESETS: dict[str, ResNet1dConfig] = {
         widths=(32, 64, 128, 256),
         depths=(2, 2, 2, 2),
         strides=(1, 2, 2, 2),
+        dropout=0.1,
+    ),
+    # Physics-aware: envelope spectra on defect-frequency axes (17 × 128) in, the same residual stages after.
+    "physics": ResNet1dConfig(
+        frontend="defect_spectrum",
+        stem_channels=32,
+        stem_kernel=5,
+        stem_stride=1,
+        widths=(32, 48, 64),
+        depths=(2, 2, 2),
+        strides=(1, 2, 2),
         dropout=0.1,
     ),
 }
