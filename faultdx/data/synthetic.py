@@ -369,12 +369,13 @@ def simulate_machine(
     rest = _continuous_background(machine, n, sampling_rate, rng)
     nuisance = _scaled(rung[1], rest, machine.nuisance_db)
     fault, background = sosfilt(machine.path, np.stack([rung[0], rest + nuisance]))
+    x = background
     if fault_type != "normal":
         if severity is None:
             severity = rng.uniform() ** (2.0 if fault_type == "ball" else 1.0)  # ball faults are often weak
         fault_db = FAULT_DB[0] + (FAULT_DB[1] - FAULT_DB[0]) * severity - attenuation_db
-        background = background + _scaled(fault, background, fault_db)
-    x = machine.gain * background
+        x = background + _scaled(fault, background, fault_db)
+    x = machine.gain * x
     if snr_db is not None:
         x = awgn(x, snr_db, rng)
     return x.astype(np.float32)
