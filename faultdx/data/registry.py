@@ -9,9 +9,9 @@ from faultdx.data.base import BearingDataset
 
 _DATASETS: dict[str, str] = {
     "synthetic": "faultdx.data.synthetic:SyntheticDataset",
-    "simulated": "faultdx.data.synthetic:RandomizedSimDataset",
     "cwru": "faultdx.data.cwru:CWRUDataset",
     "mfpt": "faultdx.data.mfpt:MFPTDataset",
+    "simulated": "faultdx.data.synthetic:RandomizedSimDataset",
 }
 
 
