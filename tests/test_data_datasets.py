@@ -108,10 +108,10 @@ def test_mfpt_loader_reads_struct_layout(tmp_path):
 
 
 def test_registry():
-    assert dataset_names() == ["synthetic", "cwru", "mfpt"]
+    assert dataset_names() == ["synthetic", "cwru", "mfpt", "simulated"]
     assert get_dataset("cwru", sampling_rate=None).sampling_rate is None
     with pytest.raises(
-        ValueError, match="unknown dataset 'paderborn'; valid datasets: synthetic, cwru, mfpt"
+        ValueError, match="unknown dataset 'paderborn'; valid datasets: synthetic, cwru, mfpt, simulated"
     ):
         get_dataset("paderborn")
     with pytest.raises(ValueError, match="has no option.*rate.*valid options: set, sampling_rate"):

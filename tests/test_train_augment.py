@@ -25,12 +25,14 @@ def _peak_hz(window: torch.Tensor) -> float:
 
 def test_zero_change_is_the_identity():
     x = torch.randn(4, 2, WINDOW)
-    assert perturb_speed(x, 0.0, torch.Generator().manual_seed(0)) is x
+    y, factor = perturb_speed(x, 0.0, torch.Generator().manual_seed(0))
+    assert y is x
+    assert torch.equal(factor, torch.ones(4))
 
 
 def test_stretched_windows_move_a_tone_by_their_factor_and_half_stay_untouched():
     x = _tone(1000.0, 400)
-    y = perturb_speed(x, 0.1, torch.Generator().manual_seed(1))
+    y, factor = perturb_speed(x, 0.1, torch.Generator().manual_seed(1))
     assert y.shape == x.shape
     untouched = torch.isclose(y, x, atol=1e-6).all(dim=(1, 2))
     assert 0.35 < untouched.float().mean() < 0.65  # a random half keeps its speed
@@ -38,12 +40,15 @@ def test_stretched_windows_move_a_tone_by_their_factor_and_half_stay_untouched()
     resolution = RATE / WINDOW
     assert peaks.min() >= 900 - resolution and peaks.max() <= 1100 + resolution
     assert peaks.max() - peaks.min() > 100  # the factors spread over the range, not one value
+    # the returned factor is the one each tone moved by (the context vector is scaled by it)
+    np.testing.assert_allclose(peaks, 1000.0 * factor[~untouched].numpy(), atol=resolution)
+    assert torch.all(factor[untouched] == 1.0)
 
 
 def test_perturbation_is_reproducible_from_the_generator():
     x = torch.randn(8, 1, WINDOW)
-    a = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))
-    b = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))
+    a = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))[0]
+    b = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))[0]
     torch.testing.assert_close(a, b)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from faultdx.data.base import CWRU_10_CLASSES, type_membership
 from faultdx.train.config import load_config
 from faultdx.train.device import resolve_device, resolve_precision
 from faultdx.train.distributed import DistInfo
@@ -36,7 +37,9 @@ def test_bf16_autocast_step_trains_and_noise_is_reproducible():
     x = torch.randn(64, 1, 2048)
     y = torch.randint(0, 10, (64,))
     x[y == 3] += torch.sin(torch.arange(2048) * 0.3)  # one learnable class
-    data = DeviceSplit(x, y)
+    context = torch.tensor([[0.0025, 0.0089, 0.0135, 0.0059, 0.001]]).expand(64, 5)
+    data = DeviceSplit(x, y, fault_type=y.clamp(max=3), context=context,
+                       membership=torch.from_numpy(type_membership(CWRU_10_CLASSES)))
     model = build_model(config, 10)
     optimizer = build_optimizer(model, config)
     scheduler = build_scheduler(optimizer, config, 8)

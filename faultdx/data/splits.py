@@ -75,6 +75,23 @@ def _windows(segments: list[Segment], *, window: int, hop: int, classes: tuple[s
     )
 
 
+def concat_windows(sets: Sequence[WindowSet]) -> WindowSet:
+    """One WindowSet holding the windows of ``sets`` (same classes and rate; recording indices re-based)."""
+    first = sets[0]
+    offsets = np.cumsum([0] + [len(s.keys) for s in sets[:-1]])
+    return WindowSet(
+        x=np.concatenate([s.x for s in sets]),
+        y=np.concatenate([s.y for s in sets]),
+        recording=np.concatenate([s.recording + o for s, o in zip(sets, offsets, strict=True)]),
+        start=np.concatenate([s.start for s in sets]),
+        classes=first.classes,
+        keys=tuple(k for s in sets for k in s.keys),
+        sampling_rate=first.sampling_rate,
+        fault_type=np.concatenate([s.fault_type for s in sets]),
+        context=np.concatenate([s.context for s in sets]),
+    )
+
+
 def time_split(
     recordings: Sequence[Recording],
     *,

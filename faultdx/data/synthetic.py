@@ -149,7 +149,8 @@ class SyntheticDataset:
                     rpm=rpm,
                     channels=("DE",),
                     source=f"simulate({name!r}, rpm={rpm:g}, seed={seed})",
-                    meta={"seed": seed, "bearing": self.geometry.name},
+                    meta={"seed": seed},
+                    bearing=self.geometry,
                 ))
         return out
 
@@ -529,6 +530,7 @@ class RandomizedSimDataset:
                     channels=("DE",),
                     source=f"random machine {index} (seed {self.seed}): {machine.rpm:.0f} rpm, "
                            f"{machine.geometry.n_balls} balls, {len(machine.resonances)} modes",
-                    meta={"bearing": machine.geometry, "seed": self.seed, "machine": index},
+                    meta={"seed": self.seed, "machine": index},
+                    bearing=machine.geometry,
                 ))
         return out

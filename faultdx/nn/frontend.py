@@ -69,13 +69,14 @@ def envelope_spectra(envelope: Tensor) -> Tensor:
     """``[N, B, T]`` envelopes → amplitude spectra ``[N, B, T // 2 + 1]`` over their geometric-mean level.
 
     The geometric mean is a floor that a few strong lines barely move (unlike the mean) and costs no sort
-    (unlike the median).
+    (unlike the median). It is taken below 1/16 cycle per sample, where every band's envelope has content
+    (a narrow band's envelope has none above its width) and where defect lines live.
     """
     t = envelope.shape[-1]
     taper = torch.hann_window(t, periodic=False, dtype=envelope.dtype, device=envelope.device)
     centred = (envelope - envelope.mean(dim=-1, keepdim=True)) * taper
     amplitude = torch.fft.rfft(centred, dim=-1).abs() + 1e-20  # [N, B, F]
-    floor = amplitude[..., 1:].log().mean(dim=-1, keepdim=True).exp()
+    floor = amplitude[..., 1 : t // 16].log().mean(dim=-1, keepdim=True).exp()
     return amplitude / floor
 
 

@@ -25,11 +25,36 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
+class DataSource(_Section):
+    """Another dataset: ``get_dataset(name, **options)``."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _known_dataset(cls, name: str) -> str:
+        return _check_dataset(name)
+
+
+def _check_dataset(name: str) -> str:
+    from faultdx.data.registry import dataset_names
+
+    if name not in dataset_names():
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
+    return name
+
+
 class DataConfig(_Section):
     """Which recordings, and how they are cut into windows."""
 
     name: str = "cwru"
     options: dict[str, Any] = Field(default_factory=dict, description="get_dataset(name, **options)")
+    mix: list[DataSource] = Field(
+        default_factory=list,
+        description="more training recordings (e.g. the domain-randomised simulator), split head/tail into "
+        "train and val like the main set, never tested on",
+    )
     channels: list[str] = Field(default_factory=lambda: ["DE"], min_length=1)
     window: int = Field(2048, ge=64)
     hop: int = Field(512, ge=1, description="hop between training windows")
@@ -39,20 +64,20 @@ class DataConfig(_Section):
     @field_validator("name")
     @classmethod
     def _known_dataset(cls, name: str) -> str:
-        from faultdx.data.registry import dataset_names
-
-        if name not in dataset_names():
-            raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
-        return name
+        return _check_dataset(name)
 
 
 class SplitConfig(_Section):
-    """Leakage-free protocol: a time split per recording, or train on some conditions and test on another."""
+    """Leakage-free protocol: ``time`` (head/middle/tail of every recording), ``condition`` (train on some
+    loads, test on others), ``size`` (leave one fault size, i.e. other physical bearings, out) or ``rig``
+    (test on another dataset's recordings, at their own rpm and bearing)."""
 
-    protocol: Literal["time", "condition"] = "time"
+    protocol: Literal["time", "condition", "size", "rig"] = "time"
     fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)
     train_conditions: list[float] | None = None
     test_conditions: list[float] | None = None
+    test_size: str | None = Field(None, description="protocol size: the fault size held out (007, 014, 021)")
+    test_data: DataSource | None = Field(None, description="protocol rig: the dataset tested on")
     val_fraction: float = Field(0.15, gt=0, lt=1)
 
     @field_validator("fractions")
@@ -69,6 +94,10 @@ class SplitConfig(_Section):
                 raise ValueError("protocol 'condition' needs train_conditions and test_conditions")
             if set(self.train_conditions) & set(self.test_conditions):
                 raise ValueError("train_conditions and test_conditions must not overlap")
+        if self.protocol == "size" and not self.test_size:
+            raise ValueError("protocol 'size' needs test_size (e.g. '014')")
+        if self.protocol == "rig" and self.test_data is None:
+            raise ValueError("protocol 'rig' needs test_data (e.g. {name: mfpt})")
         return self
 
 
@@ -124,7 +153,15 @@ class AugmentConfig(_Section):
         ge=0,
         lt=0.5,
         description="time-stretch a random half of the training windows by up to ±this fraction "
-        "(a shaft-speed change moves every defect frequency by the same fraction); 0 = off",
+        "(a shaft-speed change moves every defect frequency by the same fraction; the context follows); "
+        "0 = off",
+    )
+    context_jitter: float = Field(
+        0.0,
+        ge=0,
+        lt=0.2,
+        description="scale each training window's context vector by up to ±this fraction (a stated rpm is "
+        "never exact: slip, a nominal nameplate speed, an estimate); 0 = off",
     )
 
     @field_validator("snr_db")

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from faultdx.data.base import WindowSet
+from faultdx.data.base import WindowSet, type_membership
 from faultdx.data.noise import awgn_torch
 from faultdx.data.windows import standardize
 from faultdx.train.config import AugmentConfig
@@ -27,15 +28,27 @@ from faultdx.train.distributed import DistInfo, all_reduce_sum
 
 @dataclass
 class DeviceSplit:
-    """Raw (unstandardised) windows ``x [N, C, W]`` and labels ``y [N]`` on the training device."""
+    """Raw (unstandardised) windows ``x [N, C, W]`` on the training device, their class ``y [N]`` (-1 where
+    only the fault type is known), fault type ``fault_type [N]`` and context vector ``context [N, 5]``."""
 
     x: torch.Tensor
     y: torch.Tensor
+    fault_type: torch.Tensor
+    context: torch.Tensor
+    membership: torch.Tensor  # [K, 4]: class k is of fault type t
 
     @classmethod
     def from_windows(cls, windows: WindowSet, device: torch.device) -> DeviceSplit:
-        x = torch.from_numpy(windows.x).to(device=device, dtype=torch.float32)
-        return cls(x=x, y=torch.from_numpy(windows.y).to(device=device, dtype=torch.long))
+        def put(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+            return torch.from_numpy(np.ascontiguousarray(a)).to(device=device, dtype=dtype)
+
+        return cls(
+            x=put(windows.x, torch.float32),
+            y=put(windows.y, torch.long),
+            fault_type=put(windows.fault_type, torch.long),
+            context=put(windows.context, torch.float32),
+            membership=put(type_membership(windows.classes), torch.float32),
+        )
 
     def __len__(self) -> int:
         return int(self.y.shape[0])
@@ -74,13 +87,15 @@ def add_noise(x: torch.Tensor, config: AugmentConfig, generator: torch.Generator
     return torch.where(chosen[:, None, None], noisy, x)
 
 
-def perturb_speed(x: torch.Tensor, max_change: float, generator: torch.Generator) -> torch.Tensor:
+def perturb_speed(
+    x: torch.Tensor, max_change: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Time-stretch a random half of the windows ``[N, C, W]`` about their centre by a factor uniform in
     ``1 ± max_change`` (linear interpolation; the few samples a compression needs from outside the window
-    repeat its edge)."""
-    if max_change == 0.0:
-        return x
+    repeat its edge). Returns the windows and each one's frequency factor ``[N]`` (1 where unchanged)."""
     n, c, w = x.shape
+    if max_change == 0.0:
+        return x, torch.ones(n, device=x.device)
     factor = 1.0 + max_change * (2.0 * torch.rand(n, generator=generator, device=x.device) - 1.0)  # [N]
     chosen = torch.rand(n, generator=generator, device=x.device) < 0.5  # [N]
     factor = torch.where(chosen, factor, torch.ones_like(factor))
@@ -90,7 +105,36 @@ def perturb_speed(x: torch.Tensor, max_change: float, generator: torch.Generator
     low = source.floor().long().clamp(max=w - 2)  # [N, W]
     weight = (source - low.to(x.dtype))[:, None, :]  # [N, 1, W]
     low = low[:, None, :].expand(n, c, w)
-    return torch.lerp(x.gather(2, low), x.gather(2, low + 1), weight)
+    return torch.lerp(x.gather(2, low), x.gather(2, low + 1), weight), factor
+
+
+def jitter_context(context: torch.Tensor, jitter: float, generator: torch.Generator) -> torch.Tensor:
+    """Scale each row of ``context [N, 5]`` by a factor uniform in ``1 ± jitter`` (a stated rpm is never
+    exact)."""
+    if jitter == 0.0:
+        return context
+    u = 2.0 * torch.rand(context.shape[0], 1, generator=generator, device=context.device) - 1.0
+    return context * (1.0 + jitter * u)
+
+
+def type_log_probs(logits: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
+    """Log-probability of each fault type ``[N, 4]``: log of the summed probabilities of its classes."""
+    log_p = torch.log_softmax(logits.float(), dim=-1)  # [N, K]
+    return torch.logsumexp(log_p[:, :, None] + torch.log(membership)[None], dim=1)
+
+
+def partial_label_loss(
+    logits: torch.Tensor, y: torch.Tensor, fault_type: torch.Tensor, membership: torch.Tensor,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Cross-entropy on the class where it is known (``y >= 0``), on the fault type elsewhere."""
+    known = y >= 0
+    per_window = -type_log_probs(logits, membership).gather(1, fault_type[:, None])[:, 0]
+    if known.any():
+        class_loss = F.cross_entropy(logits.float()[known], y[known], label_smoothing=label_smoothing,
+                                     reduction="none")
+        per_window = per_window.masked_scatter(known, class_loss)
+    return per_window.mean()
 
 
 def steps_per_epoch(num_windows: int, batch_size: int) -> int:
@@ -132,12 +176,14 @@ def train_one_epoch(
     start = time.perf_counter()
     for step in range(steps):
         index = order[step * batch_size : (step + 1) * batch_size]
-        x = perturb_speed(data.x[index], augment.speed, generator)  # returns its input when speed is 0
+        x, factor = perturb_speed(data.x[index], augment.speed, generator)  # factor 1 when speed is 0
+        context = jitter_context(data.context[index] * factor[:, None], augment.context_jitter, generator)
         x = standardize(add_noise(x, augment, generator))  # [B, C, W], same on every rank
-        x, y = x[rank * local : (rank + 1) * local], data.y[index][rank * local : (rank + 1) * local]
+        mine = slice(rank * local, (rank + 1) * local)
+        x, context, y, types = x[mine], context[mine], data.y[index][mine], data.fault_type[index][mine]
         with precision.autocast(device):
-            logits = model(x)  # [b, K]
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+            logits = model(x, context)  # [b, K]
+        loss = partial_label_loss(logits, y, types, data.membership, label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         if grad_clip is not None:
@@ -147,7 +193,7 @@ def train_one_epoch(
         scaler.update()
         scheduler.step()
         with torch.no_grad():
-            correct = (logits.argmax(1) == y).sum().double()
+            correct = (type_log_probs(logits, data.membership).argmax(1) == types).sum().double()
             totals += torch.stack([loss.detach().double() * local, correct, totals.new_tensor(local)])
         if on_step is not None:
             on_step(step + 1, steps)
@@ -160,13 +206,15 @@ def train_one_epoch(
 def predict_logits(
     model: torch.nn.Module,
     x: torch.Tensor,
+    context: torch.Tensor,
     *,
     batch_size: int,
     precision: Precision,
     snr_db: float | None = None,
     seed: int = 0,
 ) -> torch.Tensor:
-    """Logits ``[N, K]`` (float32, on x's device) for raw windows ``x``, optionally with AWGN at ``snr_db``.
+    """Logits ``[N, K]`` (float32, on x's device) for raw windows ``x`` with their ``context [N, 5]``,
+    optionally with AWGN at ``snr_db``.
 
     The noise is seeded by ``seed``, so every model compared at one SNR sees the very same noisy windows.
     """
@@ -179,14 +227,18 @@ def predict_logits(
         if snr_db is not None:
             batch = awgn_torch(batch, snr_db, generator)
         with precision.autocast(x.device):
-            outputs.append(model(standardize(batch)).float())
+            outputs.append(model(standardize(batch), context[begin : begin + batch_size]).float())
     return torch.cat(outputs) if outputs else torch.empty(0, device=x.device)
 
 
 @dataclass
 class EvalStats:
+    """Loss, class accuracy (None when no window has a known class), fault-type accuracy and macro-F1."""
+
     loss: float
-    accuracy: float
+    accuracy: float | None
+    type_accuracy: float
+    type_macro_f1: float
 
 
 def evaluate_split(
@@ -198,10 +250,23 @@ def evaluate_split(
     snr_db: float | None = None,
     seed: int = 0,
 ) -> EvalStats:
-    """Cross-entropy and accuracy of ``model`` on ``data`` (clean, or at ``snr_db``)."""
+    """Loss and accuracies of ``model`` on ``data`` (clean, or at ``snr_db``)."""
     logits = predict_logits(
-        model, data.x, batch_size=batch_size, precision=precision, snr_db=snr_db, seed=seed
+        model, data.x, data.context, batch_size=batch_size, precision=precision, snr_db=snr_db, seed=seed
     )
-    loss = F.cross_entropy(logits, data.y).item()
-    accuracy = (logits.argmax(1) == data.y).float().mean().item()
-    return EvalStats(loss, accuracy)
+    loss = partial_label_loss(logits, data.y, data.fault_type, data.membership).item()
+    known = data.y >= 0
+    accuracy = (logits[known].argmax(1) == data.y[known]).float().mean().item() if known.any() else None
+    types = type_log_probs(logits, data.membership).argmax(1)
+    return EvalStats(loss, accuracy, (types == data.fault_type).float().mean().item(),
+                     macro_f1(data.fault_type, types))
+
+
+def macro_f1(truth: torch.Tensor, predicted: torch.Tensor) -> float:
+    """Mean F1 over the fault types present in ``truth``."""
+    scores = []
+    for t in truth.unique():
+        tp = ((predicted == t) & (truth == t)).sum().item()
+        denominator = (predicted == t).sum().item() + (truth == t).sum().item()
+        scores.append(2 * tp / denominator if denominator else 0.0)
+    return float(np.mean(scores)) if scores else 0.0

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from faultdx.data.base import Recording, WindowSet
+from faultdx.data.bearing import bearing_from
 from faultdx.data.checksum import file_sha256
 from faultdx.data.registry import get_dataset
-from faultdx.data.splits import condition_split, time_split
+from faultdx.data.splits import concat_windows, condition_split, holdout_split, size_split, time_split
 from faultdx.paths import data_dir
 from faultdx.train.config import RunConfig
-
-#: Bearing of the instrumented position per dataset (recorded in the model directory).
-_BEARINGS = {"cwru": "SKF_6205"}
 
 
 @dataclass
@@ -55,27 +53,15 @@ def prepare_data(config: RunConfig, *, conditions: list[float] | None = None) ->
         raise ValueError(f"data.exclude_classes: unknown class(es) {unknown}; valid: {list(dataset.classes)}")
     classes = tuple(c for c in dataset.classes if c not in config.data.exclude_classes)
     recordings = [r for r in recordings if r.label in classes]
-    window, hop = config.data.window, config.data.hop
-    if config.split.protocol == "time":
-        splits = time_split(
-            recordings,
-            window=window,
-            hop=hop,
-            fractions=config.split.fractions,
-            classes=classes,
-            eval_hop=eval_hop(config),
+    splits, tested = _split(config, recordings, classes)
+    mixed = _mix_recordings(config, recordings[0].sampling_rate)
+    if mixed:
+        extra = holdout_split(
+            mixed, [], window=config.data.window, hop=config.data.hop, val_fraction=config.split.val_fraction,
+            classes=classes, eval_hop=eval_hop(config),
         )
-    else:
-        splits = condition_split(
-            recordings,
-            train_conditions=config.split.train_conditions,
-            test_conditions=config.split.test_conditions,
-            window=window,
-            hop=hop,
-            val_fraction=config.split.val_fraction,
-            classes=classes,
-            eval_hop=eval_hop(config),
-        )
+        splits = {**splits, "train": concat_windows([splits["train"], extra["train"]]),
+                  "val": concat_windows([splits["val"], extra["val"]])}
     for name, windows in splits.items():
         if len(windows) == 0:
             raise ValueError(f"the {name} split is empty: check data.window, split settings and conditions")
@@ -83,9 +69,54 @@ def prepare_data(config: RunConfig, *, conditions: list[float] | None = None) ->
         splits=splits,
         classes=classes,
         sampling_rate=float(recordings[0].sampling_rate),
-        recordings=recordings,
-        dataset=_provenance(config, recordings),
+        recordings=recordings + tested + mixed,
+        dataset=_provenance(config, recordings + tested),
     )
+
+
+def _split(
+    config: RunConfig, recordings: list[Recording], classes: tuple[str, ...]
+) -> tuple[dict[str, WindowSet], list[Recording]]:
+    """The protocol's train / val / test windows, and the recordings of another dataset tested on."""
+    split = config.split
+    common = {"window": config.data.window, "hop": config.data.hop, "classes": classes,
+              "eval_hop": eval_hop(config)}
+    if split.protocol == "time":
+        return time_split(recordings, fractions=split.fractions, **common), []
+    if split.protocol == "condition":
+        return condition_split(
+            recordings, train_conditions=split.train_conditions, test_conditions=split.test_conditions,
+            val_fraction=split.val_fraction, **common,
+        ), []
+    if split.protocol == "size":
+        held_out = size_split(recordings, test_size=split.test_size, val_fraction=split.val_fraction,
+                              **common)
+        return held_out, []
+    options = {"sampling_rate": recordings[0].sampling_rate, **split.test_data.options}
+    tested = _load(split.test_data.name, options, config, "split.test_data")
+    return holdout_split(recordings, tested, val_fraction=split.val_fraction, **common), tested
+
+
+def _mix_recordings(config: RunConfig, rate: float) -> list[Recording]:
+    out = []
+    for i, source in enumerate(config.data.mix):
+        recordings = _load(source.name, source.options, config, f"data.mix[{i}]")
+        if any(r.sampling_rate != rate for r in recordings):
+            raise ValueError(f"data.mix[{i}]: recordings must be at {rate:g} Hz like the main dataset "
+                             "(set its options.sampling_rate)")
+        out += recordings
+    return out
+
+
+def _load(name: str, options: dict[str, Any], config: RunConfig, where: str) -> list[Recording]:
+    try:
+        dataset = get_dataset(name, **options)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{where}.options: {err}") from err
+    recordings = dataset.recordings(channels=tuple(config.data.channels))
+    if not recordings:
+        raise ValueError(f"{where}: dataset {name!r} has no recordings under {str(data_dir())!r}")
+    return recordings
 
 
 def _provenance(config: RunConfig, recordings: list[Recording]) -> dict[str, Any]:
@@ -104,18 +135,7 @@ def _relative(path: Path) -> str:
         return path.name
 
 
-def bearing_of(dataset_name: str) -> dict[str, Any] | None:
-    """Geometry of the bearing a dataset's models diagnose, as JSON (None when unknown)."""
-    name = _BEARINGS.get(dataset_name)
-    if name is None:
-        return None
-    try:
-        from faultdx.data import bearing
-    except ImportError:
-        return None
-    geometry = getattr(bearing, name, None)
-    if geometry is None:
-        return None
-    from dataclasses import asdict, is_dataclass
-
-    return asdict(geometry) if is_dataclass(geometry) else dict(vars(geometry))
+def bearing_of(data: PreparedData) -> dict[str, Any] | None:
+    """The bearing a model trained on ``data`` diagnoses by default: that of its first recording."""
+    first = data.recordings[0].bearing if data.recordings else None
+    return None if first is None else bearing_from(first).as_request()

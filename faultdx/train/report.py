@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from faultdx.data.base import FAULT_TYPES
 from faultdx.train.atomic import write_text_atomic
 from faultdx.train.checkpoint import LoadedModel, ModelMeta, load_model_dir, resolve_model
 from faultdx.train.config import RunConfig, parse_override, set_dotted, validate_config
 from faultdx.train.device import resolve_device, resolve_precision
-from faultdx.train.loop import DeviceSplit, predict_logits
+from faultdx.train.loop import DeviceSplit, predict_logits, type_log_probs
 from faultdx.train.metrics import ClassificationReport, classification_report
 from faultdx.train.prepare import PreparedData, prepare_data
 
@@ -99,14 +100,15 @@ def evaluate_model(
     model = loaded.model.to(device)
 
     def predict(snr: float | None) -> np.ndarray:
+        """Fault-type index of every test window (the primary answer; sizes are rig-specific)."""
         logits = predict_logits(
-            model, test.x, batch_size=512, precision=precision, snr_db=snr, seed=NOISE_SEED
+            model, test.x, test.context, batch_size=512, precision=precision, snr_db=snr, seed=NOISE_SEED
         )
-        return logits.argmax(1).cpu().numpy()
+        return type_log_probs(logits, test.membership).argmax(1).cpu().numpy()
 
-    y = data.splits["test"].y
+    y = data.splits["test"].fault_type
     clean = predict(None)
-    report = classification_report(y, clean, data.classes)
+    report = classification_report(y, clean, FAULT_TYPES)
     sweep = {float(snr): float(np.mean(predict(snr) == y)) for snr in snrs}
     conditions = np.asarray(data.conditions_of("test"))
     trained_on = config.split.train_conditions if config.split.protocol == "condition" else None

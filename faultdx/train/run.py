@@ -34,7 +34,7 @@ from faultdx.train.distributed import (
     shutdown_distributed,
     wrap_ddp,
 )
-from faultdx.train.loop import DeviceSplit, evaluate_split, steps_per_epoch, train_one_epoch
+from faultdx.train.loop import DeviceSplit, EvalStats, evaluate_split, steps_per_epoch, train_one_epoch
 from faultdx.train.optim import build_model, build_optimizer, build_scheduler
 from faultdx.train.prepare import PreparedData, bearing_of, eval_hop, prepare_data
 from faultdx.train.state import TrainState, load_train_state, save_train_state
@@ -203,8 +203,9 @@ def _train(
         if log:
             best, last = test["best"], test["last"]
             log(
-                f"test (used once): best (epoch {state.best_epoch}) acc {100 * best['accuracy']:.2f}% | "
-                f"last acc {100 * last['accuracy']:.2f}% | {time.perf_counter() - started:.0f} s"
+                f"test (used once): fault type best (epoch {state.best_epoch}) "
+                f"{100 * best['type_accuracy']:.2f}% | last {100 * last['type_accuracy']:.2f}% | "
+                f"{time.perf_counter() - started:.0f} s"
             )
     barrier(info)
     return RunResult(run_dir=run_dir, test=test, records=records, seconds=time.perf_counter() - started)
@@ -233,18 +234,31 @@ def _validate(model: torch.nn.Module, val: DeviceSplit, config: RunConfig, preci
     """Validation metrics; the selection score is clean accuracy, averaged with noisy accuracy if asked."""
     batch = config.eval_batch_size
     clean = evaluate_split(model, val, batch_size=batch, precision=precision)
-    record: dict[str, Any] = {"val_loss": clean.loss, "val_acc": clean.accuracy}
-    score = clean.accuracy
+    record: dict[str, Any] = {"val_loss": clean.loss, "val_acc": clean.type_accuracy,
+                              "val_class_acc": clean.accuracy}
+    score = _score(clean)
     snr = config.augment.val_snr_db
     if snr is not None:
         noisy = evaluate_split(
             model, val, batch_size=batch, precision=precision, snr_db=snr, seed=config.seed
         )
-        record.update(val_snr_db=snr, val_acc_noisy=noisy.accuracy)
-        score = 0.5 * (clean.accuracy + noisy.accuracy)
+        record.update(val_snr_db=snr, val_acc_noisy=noisy.type_accuracy)
+        score = 0.5 * (score + _score(noisy))
     # ties go to the lower loss: subtract a loss term too small to reorder different accuracies
     record["score"] = score - 1e-6 * min(clean.loss, 100.0)
     return record
+
+
+def _score(stats: EvalStats) -> float:
+    """Selection score: fault-type accuracy (the primary answer), averaged with class accuracy if known."""
+    if stats.accuracy is None:
+        return stats.type_accuracy
+    return 0.5 * (stats.type_accuracy + stats.accuracy)
+
+
+def _test_metrics(stats: EvalStats, suffix: str = "") -> dict[str, float | None]:
+    return {f"accuracy{suffix}": stats.accuracy, f"type_accuracy{suffix}": stats.type_accuracy,
+            f"type_macro_f1{suffix}": stats.type_macro_f1}
 
 
 def _final_test(
@@ -261,7 +275,7 @@ def _final_test(
         clean = evaluate_split(
             loaded.model, test_data, batch_size=config.eval_batch_size, precision=precision
         )
-        result = {"accuracy": clean.accuracy, "loss": clean.loss, "windows": len(test_data)}
+        result = {**_test_metrics(clean), "loss": clean.loss, "windows": len(test_data)}
         for snr in config.test_snr_db:
             noisy = evaluate_split(
                 loaded.model,
@@ -271,7 +285,7 @@ def _final_test(
                 snr_db=snr,
                 seed=TEST_SEED,
             )
-            result[f"accuracy_snr_{snr:g}dB"] = noisy.accuracy
+            result.update(_test_metrics(noisy, f"_snr_{snr:g}dB"))
         results[which] = result
         meta = loaded.meta.model_dump(mode="json")
         meta["metrics"] = {**meta["metrics"], "test": result}
@@ -299,7 +313,8 @@ def _protocol(config: RunConfig, selection: str, epoch: int) -> dict[str, Any]:
 
 
 def _model_meta(config: RunConfig, data: PreparedData, record: dict, selection: str) -> dict[str, Any]:
-    val = {k: record[k] for k in ("val_loss", "val_acc", "val_acc_noisy", "val_snr_db") if k in record}
+    keys = ("val_loss", "val_acc", "val_class_acc", "val_acc_noisy", "val_snr_db")
+    val = {k: record[k] for k in keys if k in record}
     meta = {
         "name": config.model_name,
         "classes": list(data.classes),
@@ -311,7 +326,7 @@ def _model_meta(config: RunConfig, data: PreparedData, record: dict, selection: 
         "protocol": _protocol(config, selection, record["epoch"]),
         "metrics": {"val": val, "epoch": record["epoch"]},
     }
-    bearing = bearing_of(config.data.name)
+    bearing = bearing_of(data)
     if bearing is not None:
         meta["bearing"] = bearing
     return meta
