@@ -1,11 +1,15 @@
 """The Diagnoser: a model directory turned into per-signal diagnoses (+ per-sample APReLU slopes).
 
-signals → windows → network → diagnosis, on exactly the path training takes: each signal is resampled to the
-model's rate, framed into the model's windows and standardised per window and channel by
-:mod:`faultdx.data.windows`, then the windows go through the network in batches.
+signals (+ machine context) → windows → network → diagnosis, on exactly the path training takes: each
+signal's context (shaft speed given or estimated, bearing given or the model's) becomes a context vector at
+the model's rate; the signal is resampled to the model's rate, framed into the model's windows and
+standardised per window and channel by :mod:`faultdx.data.windows`, then the windows and their context go
+through the network in batches.
 
-**Aggregate verdict of a signal** = the mean of its windows' class probabilities; its label is the argmax of
-that mean and its confidence the mean probability of that label. Every window's own verdict is kept as well.
+**Aggregate verdict of a signal** = the mean of its windows' class probabilities. The primary answer is the
+**fault type** (normal / ball / inner race / outer race) whose summed class probability is highest; its
+confidence is that sum. The severity (fault size) is the most probable class within that type, and only as
+meaningful as the training rig's sizes (``severity_note`` says so). Every window's own verdict is kept.
 
 The CLI, the REST service and the page all call this module; the service splits :meth:`Diagnoser.diagnose`
 into :meth:`Diagnoser.windows` → :meth:`Diagnoser.predict_windows` (batched across requests) →
@@ -24,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from faultdx.data.base import fault_type_of
+from faultdx.context import ContextError, MachineContext, resolve_context
+from faultdx.data.base import FAULT_TYPES, type_membership
+from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.train.checkpoint import CARD_FILE, ModelMeta, load_model_dir, resolve_model
 
@@ -48,11 +54,14 @@ class Windows:
     """One signal's windows, ready for the network.
 
     ``x``: standardised float32 ``[N, C, W]`` at the model's rate; ``start``: int64 ``[N]`` first sample of
-    each window counted in the *caller's* signal (its own sampling rate).
+    each window counted in the *caller's* signal (its own sampling rate); ``context``: float32 ``[N, 5]``
+    context vector of every window at the model's rate; ``machine``: the signal's machine context.
     """
 
     x: np.ndarray
     start: np.ndarray
+    context: np.ndarray | None = None
+    machine: MachineContext | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class Diagnosis:
     window_probabilities: np.ndarray
     start: np.ndarray
     slopes: dict[str, np.ndarray] | None = None
+    machine: MachineContext | None = None
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -74,20 +84,58 @@ class Diagnosis:
         return self.window_probabilities.mean(axis=0)
 
     @property
-    def label(self) -> str:
-        return self.classes[int(np.argmax(self.probabilities))]
+    def type_probabilities(self) -> dict[str, float]:
+        """Probability of each fault type: the sum of its classes' mean probabilities."""
+        summed = self.probabilities @ type_membership(self.classes)
+        return {t: float(p) for t, p in zip(FAULT_TYPES, summed, strict=True)}
+
+    @property
+    def window_type_probabilities(self) -> np.ndarray:
+        """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order)."""
+        return self.window_probabilities @ type_membership(self.classes)
 
     @property
     def fault_type(self) -> str:
-        return fault_type_of(self.label)
+        """The primary answer: the most probable fault type."""
+        probs = self.type_probabilities
+        return max(probs, key=probs.__getitem__)
 
     @property
     def confidence(self) -> float:
-        return float(np.max(self.probabilities))
+        """Probability of :attr:`fault_type`."""
+        return self.type_probabilities[self.fault_type]
+
+    @property
+    def label(self) -> str:
+        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``)."""
+        members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
+        probs = np.where(members, self.probabilities, -1.0)
+        return self.classes[int(np.argmax(probs))]
+
+    @property
+    def severity(self) -> str | None:
+        """Fault size of :attr:`label` (``"0.014 in"``), None for normal or a model without sizes."""
+        suffix = self.label.rsplit("_", 1)[-1]
+        return f"0.{suffix} in" if self.fault_type != "normal" and suffix.isdigit() else None
+
+    @property
+    def evidence(self) -> dict[str, float | str] | None:
+        """The defect frequency whose lines carry the verdict (BPFO for outer race, BPFI for inner race,
+        2×BSF for a ball), in Hz at the signal's speed; None for normal or without context."""
+        if self.machine is None or self.fault_type == "normal":
+            return None
+        f = self.machine.frequencies()
+        name, hz = {"outer_race": ("BPFO", f["bpfo"]), "inner_race": ("BPFI", f["bpfi"]),
+                    "ball": ("2xBSF", 2 * f["bsf"])}[self.fault_type]
+        return {"defect_frequency": name, "hz": hz}
 
     @property
     def window_labels(self) -> list[str]:
         return [self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)]
+
+    @property
+    def window_fault_types(self) -> list[str]:
+        return [FAULT_TYPES[i] for i in np.argmax(self.window_type_probabilities, axis=1)]
 
     @property
     def slope_summary(self) -> dict[str, float] | None:
@@ -143,20 +191,22 @@ class Diagnoser:
         """
         c, w = len(self.channels), self.window
         generator = torch.Generator().manual_seed(0)
+        context = torch.from_numpy(self.default_context().vector(self.sampling_rate))[None]
         try:
             with warnings.catch_warnings(), torch.inference_mode():
                 warnings.simplefilter("ignore")  # deprecation, and the tracer on the (constant) shape check
-                example = torch.randn(1, c, w, generator=generator)
+                example = (torch.randn(1, c, w, generator=generator), context)
                 forward = torch.jit.freeze(torch.jit.trace(self.model, example, check_trace=False))
                 with_slopes = torch.jit.freeze(
                     torch.jit.trace(_WithSlopes(self.model).eval(), example, check_trace=False, strict=False)
                 )
                 for n, length in ((3, w), (2, w // 2 + 7)):
                     x = torch.randn(n, c, length, generator=generator)
-                    logits, slopes = self.model.forward_with_slopes(x)
-                    got_logits, got_slopes = with_slopes(x)
+                    ctx = context.expand(n, -1) * (1 + 0.1 * torch.rand(n, 1, generator=generator))
+                    logits, slopes = self.model.forward_with_slopes(x, ctx)
+                    got_logits, got_slopes = with_slopes(x, ctx)
                     expected = [logits, logits, *slopes.values()]
-                    got = [forward(x), got_logits, *(got_slopes.get(k) for k in slopes)]
+                    got = [forward(x, ctx), got_logits, *(got_slopes.get(k) for k in slopes)]
                     if got_slopes.keys() != slopes.keys() or not all(
                         torch.allclose(a, b, atol=1e-4) for a, b in zip(got, expected, strict=True)
                     ):
@@ -189,6 +239,21 @@ class Diagnoser:
     def channels(self) -> tuple[str, ...]:
         return tuple(self.meta.channels)
 
+    @property
+    def needs_context(self) -> bool:
+        """Whether the network reads the machine context (shaft speed and bearing)."""
+        config = getattr(self.model, "config", None)
+        return bool(getattr(config, "needs_context", False))
+
+    @property
+    def bearing(self) -> BearingGeometry:
+        """The bearing the model assumes when a request names none: its training rig's."""
+        return meta_bearing(self.meta.bearing)
+
+    def default_context(self) -> MachineContext:
+        """The training rig's bearing at a nominal 1797 rpm (for warm-up and tracing)."""
+        return MachineContext(1797.0, self.bearing, "given", "model")
+
     def model_card(self) -> str | None:
         """The model directory's ``MODEL_CARD.md`` text, if it has one."""
         card = self.path / CARD_FILE if self.path is not None else None
@@ -198,7 +263,8 @@ class Diagnoser:
         """``{layer name: channels}`` of every per-sample activation parameter (empty for e.g. ReLU nets)."""
         if self._slope_channels is None:
             x = np.zeros((1, len(self.channels), self.window), dtype=np.float32)
-            _, slopes = self.predict_windows(x, include_slopes=True)
+            context = self.default_context().vector(self.sampling_rate)[None]
+            _, slopes = self.predict_windows(x, context, include_slopes=True)
             self._slope_channels = {name: int(v.shape[1]) for name, v in slopes.items()}
         return self._slope_channels
 
@@ -213,8 +279,12 @@ class Diagnoser:
         channels: Sequence[str] | None = None,
         max_windows: int | None = None,
         field: str = "signal",
+        rpm: float | None = None,
+        bearing: str | dict | BearingGeometry | None = None,
     ) -> Windows:
-        """Resample ``signal`` (``[T]`` or ``[C, T]``) to the model's rate, frame and standardise it.
+        """Resample ``signal`` (``[T]`` or ``[C, T]``) to the model's rate, frame and standardise it, with
+        its machine context: ``rpm`` (estimated from the signal when None) and ``bearing`` (a catalogue name
+        or a geometry; the model's own when None).
 
         ``channels`` names the rows of a ``[C, T]`` signal so the model's channels can be picked out of it;
         without names the signal must have exactly the model's channel count. ``field`` is used in errors.
@@ -224,6 +294,8 @@ class Diagnoser:
         signal = self._select_channels(_as_2d(signal, field), channels, field)
         min_samples = math.ceil(window * rate / self.sampling_rate)
         signal = _validate(signal, min_samples, field)
+        machine = self.machine_context(signal, rate, rpm, bearing)
+        vector = (machine or self.default_context()).vector(self.sampling_rate)
         resampled_len = math.ceil(signal.shape[1] * self.sampling_rate / rate)
         count = 1 + max(0, resampled_len - window) // hop
         if max_windows is not None and count > max_windows:
@@ -242,7 +314,26 @@ class Diagnoser:
             )
         start = np.arange(framed.shape[0], dtype=np.int64) * hop
         start = np.round(start * rate / self.sampling_rate).astype(np.int64)
-        return Windows(x=standardize(framed), start=start)
+        context = np.repeat(vector[None], framed.shape[0], axis=0)
+        return Windows(x=standardize(framed), start=start, context=context, machine=machine)
+
+    def machine_context(
+        self, signal: np.ndarray, sampling_rate: float, rpm: float | None,
+        bearing: str | dict | BearingGeometry | None,
+    ) -> MachineContext | None:
+        """The checked context of ``signal [C, T]``; :class:`DiagnoseInputError` naming the bad field.
+
+        None when the speed is neither given nor estimable and the network does not read the context."""
+        try:
+            return resolve_context(signal, sampling_rate, rpm=rpm, bearing=bearing,
+                                   default_bearing=self.bearing)
+        except ContextError as err:
+            raise DiagnoseInputError(str(err), err.field) from err
+        except ValueError as err:  # the speed estimator cannot work on this signal
+            if not self.needs_context:
+                return None
+            message = f"rpm: not given and cannot be estimated ({err}); send rpm"
+            raise DiagnoseInputError(message, "rpm") from err
 
     def check_window_hop(self, window: int | None, hop: int | None) -> tuple[int, int]:
         """Defaults from the model; ``window`` from the network's minimum to 8× its own; ``hop >= 1``."""
@@ -292,25 +383,33 @@ class Diagnoser:
 
     # -- windows → network -----------------------------------------------------------------------------------
     def predict_windows(
-        self, x: np.ndarray, include_slopes: bool = False
+        self, x: np.ndarray, context: np.ndarray | None = None, include_slopes: bool = False
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Class probabilities ``[N, K]`` (and slopes ``{layer: [N, C]}`` if asked) for standardised ``x``.
 
-        ``x``: float32 ``[N, C, W]`` as returned in :attr:`Windows.x`. Runs in batches of ``batch_size``.
+        ``x``: float32 ``[N, C, W]`` and ``context``: float32 ``[N, 5]`` as returned in :class:`Windows`
+        (the context may be None for a network that does not read it). Runs in batches of ``batch_size``.
         """
         if x.ndim != 3 or x.shape[1] != len(self.channels):
             raise DiagnoseInputError(
                 f"windows must be [N, {len(self.channels)}, W], got shape {list(x.shape)}", "windows"
             )
+        if context is None:
+            context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
+            if self.needs_context:
+                message = "this model reads the machine context: pass context [N, 5]"
+                raise DiagnoseInputError(message, "context")
         probs, slopes = [], []
         with torch.inference_mode():
             for i in range(0, max(len(x), 1), self.batch_size):
-                batch = torch.from_numpy(np.ascontiguousarray(x[i : i + self.batch_size], dtype=np.float32))
+                part = slice(i, i + self.batch_size)
+                batch = torch.from_numpy(np.ascontiguousarray(x[part], dtype=np.float32))
+                ctx = torch.from_numpy(np.ascontiguousarray(context[part], dtype=np.float32))
                 if include_slopes:
-                    logits, layer_slopes = self._forward_slopes(batch)
+                    logits, layer_slopes = self._forward_slopes(batch, ctx)
                     slopes.append({k: v.float().numpy() for k, v in layer_slopes.items()})
                 else:
-                    logits = self._forward(batch)
+                    logits = self._forward(batch, ctx)
                 probs.append(torch.softmax(logits.float(), dim=-1).numpy())
         merged = {k: np.concatenate([s[k] for s in slopes]) for k in slopes[0]} if slopes else {}
         return np.concatenate(probs), merged
@@ -320,7 +419,7 @@ class Diagnoser:
         self, windows: Windows, probs: np.ndarray, slopes: dict[str, np.ndarray] | None = None
     ) -> Diagnosis:
         """Wrap one signal's window probabilities (and slopes) as a :class:`Diagnosis`."""
-        return Diagnosis(self.classes, probs, windows.start, slopes)
+        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine)
 
     def diagnose(
         self,
@@ -331,17 +430,23 @@ class Diagnoser:
         hop: int | None = None,
         include_slopes: bool = False,
         channels: Sequence[str] | None = None,
+        rpm: float | None = None,
+        bearing: str | dict | BearingGeometry | None = None,
     ) -> list[Diagnosis]:
-        """One :class:`Diagnosis` per signal (``[T]`` or ``[C, T]``, sampled at ``sampling_rate`` Hz)."""
+        """One :class:`Diagnosis` per signal (``[T]`` or ``[C, T]``, sampled at ``sampling_rate`` Hz), all
+        from one machine: shaft speed ``rpm`` (estimated per signal when None) and ``bearing``."""
         if isinstance(signals, np.ndarray) and signals.ndim == 1:
             signals = [signals]
         prepared = [
-            self.windows(s, sampling_rate, window=window, hop=hop, channels=channels, field=f"signals[{i}]")
+            self.windows(s, sampling_rate, window=window, hop=hop, channels=channels, field=f"signals[{i}]",
+                         rpm=rpm, bearing=bearing)
             for i, s in enumerate(signals)
         ]
         if not prepared:
             raise DiagnoseInputError("signals: no signal given", "signals")
-        probs, slopes = self.predict_windows(np.concatenate([w.x for w in prepared]), include_slopes)
+        x = np.concatenate([w.x for w in prepared])
+        context = np.concatenate([w.context for w in prepared])
+        probs, slopes = self.predict_windows(x, context, include_slopes)
         return self.split(prepared, probs, slopes if include_slopes else None)
 
     def split(
@@ -396,6 +501,17 @@ def _validate(signal: np.ndarray, min_samples: int, field: str) -> np.ndarray:
         raise DiagnoseInputError(f"{field}: {err}", field) from err
 
 
+def meta_bearing(bearing: dict | None) -> BearingGeometry:
+    """A model directory's bearing (API form, or the older field names); SKF 6205 when none is recorded."""
+    if not bearing:
+        return SKF_6205
+    if "n_balls" in bearing:  # model directories written before the API form
+        bearing = {"balls": bearing["n_balls"], "ball_diameter_mm": bearing["ball_diameter"],
+                   "pitch_diameter_mm": bearing["pitch_diameter"],
+                   "contact_angle_deg": bearing.get("contact_angle_deg", 0.0), "name": bearing.get("name")}
+    return bearing_from({k: v for k, v in bearing.items() if k != "source"}, "model.bearing")
+
+
 class _WithSlopes(torch.nn.Module):
     """``forward_with_slopes`` as a module's ``forward``, so it can be traced."""
 
@@ -403,5 +519,7 @@ class _WithSlopes(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.model.forward_with_slopes(x)
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.model.forward_with_slopes(x, context)
