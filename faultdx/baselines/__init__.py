@@ -1,0 +1,1 @@
+"""Reference diagnostics without learned parameters, servable beside the networks."""
