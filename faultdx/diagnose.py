@@ -176,6 +176,11 @@ class Diagnoser:
 
         ``trace=True`` runs the network as a frozen TorchScript graph (see :meth:`_trace`).
         """
+        from faultdx.baselines.envelope import ENVELOPE_NAME, envelope_diagnoser  # local: it imports us
+        from faultdx.paths import models_dir
+
+        if path_or_name == ENVELOPE_NAME and not (models_dir() / ENVELOPE_NAME).is_dir():
+            return envelope_diagnoser()
         path = resolve_model(path_or_name)
         loaded = load_model_dir(path)
         return cls(loaded.model, loaded.meta, path=path, batch_size=batch_size, trace=trace)

@@ -52,7 +52,7 @@ class EnvelopeConfig:
     harmonics: int = 3
     tolerance: float = 0.02
     neighbourhood: float = 0.2
-    threshold: float = 3.0
+    threshold: float = 2.0
     sharpness: float = 4.0
     peak_points: int = 9
     floor_points: int = 64
