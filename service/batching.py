@@ -21,13 +21,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-Predict = Callable[[np.ndarray, bool], tuple[np.ndarray, dict[str, np.ndarray]]]
+Predict = Callable[[np.ndarray, np.ndarray, bool], tuple[np.ndarray, dict[str, np.ndarray]]]
 Result = tuple[np.ndarray, dict[str, np.ndarray]]
 
 
 @dataclass
 class _Job:
     x: np.ndarray  # [n, C, W]
+    context: np.ndarray  # [n, 5]: each window's machine context
     include_slopes: bool
     future: asyncio.Future = field(repr=False)
 
@@ -42,9 +43,11 @@ class BatchStats:
 
 
 class MicroBatcher:
-    """Gather jobs of ``[n, C, W]`` windows into forward passes of at most ``max_batch`` windows.
+    """Gather jobs of ``[n, C, W]`` windows (+ their ``[n, 5]`` context) into forward passes of at most
+    ``max_batch`` windows.
 
-    ``predict(x, include_slopes) -> (probs [N, K], slopes {layer: [N, C]})`` is called in a worker thread.
+    ``predict(x, context, include_slopes) -> (probs [N, K], slopes {layer: [N, C]})`` (``Diagnoser.
+    predict_windows``) is called in a worker thread.
     ``busy() -> int`` tells how many requests are in progress (including the queued ones); ``on_batch`` is
     called after each forward pass.
     """
@@ -76,12 +79,15 @@ class MicroBatcher:
         self._running = 0  # jobs in the forward pass now
         self._task: asyncio.Task | None = None
 
-    async def submit(self, x: np.ndarray, include_slopes: bool = False) -> Result:
-        """Queue ``x [n, C, W]``; return its own ``(probs [n, K], slopes)`` once its batch has run."""
+    async def submit(self, x: np.ndarray, context: np.ndarray, include_slopes: bool = False) -> Result:
+        """Queue ``x [n, C, W]`` with its ``context [n, 5]``; return its own ``(probs [n, K], slopes)`` once
+        its batch has run."""
+        if len(context) != len(x):
+            raise ValueError(f"context: {len(context)} rows for {len(x)} windows")
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Job(x, include_slopes, future))
+        self._queue.append(_Job(x, context, include_slopes, future))
         self._arrived.set()
         return await future
 
@@ -176,6 +182,10 @@ class MicroBatcher:
 
     def _forward(self, jobs: list[_Job]) -> tuple[np.ndarray, dict[str, np.ndarray], BatchStats]:
         start = time.perf_counter()
-        x = jobs[0].x if len(jobs) == 1 else np.concatenate([job.x for job in jobs])
-        probs, slopes = self.predict(x, any(job.include_slopes for job in jobs))
+        if len(jobs) == 1:
+            x, context = jobs[0].x, jobs[0].context
+        else:
+            x = np.concatenate([job.x for job in jobs])
+            context = np.concatenate([job.context for job in jobs])
+        probs, slopes = self.predict(x, context, any(job.include_slopes for job in jobs))
         return probs, slopes, BatchStats(len(x), len(jobs), time.perf_counter() - start)

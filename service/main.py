@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -19,7 +20,7 @@ from service.batching import BatchStats, MicroBatcher
 from service.deps import ModelSet, ServedModel, require_api_key
 from service.errors import install_error_handlers
 from service.limits import BodyLimitMiddleware
-from service.routes import diagnose, health, metrics, models, page, v2
+from service.routes import bearings, diagnose, health, metrics, models, page, v2
 from service.settings import Settings, get_settings
 from service.telemetry import BATCH_REQUESTS, BATCH_WINDOWS, FORWARD_SECONDS, MetricsMiddleware, in_flight
 
@@ -45,8 +46,7 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
         batch = min(settings.max_batch, FORWARD_BATCH)
         diagnoser = Diagnoser.from_dir(where, batch_size=batch, trace=settings.trace)
         diagnoser.slope_channels()  # lists the slope layers
-        # warm-up through every step (resampling imports scipy.signal), so no request pays first-call costs
-        diagnoser.diagnose([np.zeros(4 * diagnoser.window, np.float32)], 2 * diagnoser.sampling_rate)
+        warm_up(diagnoser)
         loaded[diagnoser.name] = diagnoser
         log.info(
             "loaded model %s v%s from %s (traced: %s)",
@@ -56,6 +56,18 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
             diagnoser.traced,
         )
     return loaded
+
+
+def warm_up(diagnoser: Diagnoser) -> None:
+    """Run every step once (resampling imports scipy.signal, the speed estimator its FFT), so that no request
+    pays first-call costs: a diagnosis with the rpm given, and one estimating it from a 1 s tone."""
+    rate = 2 * diagnoser.sampling_rate
+    rpm = diagnoser.default_context().rpm
+    diagnoser.diagnose([np.zeros(4 * diagnoser.window, np.float32)], rate, rpm=rpm)
+    t = np.arange(max(int(rate), 4 * diagnoser.window)) / rate
+    tone = np.sin(2 * np.pi * rpm / 60 * t).astype(np.float32)
+    with contextlib.suppress(ValueError):  # the estimator may find no speed in a tone: warm all the same
+        diagnoser.diagnose([tone], rate)
 
 
 def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBatcher:
@@ -107,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     auth = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(v2.open_router)
-    for module in (models, diagnose, metrics):
+    for module in (models, bearings, diagnose, metrics):
         app.include_router(module.router, dependencies=auth)
     app.include_router(v2.router, dependencies=auth)
     app.include_router(page.router)

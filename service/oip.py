@@ -191,6 +191,7 @@ def encode_response(
     model_name: str,
     model_version: str,
     request_id: str | None,
+    parameters: dict[str, str | float | bool] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and headers: JSON for JSON outputs, JSON + bytes when any output is binary."""
     described, chunks = [], []
@@ -212,6 +213,8 @@ def encode_response(
     head: dict[str, Any] = {"model_name": model_name, "model_version": model_version, "outputs": described}
     if request_id is not None:
         head["id"] = request_id
+    if parameters:
+        head["parameters"] = parameters
     header = json.dumps(head).encode()
     if not chunks:
         return header, {"content-type": "application/json"}

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
+from faultdx.context import check_rpm
 from faultdx.diagnose import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}, "minItems": 1}
@@ -53,6 +54,31 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+_GEOMETRY_SCHEMA = {
+    "type": "object",
+    "required": ["balls", "ball_diameter_mm", "pitch_diameter_mm"],
+    "properties": {
+        "balls": {"type": "integer", "minimum": 3},
+        "ball_diameter_mm": {"type": "number", "exclusiveMinimum": 0},
+        "pitch_diameter_mm": {"type": "number", "exclusiveMinimum": 0},
+        "contact_angle_deg": {"type": "number", "minimum": 0, "exclusiveMaximum": 90, "default": 0},
+        "name": {"type": "string"},
+    },
+}
+_BEARING_SCHEMA = {
+    "description": "a catalogue name (GET /v1/bearings) or a geometry; default: the model's training bearing",
+    "anyOf": [{"type": "string", "examples": ["SKF 6205"]}, _GEOMETRY_SCHEMA, {"type": "null"}],
+}
+# checked by service.machine.parse_bearing, so that an error names the part (bearing.balls, ...)
+Bearing = Annotated[Any, WithJsonSchema(_BEARING_SCHEMA)]
+RPM_DESCRIPTION = "shaft speed in rpm (30 to 60000); estimated from the signal when omitted"
+
+
+def rpm_or_none(value: float | None) -> float | None:
+    """Pydantic validator: ``None`` or a possible shaft speed."""
+    return None if value is None else check_rpm(value)
+
+
 Signals = Annotated[list[np.ndarray], PlainValidator(to_arrays), WithJsonSchema(_SIGNALS_SCHEMA)]
 SamplingRate = Annotated[
     float,
@@ -81,9 +107,13 @@ class DiagnoseRequest(BaseModel):
         default=None, description="names of the rows of [channels][samples] signals (e.g. ['DE', 'FE'])"
     )
     include_slopes: bool = Field(default=False, description="also return each window's APReLU slopes")
-    rpm: float | None = Field(
-        default=None, gt=0, le=100_000, description="shaft speed: adds defect frequencies"
-    )
+    rpm: float | None = Field(default=None, description=RPM_DESCRIPTION, examples=[1797])
+    bearing: Bearing = None
+
+    @field_validator("rpm")
+    @classmethod
+    def _check_rpm(cls, value: float | None) -> float | None:
+        return rpm_or_none(value)
 
 
 class ModelRef(BaseModel):
@@ -93,15 +123,47 @@ class ModelRef(BaseModel):
 
 class WindowResult(BaseModel):
     start: int = Field(description="first sample of the window in the signal as sent")
-    label: str
-    confidence: float
+    fault_type: str = Field(description="the window's most probable fault type")
+    label: str = Field(description="the window's most probable class")
+    confidence: float = Field(description="probability of the window's label")
     probabilities: dict[str, float]
 
 
+class BearingOut(BaseModel):
+    """A bearing in the API's form."""
+
+    name: str | None
+    balls: int
+    ball_diameter_mm: float
+    pitch_diameter_mm: float
+    contact_angle_deg: float
+    source: str | None = Field(description="where the geometry is published (catalogue entries)")
+
+
+class MachineOut(BaseModel):
+    """The machine context a verdict was reached with."""
+
+    rpm: float
+    rpm_source: str = Field(description="given | estimated (from the signal)")
+    bearing: BearingOut
+    bearing_source: str = Field(description="given | model (the model's training bearing)")
+    defect_frequencies_hz: dict[str, float] = Field(description="shaft, bpfo, bpfi, bsf, ftf")
+    rpm_estimate_accuracy: str | None = Field(
+        default=None, description="when estimated: the measured accuracy for signals of this length"
+    )
+
+
 class SignalResult(BaseModel):
-    label: str = Field(description="argmax of the mean of the window probabilities")
-    fault_type: str
-    confidence: float
+    fault_type: str = Field(description="the primary answer: most probable fault type (summed classes)")
+    confidence: float = Field(description="probability of fault_type")
+    type_probabilities: dict[str, float] = Field(description="probability of each fault type")
+    label: str = Field(description="most probable class within fault_type")
+    severity: str | None = Field(default=None, description="fault size of label (e.g. '0.014 in')")
+    severity_note: str | None = Field(default=None, description="how far the severity carries over")
+    evidence: dict[str, Any] | None = Field(
+        default=None, description="{defect_frequency, hz}: the line the fault type shows at"
+    )
+    machine: MachineOut | None = None
     probabilities: dict[str, float] = Field(description="mean of the window probabilities")
     windows: list[WindowResult]
     slopes: dict[str, list[list[float]]] | None = Field(
@@ -109,7 +171,7 @@ class SignalResult(BaseModel):
     )
     slope_summary: dict[str, float] | None = Field(default=None, description="{layer: mean slope}")
     defect_frequencies_hz: dict[str, float] | None = Field(
-        default=None, description="BPFO, BPFI, BSF, FTF of the model's bearing at the given rpm"
+        default=None, description="machine.defect_frequencies_hz (kept for older clients)"
     )
 
 
@@ -134,6 +196,8 @@ class ModelSummary(BaseModel):
     preset: str | None
     activation: str | None
     created: str
+    bearing: BearingOut = Field(description="the bearing assumed when a request names none (training rig's)")
+    needs_context: bool = Field(description="whether the network reads the machine context (rpm, bearing)")
 
 
 class ModelList(BaseModel):
@@ -146,9 +210,12 @@ class ModelDetail(ModelSummary):
     metrics: dict[str, Any]
     dataset: dict[str, Any]
     protocol: dict[str, Any]
-    bearing: dict[str, Any] | None
     slope_layers: dict[str, int] = Field(description="{layer: channels} of the per-sample slopes")
     model_card: str | None
+
+
+class BearingList(BaseModel):
+    bearings: list[BearingOut]
 
 
 class ErrorResponse(BaseModel):

@@ -1,12 +1,15 @@
 """``POST /v1/diagnose`` (JSON signals) and ``POST /v1/diagnose/file`` (an uploaded signal file).
 
-Both go through the Diagnoser's own steps — windows (resample, frame, standardise) → network → aggregate —
-with the network step handed to the model's micro-batcher so that concurrent requests share forward passes.
+Both go through the Diagnoser's own steps — windows (resample, frame, standardise; machine context: rpm given
+or estimated, bearing named, given or the model's) → network → aggregate — with the network step handed to
+the model's micro-batcher so that concurrent requests share forward passes. The primary answer per signal is
+its fault type and that type's probability; the class within the type gives the severity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
@@ -15,11 +18,13 @@ from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from faultdx.diagnose import Diagnosis, Windows
+from faultdx.data.bearing import BearingGeometry
+from faultdx.diagnose import Diagnoser, Diagnosis, Windows
 from service.deps import ModelsDep, ServedModel, SettingsDep
 from service.errors import ApiError
 from service.fastjson import FastJSONResponse, FastJSONRoute
-from service.schemas import ERROR_RESPONSES, DiagnoseRequest, DiagnoseResponse, SamplingRate
+from service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
+from service.schemas import ERROR_RESPONSES, RPM_DESCRIPTION, DiagnoseRequest, DiagnoseResponse, SamplingRate
 from service.telemetry import DIAGNOSES, WINDOWS
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
@@ -27,22 +32,29 @@ INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; large
 DECIMALS = 6
 
 
+@dataclass(frozen=True)
+class Job:
+    """What to diagnose: the signals, their rate, and the options every endpoint shares."""
+
+    signals: Sequence[np.ndarray]
+    sampling_rate: float
+    window: int | None = None
+    hop: int | None = None
+    channels: Sequence[str] | None = None
+    include_slopes: bool = False
+    rpm: float | None = None
+    bearing: BearingGeometry | None = None
+    field: str = "signals"
+
+
 @router.post("/diagnose", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
 async def diagnose(body: DiagnoseRequest, models: ModelsDep, settings: SettingsDep) -> JSONResponse:
-    """Diagnose one or more signals; a signal's verdict is the argmax of its mean window probabilities."""
+    """Diagnose one or more signals of one machine (``rpm``, ``bearing``): per signal the most probable fault
+    type and its probability, the class within it (severity), the evidence and the machine context used."""
     served = models.get(body.model)
-    return await _diagnose(
-        served,
-        body.signals,
-        body.sampling_rate,
-        window=body.window,
-        hop=body.hop,
-        channels=body.channels,
-        include_slopes=body.include_slopes,
-        rpm=body.rpm,
-        max_windows=settings.max_windows,
-        field="signals",
-    )
+    job = Job(body.signals, body.sampling_rate, body.window, body.hop, body.channels, body.include_slopes,
+              body.rpm, parse_bearing(body.bearing))
+    return await _diagnose(served, job, settings.max_windows)
 
 
 @router.post("/diagnose/file", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
@@ -58,7 +70,10 @@ async def diagnose_file(
         str | None, Form(description="channel name or index inside the file (e.g. DE)")
     ] = None,
     include_slopes: Annotated[bool, Form()] = False,
-    rpm: Annotated[float | None, Form(gt=0, le=100_000)] = None,
+    rpm: Annotated[float | None, Form(description=RPM_DESCRIPTION)] = None,
+    bearing: Annotated[
+        str | None, Form(description="a catalogue name (GET /v1/bearings) or a geometry as a JSON object")
+    ] = None,
 ) -> JSONResponse:
     """Diagnose an uploaded signal file, read by the data layer's readers (its channels; its rate if any).
 
@@ -66,10 +81,20 @@ async def diagnose_file(
     (``DE`` picks ``X105_DE_time`` out of a CWRU file).
     """
     served = models.get(model)
+    rpm, geometry = parse_rpm(rpm), parse_bearing_form(bearing)
     data, name = await file.read(), file.filename or "upload"
+    signal, rate, names = await read_upload(served.diagnoser, data, name, sampling_rate, channel)
+    job = Job([signal], rate, window, hop, names, include_slopes, rpm, geometry, field="file")
+    return await _diagnose(served, job, settings.max_windows)
+
+
+async def read_upload(
+    diagnoser: Diagnoser, data: bytes, name: str, sampling_rate: float | None, channel: str | None
+) -> tuple[np.ndarray, float, tuple[str, ...] | None]:
+    """An uploaded file → (signal [C, T], its rate, its channel names when they must pick the model's)."""
     picked: str | int | None = int(channel) if channel is not None and channel.isdigit() else channel
     signal_file = await _read(data, name, sampling_rate, picked)
-    wanted = served.diagnoser.channels
+    wanted = diagnoser.channels
     if picked is None and len(wanted) == 1 and signal_file.signal.shape[0] > 1:
         signal_file = await _read(data, name, sampling_rate, wanted[0])  # e.g. the DE channel of a .mat
     if signal_file.sampling_rate is None:
@@ -80,18 +105,7 @@ async def diagnose_file(
         )
     signal = signal_file.signal
     names = signal_file.channels if signal.shape[0] != len(wanted) else None
-    return await _diagnose(
-        served,
-        [signal],
-        signal_file.sampling_rate,
-        window=window,
-        hop=hop,
-        channels=names,
-        include_slopes=include_slopes,
-        rpm=rpm,
-        max_windows=settings.max_windows,
-        field="file",
-    )
+    return signal, signal_file.sampling_rate, names
 
 
 async def _read(data: bytes, filename: str, sampling_rate: float | None, channel: str | int | None):
@@ -106,98 +120,82 @@ async def _read(data: bytes, filename: str, sampling_rate: float | None, channel
         raise ApiError(422, f"{field}: {err}", field) from err
 
 
-async def _diagnose(
-    served: ServedModel,
-    signals: Sequence[np.ndarray],
-    sampling_rate: float,
-    *,
-    window: int | None,
-    hop: int | None,
-    channels: Sequence[str] | None,
-    include_slopes: bool,
-    rpm: float | None,
-    max_windows: int,
-    field: str,
-) -> JSONResponse:
+async def _diagnose(served: ServedModel, job: Job, max_windows: int) -> JSONResponse:
     diagnoser = served.diagnoser
-    prepare = partial(_windows, served, signals, sampling_rate, window, hop, channels, max_windows, field)
-    large = sum(s.size for s in signals) > INLINE_SAMPLES
+    prepare = partial(_windows, served, job, max_windows)
+    large = sum(s.size for s in job.signals) > INLINE_SAMPLES
     prepared = await run_in_threadpool(prepare) if large else prepare()
     x = prepared[0].x if len(prepared) == 1 else np.concatenate([w.x for w in prepared])
-    probs, slopes = await served.batcher.submit(x, include_slopes)
-    diagnoses = diagnoser.split(prepared, probs, slopes if include_slopes else None)
+    context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
+    probs, slopes = await served.batcher.submit(x, context, job.include_slopes)
+    diagnoses = diagnoser.split(prepared, probs, slopes if job.include_slopes else None)
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()
-    defects = _defect_frequencies(diagnoser.meta.bearing, rpm)
-    results = [_result(d, defects) for d in diagnoses]
+    note = severity_note(diagnoser)
+    seconds = [s.shape[-1] / job.sampling_rate for s in job.signals]
+    results = [result_of(d, note, t) for d, t in zip(diagnoses, seconds, strict=True)]
     return FastJSONResponse(
         {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
     )
 
 
-def _windows(
-    served: ServedModel,
-    signals: Sequence[np.ndarray],
-    sampling_rate: float,
-    window: int | None,
-    hop: int | None,
-    channels: Sequence[str] | None,
-    max_windows: int,
-    field: str,
-) -> list[Windows]:
+def _windows(served: ServedModel, job: Job, max_windows: int) -> list[Windows]:
     out: list[Windows] = []
     left = max_windows
-    for i, signal in enumerate(signals):
-        name = f"{field}[{i}]" if field == "signals" else field
+    for i, signal in enumerate(job.signals):
+        name = f"{job.field}[{i}]" if job.field == "signals" else job.field
         w = served.diagnoser.windows(
-            signal, sampling_rate, window=window, hop=hop, channels=channels, max_windows=left, field=name
+            signal, job.sampling_rate, window=job.window, hop=job.hop, channels=job.channels,
+            max_windows=left, field=name, rpm=job.rpm, bearing=job.bearing,
         )
         left -= len(w.x)
         out.append(w)
     return out
 
 
-def _result(d: Diagnosis, defects: dict[str, float] | None) -> dict[str, Any]:
+def severity_note(diagnoser: Diagnoser) -> str:
+    """What a severity means: a fault size as on the rig the model was trained on."""
+    rig = (diagnoser.meta.dataset.name or "unknown").upper()
+    return f"fault size as on the training rig ({rig}); rig-specific"
+
+
+def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
+    """One signal's verdict as JSON: fault type and confidence first, then class, severity, evidence."""
     classes = d.classes
     window_probs = np.round(d.window_probabilities.astype(np.float64), DECIMALS)
     best = window_probs.argmax(axis=1)
     windows = [
         {
             "start": int(s),
+            "fault_type": t,
             "label": classes[k],
             "confidence": float(p[k]),
             "probabilities": dict(zip(classes, p.tolist(), strict=True)),
         }
-        for s, k, p in zip(d.start.tolist(), best.tolist(), window_probs, strict=True)
+        for s, t, k, p in zip(
+            d.start.tolist(), d.window_fault_types, best.tolist(), window_probs, strict=True
+        )
     ]
     mean = np.round(d.probabilities.astype(np.float64), DECIMALS)
+    severity = d.severity
+    evidence = d.evidence
+    machine = describe_machine(d.machine, seconds)
     out: dict[str, Any] = {
-        "label": d.label,
         "fault_type": d.fault_type,
         "confidence": round(d.confidence, DECIMALS),
+        "type_probabilities": {k: round(v, DECIMALS) for k, v in d.type_probabilities.items()},
+        "label": d.label,
+        "severity": severity,
+        "severity_note": note if severity is not None else None,
+        "evidence": None if evidence is None else {**evidence, "hz": round(float(evidence["hz"]), 3)},
+        "machine": machine,
         "probabilities": dict(zip(classes, mean.tolist(), strict=True)),
         "windows": windows,
     }
     if d.slopes is not None:
         out["slopes"] = {k: np.round(v.astype(np.float64), DECIMALS).tolist() for k, v in d.slopes.items()}
         out["slope_summary"] = {k: round(v, DECIMALS) for k, v in (d.slope_summary or {}).items()}
-    if defects is not None:
-        out["defect_frequencies_hz"] = defects
+    if machine is not None:
+        out["defect_frequencies_hz"] = machine["defect_frequencies_hz"]
     return out
-
-
-def _defect_frequencies(bearing: dict[str, Any] | None, rpm: float | None) -> dict[str, float] | None:
-    """BPFO/BPFI/BSF/FTF of the model's bearing at ``rpm`` (None without an rpm or a known geometry)."""
-    if rpm is None or not bearing:
-        return None
-    from dataclasses import fields
-
-    from faultdx.data.bearing import BearingGeometry, defect_frequencies
-
-    known = {f.name for f in fields(BearingGeometry)}
-    try:
-        geometry = BearingGeometry(**{k: v for k, v in bearing.items() if k in known})
-    except (TypeError, ValueError):
-        return None
-    return {k: round(float(v), 3) for k, v in defect_frequencies(geometry, rpm / 60.0).as_dict().items()}

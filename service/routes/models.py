@@ -26,6 +26,8 @@ def summary(diagnoser: Diagnoser, default: bool) -> ModelSummary:
         preset=extra.get("preset") or meta.protocol.get("preset") or meta.model.get("preset"),
         activation=meta.model.get("activation"),
         created=meta.created,
+        bearing=diagnoser.bearing.as_request(),
+        needs_context=diagnoser.needs_context,
     )
 
 
@@ -40,7 +42,8 @@ async def list_models(models: ModelsDep) -> ModelList:
 
 @router.get("/models/{name}", responses=ERROR_RESPONSES)
 async def get_model(name: str, models: ModelsDep) -> ModelDetail:
-    """One model's metadata: classes, window, rate, network, training metrics, data, and its model card."""
+    """One model's metadata: classes, window, rate, its default bearing (training rig) and whether it reads
+    the machine context, network, training metrics, data, and its model card."""
     diagnoser = models.get(name, field="name", status=404).diagnoser
     meta = diagnoser.meta
     return ModelDetail(
@@ -49,7 +52,6 @@ async def get_model(name: str, models: ModelsDep) -> ModelDetail:
         metrics=meta.metrics,
         dataset=meta.dataset.model_dump(),
         protocol=meta.protocol,
-        bearing=meta.bearing,
         slope_layers=diagnoser.slope_channels(),
         model_card=diagnoser.model_card(),
     )

@@ -7,7 +7,8 @@
   ``?format=file`` as a file to download (the publisher's original ``.mat``; ``.npy`` for simulated ones).
 - ``POST /v1/envelope`` (JSON signal) and ``POST /v1/envelope/file`` (multipart upload): the envelope spectrum
   with the bearing defect frequencies (BPFO, BPFI, BSF, FTF and harmonics) at the given shaft speed, for the
-  model's bearing geometry unless another is named, plus a min/max preview of the waveform for plotting.
+  model's bearing geometry unless another is named (a catalogue name or a geometry, parsed as /v1/diagnose
+  parses it), plus a min/max preview of the waveform for plotting.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import io
 import math
 from contextlib import suppress
-from dataclasses import fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -24,16 +24,17 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
-from faultdx.data.bearing import GEOMETRIES, MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
+from faultdx.data.bearing import MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
 from faultdx.data.catalogue import CwruFile, MfptFile
 from faultdx.data.envelope import envelope_spectrum
-from faultdx.diagnose import check_sampling_rate
+from faultdx.diagnose import Diagnoser, check_sampling_rate
 from service.deps import ModelsDep, require_api_key
 from service.errors import ApiError
-from service.schemas import SamplingRate
+from service.machine import parse_bearing, parse_bearing_form, parse_rpm
+from service.schemas import Bearing, SamplingRate, rpm_or_none
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SIM_SECONDS = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows
@@ -216,27 +217,13 @@ def get_example(name: str, format: Literal["json", "file"] = "json") -> Response
 
 
 # ------------------------------------------------------------------------------------------------- envelope
-class Geometry(BaseModel):
-    """A rolling-element bearing (diameters in mm)."""
-
-    n_balls: int = Field(gt=0)
-    ball_diameter: float = Field(gt=0, allow_inf_nan=False)
-    pitch_diameter: float = Field(gt=0, allow_inf_nan=False)
-    contact_angle_deg: float = Field(default=0.0, ge=0, lt=90)
-    name: str = "custom"
-
-
 class EnvelopeRequest(BaseModel):
     """A 1-D signal and the machine it came from."""
 
     signal: list[float] = Field(description="samples of one channel")
     sampling_rate: float = Field(description="Hz", allow_inf_nan=False)
-    rpm: float | None = Field(
-        default=None, allow_inf_nan=False, description="shaft speed; without it no defect frequencies"
-    )
-    bearing: str | Geometry | None = Field(
-        default=None, description="a known bearing name or a geometry; default: the model's bearing"
-    )
+    rpm: float | None = Field(default=None, description="shaft speed; without it no defect frequencies")
+    bearing: Bearing = None
     model: str | None = Field(default=None, description="whose bearing geometry to use (default model)")
     band: tuple[float, float] | None = Field(default=None, description="band-pass (low, high) Hz first")
     max_frequency: float | None = Field(
@@ -244,17 +231,10 @@ class EnvelopeRequest(BaseModel):
     )
     harmonics: int = Field(default=5, ge=1, le=20)
 
-    @field_validator("bearing", mode="before")
+    @field_validator("rpm")
     @classmethod
-    def _geometry_or_name(cls, value: Any) -> Any:
-        """A geometry object is checked on its own, so an error names its field, not the str/object union."""
-        if not isinstance(value, dict):
-            return value
-        try:
-            return Geometry.model_validate(value)
-        except ValidationError as err:
-            first = err.errors()[0]
-            raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    def _check_rpm(cls, value: float | None) -> float | None:
+        return rpm_or_none(value)
 
 
 class DefectLines(BaseModel):
@@ -276,7 +256,7 @@ class EnvelopeResponse(BaseModel):
     rpm: float | None
     shaft_hz: float | None
     bearing: dict[str, Any]
-    bearing_source: Literal["request", "model", "default"]
+    bearing_source: Literal["given", "model"]
     band: tuple[float, float] | None
     frequencies: list[float]
     amplitude: list[float]
@@ -284,33 +264,9 @@ class EnvelopeResponse(BaseModel):
     waveform: Waveform
 
 
-def _geometry(bearing: str | Geometry | dict | None, model_meta: Any) -> tuple[BearingGeometry, str]:
-    """The requested bearing, else the model's (from its config.json), else the CWRU drive-end SKF 6205."""
-    if isinstance(bearing, str):
-        if bearing not in GEOMETRIES:
-            known = ", ".join(GEOMETRIES)
-            raise ApiError(422, f"bearing: unknown bearing {bearing!r}; known: {known}", "bearing")
-        return GEOMETRIES[bearing], "request"
-    if isinstance(bearing, Geometry):
-        return _from_dict(bearing.model_dump(), "bearing"), "request"
-    stored = getattr(model_meta, "bearing", None)
-    if stored:
-        return _from_dict(stored, "model.bearing"), "model"
-    return SKF_6205, "default"
-
-
-def _from_dict(d: dict, field: str) -> BearingGeometry:
-    names = {f.name for f in fields(BearingGeometry)}
-    try:
-        return BearingGeometry(**{k: v for k, v in d.items() if k in names})
-    except (TypeError, ValueError) as err:
-        raise ApiError(422, f"{field}: {err}", field) from err
-
-
-def _check_rpm(rpm: float | None) -> float | None:
-    if rpm is not None and not (math.isfinite(rpm) and 1 <= rpm <= 200_000):
-        raise ApiError(422, f"rpm: shaft speed must be from 1 to 200000 rpm, got {rpm!r}", "rpm")
-    return rpm
+def _geometry(bearing: BearingGeometry | None, diagnoser: Diagnoser) -> tuple[BearingGeometry, str]:
+    """The requested bearing (already parsed), else the model's own (its training rig's)."""
+    return (diagnoser.bearing, "model") if bearing is None else (bearing, "given")
 
 
 def _max_pool(freqs: np.ndarray, amp: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +302,7 @@ def envelope_report(
 ) -> EnvelopeResponse:
     """Envelope spectrum of ``x [T]`` with the defect frequencies of ``geometry`` at ``rpm`` marked."""
     rate = check_sampling_rate(sampling_rate)
-    rpm = _check_rpm(rpm)
+    rpm = parse_rpm(rpm)
     defects = None
     top = 1000.0
     if rpm is not None:
@@ -370,7 +326,7 @@ def envelope_report(
         samples=int(x.size),
         rpm=rpm,
         shaft_hz=None if rpm is None else rpm / 60,
-        bearing=geometry.as_dict(),
+        bearing=geometry.as_request(),
         bearing_source=bearing_source,
         band=band,
         frequencies=freqs.astype(float).tolist(),
@@ -392,8 +348,7 @@ def _validated(signal: np.ndarray, field: str) -> np.ndarray:
 @api.post("/envelope", response_model=EnvelopeResponse)
 def envelope(req: EnvelopeRequest, models: ModelsDep) -> EnvelopeResponse:
     """Envelope spectrum of one signal, with BPFO/BPFI/BSF/FTF and harmonics at ``rpm`` for the bearing."""
-    meta = models.get(req.model).diagnoser.meta
-    geometry, source = _geometry(req.bearing, meta)
+    geometry, source = _geometry(parse_bearing(req.bearing), models.get(req.model).diagnoser)
     x = _validated(np.asarray(req.signal, dtype=np.float32).reshape(1, -1), "signal")[0]
     return envelope_report(x, req.sampling_rate, rpm=req.rpm, geometry=geometry, bearing_source=source,
                            band=req.band, max_frequency=req.max_frequency, harmonics=req.harmonics)
@@ -404,9 +359,11 @@ def envelope_file(
     file: Annotated[UploadFile, File(description="CSV / NPY / WAV / MAT / Parquet signal file")],
     models: ModelsDep,
     sampling_rate: Annotated[SamplingRate | None, Form(description="Hz, if the file does not say")] = None,
-    rpm: Annotated[float | None, Form(allow_inf_nan=False, description="shaft speed")] = None,
+    rpm: Annotated[float | None, Form(description="shaft speed")] = None,
     channel: Annotated[str | None, Form(description="channel name or index (default: the model's)")] = None,
-    bearing: Annotated[str | None, Form(description="known bearing name (default: the model's)")] = None,
+    bearing: Annotated[
+        str | None, Form(description="catalogue name or geometry as a JSON object (default: the model's)")
+    ] = None,
     model: Annotated[str | None, Form()] = None,
     harmonics: Annotated[int, Form(ge=1, le=20)] = 5,
     max_frequency: Annotated[float | None, Form(gt=0, allow_inf_nan=False)] = None,
@@ -420,8 +377,9 @@ def envelope_file(
         field = "band_high" if band_high is None else "band_low"
         raise ApiError(422, f"{field}: give both band_low and band_high, or neither", field)
     band = None if band_low is None or band_high is None else (band_low, band_high)
-    meta = models.get(model).diagnoser.meta
-    geometry, source = _geometry(bearing, meta)
+    diagnoser = models.get(model).diagnoser
+    meta = diagnoser.meta
+    geometry, source = _geometry(parse_bearing_form(bearing), diagnoser)
     pick: str | int | None = channel
     if channel is not None and channel.strip().lstrip("-").isdigit():
         pick = int(channel)

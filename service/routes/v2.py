@@ -4,6 +4,11 @@ Model ``<name>``: input ``signal``, FP32 ``[N, window]`` (or ``[N, channels, win
 model's sampling rate (standardised here per window, as in training). Outputs: ``probabilities`` FP32 ``[N,
 K]``, ``label`` BYTES ``[N]`` and, only when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per
 APReLU layer. Without an ``outputs`` list the response holds ``probabilities`` and ``label``.
+
+Machine context: request ``parameters`` ``"rpm"`` (shaft speed) and ``"bearing"`` (a catalogue name, or a
+geometry object as in /v1); without ``rpm`` it is estimated from the windows laid end to end, without
+``bearing`` the model's own is used. The response's ``parameters`` say which (``rpm``, ``rpm_source``,
+``bearing``, ``bearing_source``).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from faultdx import __version__
+from faultdx.context import MachineContext
 from faultdx.data.windows import standardize
 from service.deps import ModelsDep, ServedModel, SettingsDep
 from service.errors import ApiError
+from service.machine import parse_bearing, parse_rpm
 from service.oip import HEADER, RequestedOutput, Tensor, encode_response, parse_request
 from service.telemetry import WINDOWS
 
@@ -164,7 +171,10 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
     d = served.diagnoser
     body = await request.body()
     parsed = parse_request(body, request.headers.get(HEADER), max_windows * len(d.channels) * d.window)
-    x = _windows(served, parsed.inputs, max_windows)
+    raw = _raw_windows(served, parsed.inputs, max_windows)
+    machine = _machine(served, raw, parsed.parameters)
+    x = standardize(raw)
+    context = np.repeat(machine.vector(d.sampling_rate)[None], len(x), axis=0)
     outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in DEFAULT_OUTPUTS]
     valid = [*DEFAULT_OUTPUTS, *(SLOPES + layer for layer in d.slope_channels())]
     for out in outputs:
@@ -174,7 +184,7 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
             )
         out.binary = out.binary or parsed.binary_output
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
-    probs, slopes = await served.batcher.submit(x, include_slopes)
+    probs, slopes = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
     tensors = {
         "probabilities": probs.astype(np.float32),
@@ -186,12 +196,29 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
         model_name=d.name,
         model_version=d.meta.version,
         request_id=parsed.id,
+        parameters={
+            "rpm": round(machine.rpm, 3),
+            "rpm_source": machine.rpm_source,
+            "bearing": machine.bearing.name or "custom",
+            "bearing_source": machine.bearing_source,
+        },
     )
     return Response(body_out, headers=headers)
 
 
-def _windows(served: ServedModel, inputs: list[Tensor], max_windows: int) -> np.ndarray:
-    """The ``signal`` input as standardised ``[N, C, W]`` windows (400 naming what does not fit)."""
+def _machine(served: ServedModel, raw: np.ndarray, parameters: dict) -> MachineContext:
+    """The context of the request's windows: ``parameters.rpm`` / ``parameters.bearing`` checked (422 naming
+    ``parameters.rpm`` ...), rpm estimated from the windows end to end when absent."""
+    d = served.diagnoser
+    rpm = parse_rpm(parameters.get("rpm"), "parameters.rpm")
+    bearing = parse_bearing(parameters.get("bearing"), "parameters.bearing")
+    signal = raw.transpose(1, 0, 2).reshape(raw.shape[1], -1)  # [C, N * W]
+    machine = d.machine_context(signal, d.sampling_rate, rpm, bearing)
+    return machine or d.default_context()
+
+
+def _raw_windows(served: ServedModel, inputs: list[Tensor], max_windows: int) -> np.ndarray:
+    """The ``signal`` input as ``[N, C, W]`` windows (400 naming what does not fit)."""
     d = served.diagnoser
     if len(inputs) != 1 or inputs[0].name != INPUT:
         raise ApiError(
@@ -216,4 +243,4 @@ def _windows(served: ServedModel, inputs: list[Tensor], max_windows: int) -> np.
         )
     if not np.isfinite(tensor.data).all():
         raise ApiError(400, "inputs[0]: the tensor holds NaN or Inf values", "inputs[0].data")
-    return standardize(tensor.data.reshape(shape[0], c, w))
+    return tensor.data.reshape(shape[0], c, w)
