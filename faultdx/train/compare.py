@@ -92,23 +92,35 @@ def run_compare(
     out = Path(out)
     specs = plan_runs(activations, seeds, cross_load_seeds, conditions)
     for i, spec in enumerate(specs, start=1):
-        run_dir = out / spec.name
-        if (run_dir / "test.json").is_file():
-            continue
-        with _claim(run_dir) as mine:
-            if not mine or (run_dir / "test.json").is_file():
-                continue  # another compare process is training it (or just finished it)
-            log(f"[{i}/{len(specs)}] {spec.name}")
-            config = run_config(base, spec, out, conditions, cross_overrides)
-            resume = (run_dir / "state" / "state.json").is_file()
-            train(config, run_dir=run_dir, resume=resume, log=None)
+        train_missing(
+            out / spec.name,
+            lambda spec=spec: run_config(base, spec, out, conditions, cross_overrides),
+            label=f"[{i}/{len(specs)}] {spec.name}",
+            log=log,
+        )
     table = summarise(out, specs)
     write_text_atomic(out / "table.md", table)
     return table
 
 
+def train_missing(
+    run_dir: Path, make_config: Callable[[], RunConfig], *, label: str, log: Callable[[str], None] = print
+) -> bool:
+    """Train the run in ``run_dir`` unless it is finished (has ``test.json``) or another process holds it;
+    an interrupted run resumes from its state. Returns whether this call trained it."""
+    if (run_dir / "test.json").is_file():
+        return False
+    with claim_run(run_dir) as mine:
+        if not mine or (run_dir / "test.json").is_file():
+            return False  # another compare process is training it (or just finished it)
+        log(label)
+        resume = (run_dir / "state" / "state.json").is_file()
+        train(make_config(), run_dir=run_dir, resume=resume, log=None)
+        return True
+
+
 @contextlib.contextmanager
-def _claim(run_dir: Path) -> Iterator[bool]:
+def claim_run(run_dir: Path) -> Iterator[bool]:
     """Claim a run with an exclusive lock file, so that several compare processes share the work; a lock
     left by a killed process (its pid is gone) is taken over."""
     run_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -239,6 +251,7 @@ def _snr_label(key: str | None) -> str:
 
 
 def _mean_std(values: list[float | None]) -> str:
+    """``"mean ± std"`` in percent over the values that are not None (``"–"`` for none, ``(n=1)`` for one)."""
     values = [v for v in values if v is not None]
     if not values:
         return "–"
