@@ -1,4 +1,4 @@
-"""`faultdx train`, `faultdx evaluate`, `faultdx compare`: thin wrappers over ``faultdx.train``."""
+"""`faultdx train`, `evaluate`, `compare`, `results render`: thin wrappers over ``faultdx.train``."""
 
 from __future__ import annotations
 
@@ -84,11 +84,27 @@ def evaluate_command(
     set_: SetOpt = None,
     out: Annotated[Path | None, typer.Option(help="Report folder (default: <model>/../eval).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
+    protocol: Annotated[
+        str | None,
+        typer.Option(help="Score on this transfer protocol's test windows instead (time | load | size | "
+                     "rig); TARGET may then be 'envelope', the envelope reference."),
+    ] = None,
+    fold: Annotated[list[str] | None, typer.Option(help="With --protocol: only these folds.")] = None,
 ) -> None:
     """Honest evaluation on the test split: accuracy, macro-F1, per class, confusion, SNR sweep,
-    by-condition accuracy; writes report.md with tables and pictures."""
+    by-condition accuracy; writes report.md with tables and pictures. With --protocol: fault-type accuracy,
+    macro-F1 and recordings right on each fold of that protocol."""
     from faultdx.train.report import evaluate_target
 
+    if protocol is not None:
+        from faultdx.train.protocols import evaluate_protocol, format_evaluation
+
+        try:
+            result = evaluate_protocol(target, protocol, overrides=set_ or [], folds=fold, device=device)
+        except ValueError as err:
+            _fail(err)
+        typer.echo(format_evaluation(result))
+        return
     try:
         report = evaluate_target(target, dataset=dataset, overrides=set_ or [], out=out, device=device)
     except ValueError as err:
@@ -111,11 +127,34 @@ def compare_command(
     cross_set: Annotated[
         list[str] | None, typer.Option("--cross-set", help="Overrides for the cross-load runs only.")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Compare folder (runs + table).")] = Path("runs/compare"),
+    out: Annotated[
+        Path | None, typer.Option(help="Runs folder (default runs/compare, with --protocols runs/protocols).")
+    ] = None,
+    protocols: Annotated[
+        str | None,
+        typer.Option(help="Transfer protocols instead of activations: comma-separated time,load,size,rig; "
+                     "writes results/protocols.json."),
+    ] = None,
+    recipes: Annotated[str, typer.Option(help="With --protocols: comma-separated recipe names.")] = (
+        "physics-aprelu,physics-relu,raw-aprelu"
+    ),
+    recipe: Annotated[
+        list[str] | None,
+        typer.Option("--recipe", help="Define a recipe: name=section.option=value;section.option=value."),
+    ] = None,
+    recipes_file: Annotated[
+        Path | None, typer.Option(help="YAML file: recipe name -> list of overrides.")
+    ] = None,
 ) -> None:
-    """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load)."""
+    """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load). With
+    --protocols: recipes x seeds on every fold of each transfer protocol, plus the envelope reference."""
+    if protocols is not None:
+        _compare_protocols(protocols, recipes, recipe or [], recipes_file, _ints(seeds), config, set_ or [],
+                           out or Path("runs/protocols"))
+        return
     from faultdx.train.compare import run_compare
 
+    out = out or Path("runs/compare")
     try:
         table = run_compare(
             activations=[a.strip() for a in activations.split(",") if a.strip()],
@@ -133,6 +172,66 @@ def compare_command(
     typer.echo(table)
 
 
+def _compare_protocols(
+    protocols: str,
+    recipes: str,
+    defined: list[str],
+    recipes_file: Path | None,
+    seeds: list[int],
+    config: Path | None,
+    overrides: list[str],
+    out: Path,
+) -> None:
+    from faultdx.train.protocols import (
+        load_recipes,
+        parse_recipe,
+        resolve_protocols,
+        resolve_recipes,
+        run_protocols,
+    )
+
+    try:
+        extra = load_recipes(recipes_file) if recipes_file is not None else {}
+        extra.update({r.name: r for r in map(parse_recipe, defined)})
+        run_protocols(
+            resolve_recipes(_names(recipes), extra),
+            resolve_protocols(_names(protocols)),
+            seeds,
+            out,
+            overrides,
+            typer.echo,
+            config_path=config,
+        )
+    except ValueError as err:
+        _fail(err)
+    typer.echo("tables: `faultdx results render` regenerates README.md and the model cards")
+
+
+def _names(text: str) -> list[str]:
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def results_render_command(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Markdown files (default: README.md, models/*/MODEL_CARD.md).")
+    ] = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Change nothing; exit 1 if any file is stale.")
+    ] = False,
+) -> None:
+    """Regenerate every <!-- results:NAME --> block from results/NAME.json."""
+    from faultdx.results_render import render
+
+    try:
+        changed = render(paths or None, check=check)
+    except (OSError, ValueError) as err:
+        _fail(err)
+    for path in changed:
+        typer.echo(f"{'stale' if check else 'rendered'}: {path}")
+    if check and changed:
+        raise typer.Exit(1)
+
+
 def _ints(text: str) -> list[int]:
     """``"0,1,2"`` -> ``[0, 1, 2]``; ``""`` -> ``[]`` (e.g. cross-load runs only)."""
     try:
@@ -146,3 +245,6 @@ def register(app: typer.Typer) -> None:
     app.command("train")(train_command)
     app.command("evaluate")(evaluate_command)
     app.command("compare")(compare_command)
+    results = typer.Typer(help="Tables generated from results/*.json.", no_args_is_help=True)
+    results.command("render")(results_render_command)
+    app.add_typer(results, name="results")

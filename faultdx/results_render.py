@@ -1,0 +1,163 @@
+"""Markdown tables generated from ``results/*.json``: nobody types a measured figure into README or a card.
+
+A block ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->`` in README.md or ``models/*/MODEL_CARD.md``
+is replaced by ``RENDERERS[NAME]`` applied to ``results/NAME.json`` (via :func:`faultdx.results.read_result`).
+``faultdx results render`` rewrites the blocks; ``--check`` only says whether any would change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from faultdx.paths import PROJECT_ROOT
+from faultdx.results import read_result
+
+RENDER_COMMAND = "faultdx results render"
+BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
+
+
+def default_paths() -> list[Path]:
+    """README.md and every model card of the checkout."""
+    return [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "models").glob("*/MODEL_CARD.md"))]
+
+
+def render(paths: list[Path] | None = None, *, check: bool = False) -> list[Path]:
+    """Regenerate every results block in ``paths`` (default: :func:`default_paths`); return the files that
+    changed (with ``check``, that would change, left untouched)."""
+    changed = []
+    for path in paths or default_paths():
+        text = Path(path).read_text(encoding="utf-8")
+        new = render_text(text)
+        if new != text:
+            changed.append(Path(path))
+            if not check:
+                Path(path).write_text(new, encoding="utf-8")
+    return changed
+
+
+def render_text(text: str) -> str:
+    """``text`` with every results block regenerated."""
+    return BLOCK.sub(lambda m: m.group(1) + render_block(m.group(2)) + m.group(4), text)
+
+
+def render_block(name: str) -> str:
+    """The body of block ``name``: a source line, then the renderer's markdown (ends with a newline)."""
+    if name not in RENDERERS:
+        raise ValueError(f"unknown results block {name!r}; known: {', '.join(RENDERERS)}")
+    payload = read_result(name)
+    head = f"_Generated from `results/{name}.json` by `{RENDER_COMMAND}`; do not edit by hand._\n\n"
+    if payload is None:
+        return head + f"Not measured yet (`results/{name}.json` is absent).\n"
+    return head + RENDERERS[name](payload) + caption(payload)
+
+
+def caption(payload: dict[str, Any]) -> str:
+    """Where and how the figures were measured."""
+    m = payload.get("machine") or {}
+    machine = f"{m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
+    if m.get("gpu"):
+        machine += f", {m['gpu']}"
+    return (f"\nMeasured at commit {payload.get('commit')}, {payload.get('date')}, on {machine}, by "
+            f"`{payload.get('command')}`.\n")
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{100 * value:.{digits}f}"
+
+
+def _mean_std(s: dict[str, Any] | None) -> str:
+    if not s or s.get("mean") is None:
+        return "–"
+    if s.get("std") is None:
+        return _pct(s["mean"])  # one seed
+    return f"{_pct(s['mean'])} ± {_pct(s['std'])}"
+
+
+PROTOCOL_FIGURES = (
+    ("type_accuracy", "Fault-type accuracy (%)"),
+    ("type_macro_f1", "Fault-type macro-F1 (%)"),
+    ("recording_accuracy", "Recordings right (%, mean window probability per recording)"),
+)
+
+
+def render_protocols(payload: dict[str, Any]) -> str:
+    """Rows = protocol (fold count), columns = recipes and the envelope reference; each recipe cell is
+    mean ± std over seeds of the last-epoch model, best-on-validation in parentheses."""
+    data = payload["data"]
+    recipes = list(data["recipes"])
+    envelope = data.get("envelope") or {}
+    out = []
+    for key, title in PROTOCOL_FIGURES:
+        out += [f"{title}, last epoch (best-on-validation):", "",
+                "| protocol | " + " | ".join(recipes) + " | envelope |", "|---" * (len(recipes) + 2) + "|"]
+        for protocol, info in data["protocols"].items():
+            cells = [f"{protocol} ({len(info['folds'])})"]
+            for recipe in recipes:
+                overall = data["summary"].get(protocol, {}).get(recipe, {}).get("overall", {})
+                cells.append(f"{_mean_std(overall.get('last', {}).get(key))} "
+                             f"({_mean_std(overall.get('best', {}).get(key))})")
+            cells.append(_envelope_cell(envelope.get(protocol), key))
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    out += _time_extras(data, recipes)
+    seeds = data.get("seeds")
+    note = "" if envelope else f" Envelope column: {data.get('envelope_note', 'not measured')}."
+    out.append(f"Mean ± std over seeds {seeds} (those with every fold done; no ± = one seed) of the mean "
+               f"over a protocol's folds (their number in parentheses); envelope = one deterministic "
+               f"figure.{note} Recipes:")
+    out += [""] + [f"- {n}: `{' '.join(o)}`" for n, o in data["recipes"].items()]
+    return "\n".join(out) + "\n"
+
+
+def _envelope_cell(figures: dict[str, Any] | None, key: str) -> str:
+    if not figures or figures.get(key) is None:
+        return "–"
+    if key == "recording_accuracy":
+        return f"{_pct(figures[key])} ({figures['recordings_right']}/{figures['recordings']})"
+    return _pct(figures[key])
+
+
+def _time_extras(data: dict[str, Any], recipes: list[str]) -> list[str]:
+    """The time split's 10-class accuracy and fault type at -4 dB."""
+    if "time" not in data["protocols"]:
+        return []
+    extras = (("accuracy", "10-class accuracy (%)"), ("type_accuracy_snr_-4dB", "fault type at −4 dB (%)"))
+    out = ["Time split, last epoch (best-on-validation):", "",
+           "| figure | " + " | ".join(recipes) + " | envelope |", "|---" * (len(recipes) + 2) + "|"]
+    envelope = (data.get("envelope") or {}).get("time")
+    for key, title in extras:
+        cells = [title]
+        for recipe in recipes:
+            overall = data["summary"].get("time", {}).get(recipe, {}).get("overall", {})
+            cells.append(f"{_mean_std(overall.get('last', {}).get(key))} "
+                         f"({_mean_std(overall.get('best', {}).get(key))})")
+        cells.append(_envelope_cell(envelope, key) if key != "accuracy" else "–")
+        out.append("| " + " | ".join(cells) + " |")
+    return [*out, ""]
+
+
+def render_speed_estimation(payload: dict[str, Any]) -> str:
+    """One row per dataset / excerpt length: median |error|, share within 2 % and 5 %, the worst case."""
+    data = payload["data"]
+    out = [f"Shaft-speed estimate ({data.get('method')}):", "",
+           "| recordings / excerpt | n | median abs error (%) | within 2 % | within 5 % | worst |",
+           "|---|---|---|---|---|---|"]
+    for group, g in data["groups"].items():
+        worst = g.get("worst") or {}
+        worst_text = (f"{worst.get('case')}: {worst.get('estimated_rpm')} rpm for {worst.get('true_rpm')}"
+                      if worst else "–")
+        out.append(f"| {group} | {g['count']} | {g['median_abs_pct_error']:.3f} | "
+                   f"{_pct(g['within_2pct'], 1)} | {_pct(g['within_5pct'], 1)} | {worst_text} |")
+    lengths = data.get("lengths") or {}
+    if lengths:
+        out += ["", "Excerpts: " + "; ".join(f"{k} = {v}" for k, v in lengths.items()) + "."]
+    return "\n".join(out) + "\n"
+
+
+RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "protocols": render_protocols,
+    "speed_estimation": render_speed_estimation,
+}
