@@ -193,9 +193,9 @@ def test_envelope_bearing_can_be_named_or_given(client):
     named = client.post(
         "/v1/envelope", json={"signal": x, "sampling_rate": 12000, "rpm": 1500, "bearing": "SKF 6203"}
     )
-    assert named.status_code == 200 and named.json()["bearing_source"] == "request"
+    assert named.status_code == 200 and named.json()["bearing_source"] == "given"
     assert named.json()["defects"]["bpfo"]["hz"] == pytest.approx(defect_frequencies(SKF_6203, 25.0).bpfo)
-    geometry = {"n_balls": 8, "ball_diameter": 7.5, "pitch_diameter": 33.5, "contact_angle_deg": 15}
+    geometry = {"balls": 8, "ball_diameter_mm": 7.5, "pitch_diameter_mm": 33.5, "contact_angle_deg": 15}
     given = client.post(
         "/v1/envelope", json={"signal": x, "sampling_rate": 12000, "rpm": 1500, "bearing": geometry}
     )
@@ -225,9 +225,13 @@ def test_envelope_bearing_can_be_named_or_given(client):
         ({"harmonics": 0}, "harmonics"),
         ({"rpm": float("inf")}, "rpm"),
         ({"max_frequency": float("nan")}, "max_frequency"),
-        ({"bearing": {"n_balls": 9, "ball_diameter": 1e-300, "pitch_diameter": 1e300}}, "bearing"),
-        ({"bearing": {"n_balls": 9, "ball_diameter": 5.0, "pitch_diameter": float("inf")}}, "bearing"),
-        ({"bearing": {"n_balls": 9, "ball_diameter": 50.0, "pitch_diameter": 40.0}}, "bearing"),
+        ({"bearing": {"balls": 9, "ball_diameter_mm": 1e-300, "pitch_diameter_mm": 1e300}}, "bearing"),
+        ({"bearing": {"balls": 9, "ball_diameter_mm": 5.0, "pitch_diameter_mm": float("inf")}},
+         "bearing.pitch_diameter_mm"),
+        ({"bearing": {"balls": 9, "ball_diameter_mm": 50.0, "pitch_diameter_mm": 40.0}},
+         "bearing.ball_diameter_mm"),
+        ({"bearing": {"balls": 0, "ball_diameter_mm": 5.0, "pitch_diameter_mm": 40.0}}, "bearing.balls"),
+        ({"bearing": {"n_balls": 9, "ball_diameter": 5.0, "pitch_diameter": 40.0}}, "bearing"),
     ],
 )
 def test_envelope_rejects_bad_input_naming_the_field(client, change, field):

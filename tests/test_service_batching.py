@@ -21,7 +21,11 @@ class FakeModel:
         self.delay = delay
         self.fail_when = fail_when
 
-    def predict(self, x: np.ndarray, include_slopes: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def predict(
+        self, x: np.ndarray, context: np.ndarray, include_slopes: bool
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        assert context.shape == (len(x), 5)
+        np.testing.assert_array_equal(context[:, 0], x[:, 0, 0])  # each window's context came along with it
         self.calls.append((len(x), include_slopes))
         self.threads.add(threading.current_thread().name)
         time.sleep(self.delay)
@@ -36,13 +40,18 @@ def job(value: float, n: int = 1, width: int = 4) -> np.ndarray:
     return np.full((n, 1, width), value, dtype=np.float32)
 
 
+def submit(batcher: MicroBatcher, x: np.ndarray, include_slopes: bool = False):
+    """Submit ``x`` with a context whose first column repeats the window's value (FakeModel checks it)."""
+    return batcher.submit(x, np.repeat(x[:, :1, 0], 5, axis=1), include_slopes)
+
+
 def test_concurrent_jobs_share_passes_and_get_their_own_rows() -> None:
     model = FakeModel(delay=0.01)
     stats: list[BatchStats] = []
 
     async def main() -> list:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.005, on_batch=stats.append)
-        results = await asyncio.gather(*(batcher.submit(job(i, n=1 + i % 3)) for i in range(40)))
+        results = await asyncio.gather(*(submit(batcher, job(i, n=1 + i % 3)) for i in range(40)))
         await batcher.close()
         return results
 
@@ -63,7 +72,9 @@ def test_max_batch_bounds_every_pass_except_a_single_oversized_job() -> None:
 
     async def main() -> None:
         batcher = MicroBatcher(model.predict, max_batch=8, max_wait_s=0.01)
-        await asyncio.gather(*(batcher.submit(job(i, n=3)) for i in range(10)), batcher.submit(job(99, n=20)))
+        await asyncio.gather(
+            *(submit(batcher, job(i, n=3)) for i in range(10)), submit(batcher, job(99, n=20))
+        )
         await batcher.close()
 
     asyncio.run(main())
@@ -78,7 +89,7 @@ def test_a_lone_request_does_not_wait_for_max_wait() -> None:
     async def main() -> float:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=1.0, busy=lambda: 1)
         start = time.perf_counter()
-        await batcher.submit(job(1))
+        await submit(batcher, job(1))
         elapsed = time.perf_counter() - start
         await batcher.close()
         return elapsed
@@ -93,14 +104,14 @@ def test_waits_for_requests_in_progress_up_to_max_wait() -> None:
     async def main() -> tuple[float, float]:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.3, busy=lambda: pending["n"])
         start = time.perf_counter()
-        first = asyncio.ensure_future(batcher.submit(job(1)))
+        first = asyncio.ensure_future(submit(batcher, job(1)))
         await asyncio.sleep(0.05)
-        second = asyncio.ensure_future(batcher.submit(job(2)))
+        second = asyncio.ensure_future(submit(batcher, job(2)))
         await asyncio.gather(first, second)
         together = time.perf_counter() - start
         # one other request stays in progress and never submits: the batch goes at max_wait
         start = time.perf_counter()
-        await batcher.submit(job(3))
+        await submit(batcher, job(3))
         alone = time.perf_counter() - start
         await batcher.close()
         return together, alone
@@ -116,7 +127,7 @@ def test_slopes_only_for_those_who_asked() -> None:
 
     async def main() -> list:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
-        out = await asyncio.gather(batcher.submit(job(1, n=2), True), batcher.submit(job(2, n=1), False))
+        out = await asyncio.gather(submit(batcher, job(1, n=2), True), submit(batcher, job(2, n=1), False))
         await batcher.close()
         return out
 
@@ -130,7 +141,7 @@ def test_windows_of_different_lengths_run_in_separate_passes() -> None:
 
     async def main() -> list:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
-        out = await asyncio.gather(batcher.submit(job(1, width=4)), batcher.submit(job(1, width=8)))
+        out = await asyncio.gather(submit(batcher, job(1, width=4)), submit(batcher, job(1, width=8)))
         await batcher.close()
         return out
 
@@ -143,14 +154,28 @@ def test_a_failing_pass_fails_its_callers_only() -> None:
 
     async def main() -> tuple:
         batcher = MicroBatcher(model.predict, max_batch=64, max_wait_s=0.01)
-        out = await asyncio.gather(batcher.submit(job(13)), batcher.submit(job(1)), return_exceptions=True)
-        after = await batcher.submit(job(2))
+        out = await asyncio.gather(
+            submit(batcher, job(13)), submit(batcher, job(1)), return_exceptions=True
+        )
+        after = await submit(batcher, job(2))
         await batcher.close()
         return out, after
 
     out, after = asyncio.run(main())
     assert any(isinstance(r, RuntimeError) for r in out)
     assert after[0][0, 0] == 8.0  # the batcher keeps serving
+
+
+def test_a_context_that_does_not_match_the_windows_is_refused() -> None:
+    async def main() -> None:
+        batcher = MicroBatcher(FakeModel().predict)
+        try:
+            await batcher.submit(job(1, n=3), np.zeros((2, 5), np.float32))
+        finally:
+            await batcher.close()
+
+    with pytest.raises(ValueError, match="context"):
+        asyncio.run(main())
 
 
 def test_bad_settings_are_refused() -> None:

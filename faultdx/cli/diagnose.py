@@ -1,0 +1,135 @@
+"""`faultdx diagnose FILE...`: the verdict on signal files, with their machine context (rpm, bearing).
+
+Files are read as the service reads uploads (:func:`faultdx.data.readers.read_signal`; a multi-channel file is
+read for the model's channel). Bad values exit with status 2 naming the option.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DEFAULT_MODEL = "cwru12k-aprelu"
+
+
+def _bad(message: str, option: str) -> typer.BadParameter:
+    return typer.BadParameter(message, param_hint=option)
+
+
+def _bearing(name: str | None, geometry: str | None) -> Any:
+    """``--bearing`` (a catalogue name) or ``--bearing-json`` (a geometry object), checked."""
+    from faultdx.context import ContextError, check_bearing
+
+    if name is not None and geometry is not None:
+        raise _bad("give --bearing or --bearing-json, not both", "--bearing / --bearing-json")
+    if geometry is not None:
+        try:
+            value: Any = json.loads(geometry)
+        except ValueError as err:
+            raise _bad(f"not a JSON object ({err})", "--bearing-json") from None
+        option = "--bearing-json"
+    else:
+        value, option = name, "--bearing"
+    if value is None:
+        return None
+    try:
+        return check_bearing(value)
+    except ContextError as err:
+        raise _bad(f"{err} (field {err.field})", option) from None
+
+
+def _rpm(rpm: float | None) -> float | None:
+    from faultdx.context import ContextError, check_rpm
+
+    try:
+        return None if rpm is None else check_rpm(rpm)
+    except ContextError as err:
+        raise _bad(str(err), "--rpm") from None
+
+
+def _read(diagnoser: Any, path: Path, rate: float | None) -> Any:
+    """The file's signal, for the model's channel when it has several."""
+    from faultdx.data.readers import read_signal
+
+    try:
+        signal_file = read_signal(path, sampling_rate=rate)
+        if len(diagnoser.channels) == 1 and signal_file.signal.shape[0] > 1:
+            signal_file = read_signal(path, sampling_rate=rate, channel=diagnoser.channels[0])
+    except ValueError as err:
+        raise _bad(str(err), "FILE") from None
+    if signal_file.sampling_rate is None:
+        raise _bad(f"{path} does not state its sampling rate; give --rate", "--rate")
+    return signal_file
+
+
+def verdict(diagnoser: Any, path: Path, rate: float | None, rpm: float | None, bearing: Any) -> dict:
+    """One file's verdict: fault type, confidence, class, severity, evidence, machine context."""
+    from faultdx.diagnose import DiagnoseInputError
+
+    signal_file = _read(diagnoser, path, rate)
+    try:
+        [d] = diagnoser.diagnose([signal_file.signal], signal_file.sampling_rate, rpm=rpm, bearing=bearing)
+    except DiagnoseInputError as err:
+        option = {"rpm": "--rpm", "sampling_rate": "--rate"}.get(str(err.field), "FILE")
+        raise _bad(str(err), option) from None
+    return {
+        "file": str(path),
+        "fault_type": d.fault_type,
+        "confidence": round(d.confidence, 4),
+        "type_probabilities": {k: round(v, 4) for k, v in d.type_probabilities.items()},
+        "label": d.label,
+        "severity": d.severity,
+        "evidence": d.evidence,
+        "machine": None if d.machine is None else d.machine.describe(),
+        "windows": len(d.start),
+    }
+
+
+def _line(v: dict) -> str:
+    m, e = v["machine"], v["evidence"]
+    name = "-" if m is None else m["bearing"]["name"] or "custom bearing"
+    machine = "-" if m is None else (
+        f"{m['rpm']:.0f} rpm ({m['rpm_source']}), {name} ({m['bearing_source']})"
+    )
+    evidence = "-" if e is None else f"{e['defect_frequency']} {e['hz']:.1f} Hz"
+    return (f"{v['file']:<28} {v['fault_type']:<11} {100 * v['confidence']:5.1f} %  "
+            f"{v['severity'] or '-':<9} {evidence:<16} {machine}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's command to the main app."""
+
+    @app.command()
+    def diagnose(
+        files: Annotated[list[Path], typer.Argument(help="signal files (.csv .npy .wav .mat .parquet)")],
+        model: Annotated[str, typer.Option("--model", "-m", help="model name or directory")] = DEFAULT_MODEL,
+        rpm: Annotated[
+            float | None, typer.Option(help="shaft speed; estimated from each signal if omitted")
+        ] = None,
+        bearing: Annotated[str | None, typer.Option(help="catalogue name, e.g. 'SKF 6205'")] = None,
+        bearing_json: Annotated[
+            str | None, typer.Option(help='geometry: {"balls": 8, "ball_diameter_mm": 7.94, ...}')
+        ] = None,
+        rate: Annotated[
+            float | None, typer.Option(help="sampling rate in Hz, if the file does not say")
+        ] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+    ) -> None:
+        """Diagnose signal files: fault type, confidence, severity, evidence and the machine context used."""
+        from faultdx.diagnose import Diagnoser
+
+        rpm_value, geometry = _rpm(rpm), _bearing(bearing, bearing_json)
+        try:
+            diagnoser = Diagnoser.from_dir(model)
+        except (OSError, ValueError) as err:
+            raise _bad(str(err), "--model") from None
+        verdicts = [verdict(diagnoser, f, rate, rpm_value, geometry) for f in files]
+        if as_json:
+            typer.echo(json.dumps(verdicts, indent=1))
+            return
+        typer.echo(f"{'file':<28} {'fault type':<11} {'conf.':>7}  {'severity':<9} {'evidence':<16} machine")
+        for v in verdicts:
+            typer.echo(_line(v))
