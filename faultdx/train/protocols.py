@@ -267,15 +267,16 @@ def recordings_right(probs: np.ndarray, recording: np.ndarray, truth: np.ndarray
     return right, len(ids)
 
 
-def envelope_model() -> torch.nn.Module | None:
-    """The envelope reference (``faultdx.baselines.envelope``), or None while this tree has none."""
+def envelope_model(windows: WindowSet) -> torch.nn.Module | None:
+    """The envelope reference (``faultdx.baselines.envelope``) for ``windows``' length and sampling rate,
+    or None while this tree has none."""
     try:
         from faultdx.baselines.envelope import envelope_diagnoser
     except ModuleNotFoundError as err:
         if err.name not in ("faultdx.baselines", "faultdx.baselines.envelope"):
             raise
         return None
-    return envelope_diagnoser().model
+    return envelope_diagnoser(window=int(windows.x.shape[-1]), sampling_rate=windows.sampling_rate).model
 
 
 def envelope_membership() -> np.ndarray:
@@ -378,17 +379,17 @@ def _envelope(
     log: Callable[[str], None],
 ) -> dict[str, Any]:
     """The envelope reference on each fold's test windows (those of the first recipe's config)."""
-    model = envelope_model()
-    if model is None:
-        note = "faultdx.baselines.envelope is not in this tree yet: envelope column skipped"
-        log(note)
-        return {"envelope": None, "envelope_note": note}
     result = {}
     for protocol in protocols:
         folds = {}
         for fold in protocol.folds:
             config = fold_config(base, fold, recipe=recipes[0] if recipes else None, overrides=overrides)
             windows = cache.get(config)
+            model = envelope_model(windows)
+            if model is None:
+                note = "faultdx.baselines.envelope is not in this tree yet: envelope column skipped"
+                log(note)
+                return {"envelope": None, "envelope_note": note}
             folds[fold.name] = score(model, envelope_membership(), windows, device=device)
             if protocol.name == "time":
                 noisy = score(model, envelope_membership(), windows, device=device, snr_db=-4.0)
@@ -485,10 +486,8 @@ def evaluate_protocol(
 
     torch_device = resolve_device(device)
     (chosen,) = resolve_protocols([protocol])
+    model: torch.nn.Module | None = None
     if target == ENVELOPE:
-        model = envelope_model()
-        if model is None:
-            raise ValueError("the envelope reference (faultdx.baselines.envelope) is not in this tree yet")
         membership, base = envelope_membership(), {}
     else:
         loaded = load_model_dir(resolve_model(target), device=torch_device)
@@ -502,7 +501,10 @@ def evaluate_protocol(
     for fold in chosen.folds:
         if not folds or fold.name in folds:
             windows = fold_test_windows(fold_config(base, fold, overrides=overrides or []))
-            scored[fold.name] = score(model, membership, windows, device=torch_device)
+            scorer = model if target != ENVELOPE else envelope_model(windows)
+            if scorer is None:
+                raise ValueError("the envelope reference (faultdx.baselines.envelope) is not in this tree")
+            scored[fold.name] = score(scorer, membership, windows, device=torch_device)
     pooled = pool_folds(list(scored.values()))
     return json_safe({"model": target, "protocol": protocol, "folds": scored, **pooled})
 
