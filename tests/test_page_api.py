@@ -93,6 +93,19 @@ def test_page_and_assets_are_served_without_any_external_reference(client):
     assert client.get("/static/../pyproject.toml").status_code == 404
 
 
+def test_page_has_the_bearing_selector_and_sends_the_machine_context(client):
+    page = client.get("/").text
+    for element in ('id="bearing-select"', 'id="bearing-balls"', 'id="bearing-pitch"', 'id="machine-info"',
+                    'id="envelope-verdict"', 'id="rpm-input"'):
+        assert element in page
+    script = client.get("/static/app.js").text
+    assert "/v1/bearings" in script and "bearingValue()" in script
+    assert 'model: "envelope"' in script  # the envelope reference's verdict, when that model is loaded
+    names = {b["name"] for b in client.get("/v1/bearings").json()["bearings"]}
+    examples = client.get("/v1/examples").json()["examples"]
+    assert all(e["bearing"] in names and e["rpm"] > 0 for e in examples)  # what the selector is set to
+
+
 # ------------------------------------------------------------------------------------------------- examples
 def test_examples_without_dataset_are_the_simulated_classes(model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("FAULTDX_DATA", str(tmp_path))

@@ -23,7 +23,8 @@ const state = {
   source: "example",
   models: [],          // [{name, version, classes, window, sampling_rate, ...}]
   defaultModel: null,
-  examples: [],        // [{name, title, group, label, sampling_rate, rpm, unit}]
+  examples: [],        // [{name, title, group, label, sampling_rate, rpm, bearing, unit}]
+  bearings: [],        // the catalogue: [{name, balls, ball_diameter_mm, pitch_diameter_mm, contact_angle_deg, source}]
   exampleCache: new Map(),
   result: null,        // {diag, env, sourceName, unit, model}
   window: 0,           // selected window of the current result
@@ -187,22 +188,29 @@ const tip = {
 function renderVerdict() {
   const { diag, sourceName, env } = state.result;
   const r = diag.results[0];
+  const type = r.fault_type || faultTypeOf(r.label);
   const v = $("verdict");
   v.innerHTML = "";
   const chip = document.createElement("span");
-  chip.className = "chip"; chip.style.background = colourOf(r.label);
-  v.append(chip, prettyLabel(r.label));
+  chip.className = "chip"; chip.style.background = FAULT_COLOUR[type] || colourOf(r.label);
+  v.append(chip, (FAULT_NAME[type] || prettyLabel(r.label)) + (r.severity ? ` · ${r.severity}` : ""));
   v.dataset.label = r.label;
+  v.dataset.faultType = type;
   v.dataset.source = state.result.sourceKind;
   v.dataset.run = String(state.runSeq);
   const wins = r.windows || [];
-  const agree = wins.filter((w) => w.label === r.label).length;
+  const agree = wins.filter((w) => (w.fault_type || faultTypeOf(w.label)) === type).length;
   const model = diag.model || {};
   const dur = env && env.waveform ? `${fmtNum(env.waveform.duration_s)} s at ${fmtNum(env.sampling_rate, 6)} Hz · ` : "";
+  const ev = r.evidence ? ` · evidence: <b>${esc(r.evidence.defect_frequency)}</b> at ${fmtNum(r.evidence.hz, 5)} Hz` : "";
+  const sev = r.severity ? `<br><span class="muted small">severity ${esc(r.severity)}: ${esc(r.severity_note || "")}</span>` : "";
   $("verdict-meta").innerHTML =
-    `class <b>${r.label}</b> · confidence <b>${pct(r.confidence)}</b><br>` +
+    `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}<br>` +
+    `class <b>${esc(r.label)}</b>${sev}<br>` +
     `${dur}<b>${agree}</b> of ${wins.length} windows agree<br>` +
-    `<span class="badge">${model.name || "model"} ${model.version ? "v" + model.version : ""}</span>`;
+    `<span class="badge">${esc(model.name || "model")} ${model.version ? "v" + esc(model.version) : ""}</span>`;
+  renderMachine(r.machine);
+  renderEnvelopeVerdict();
   $("verdict-source").textContent = "· " + sourceName;
   const bars = $("prob-bars");
   bars.innerHTML = "";
@@ -219,6 +227,70 @@ function renderVerdict() {
     const val = document.createElement("span"); val.className = "val"; val.textContent = pct(p);
     bars.append(name, track, val);
   }
+}
+
+const esc = (t) => String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+/** The machine context the verdict was reached with: rpm (given or estimated) and bearing (given or the model's). */
+function renderMachine(m) {
+  const box = $("machine-info");
+  if (!m) { box.textContent = "machine context: none (speed not given and not estimable)"; return; }
+  const b = m.bearing || {};
+  const name = b.name || `custom (${b.balls} balls, ${fmtNum(b.ball_diameter_mm)} / ${fmtNum(b.pitch_diameter_mm)} mm)`;
+  const rpmText = m.rpm_source === "estimated" ? "estimated from the signal" : "given";
+  const bearingText = m.bearing_source === "model" ? "the model's training bearing" : "given";
+  const f = m.defect_frequencies_hz || {};
+  box.innerHTML = `machine: <b>${fmtNum(m.rpm, 5)} rpm</b> (${rpmText}) · bearing <b>${esc(name)}</b> (${bearingText})` +
+    `<br><span class="muted small">BPFO ${fmtNum(f.bpfo, 5)} Hz · BPFI ${fmtNum(f.bpfi, 5)} Hz · BSF ${fmtNum(f.bsf, 5)} Hz` +
+    (m.rpm_estimate_accuracy ? ` · speed estimate: ${esc(m.rpm_estimate_accuracy)}` : "") + "</span>";
+  box.dataset.rpmSource = m.rpm_source;
+  box.dataset.bearing = b.name || "custom";
+}
+
+/** The verdict of the "envelope" reference model, beside the network's, when the server has it loaded. */
+function renderEnvelopeVerdict() {
+  const box = $("envelope-verdict");
+  const ref = state.result && state.result.reference;
+  box.hidden = !ref;
+  if (!ref) return;
+  if (ref.error) { box.textContent = `envelope reference: ${ref.error}`; return; }
+  const r = ref.results[0];
+  const agree = r.fault_type === state.result.diag.results[0].fault_type;
+  box.innerHTML = `envelope reference: <b>${esc(FAULT_NAME[r.fault_type] || r.fault_type)}</b> · confidence ${pct(r.confidence)}` +
+    (r.evidence ? ` · ${esc(r.evidence.defect_frequency)} at ${fmtNum(r.evidence.hz, 5)} Hz` : "") +
+    ` <span class="badge">${agree ? "agrees" : "differs"}</span>`;
+  box.dataset.faultType = r.fault_type;
+}
+
+// ---------------------------------------------------------------------------------------------- bearing
+/** The bearing to send: undefined (the model's own), a catalogue name, or a geometry object. */
+function bearingValue() {
+  const sel = $("bearing-select").value;
+  if (sel === "") return undefined;
+  if (sel !== "__custom__") return sel;
+  return {
+    balls: parseInt($("bearing-balls").value, 10),
+    ball_diameter_mm: parseFloat($("bearing-ball").value),
+    pitch_diameter_mm: parseFloat($("bearing-pitch").value),
+    contact_angle_deg: parseFloat($("bearing-angle").value) || 0,
+  };
+}
+function onBearingChange() {
+  const sel = $("bearing-select").value;
+  $("bearing-custom").hidden = sel !== "__custom__";
+  const b = state.bearings.find((x) => x.name === sel);
+  $("bearing-source").textContent = b ? `${b.balls} balls · ${fmtNum(b.ball_diameter_mm)} / ${fmtNum(b.pitch_diameter_mm)} mm · ${b.source || ""}`
+    : sel === "" ? "the model's own bearing (its training rig)" : "your geometry (diameters in mm)";
+}
+function fillBearings() {
+  const sel = $("bearing-select");
+  sel.innerHTML = "";
+  const m = modelMeta($("model-select").value);
+  const own = m.bearing && m.bearing.name ? ` (${m.bearing.name})` : "";
+  sel.append(Object.assign(document.createElement("option"), { value: "", textContent: `model's bearing${own}` }));
+  for (const b of state.bearings) sel.append(Object.assign(document.createElement("option"), { value: b.name, textContent: b.name }));
+  sel.append(Object.assign(document.createElement("option"), { value: "__custom__", textContent: "custom geometry…" }));
+  onBearingChange();
 }
 
 function modelMeta(name) {
@@ -500,7 +572,7 @@ async function loadReference() {
       const ex = await getExample(sel);
       const diag = await api("/v1/diagnose", {
         method: "POST",
-        json: { signals: [ex.signal], sampling_rate: ex.sampling_rate, model, include_slopes: true },
+        json: { signals: [ex.signal], sampling_rate: ex.sampling_rate, model, include_slopes: true, rpm: ex.rpm || undefined, bearing: ex.bearing || undefined },
       });
       const title = (state.examples.find((e) => e.name === sel) || {}).title || sel;
       state.refCache.set(key, { caption: `${title}, window 1 (→ ${diag.results[0].windows[0].label})`, rows: slopeRows(diag, 0) });
@@ -553,6 +625,7 @@ function markStale() {
   const v = $("verdict"); v.textContent = "No diagnosis"; v.dataset.label = ""; v.dataset.run = String(state.runSeq);
   $("verdict-meta").textContent = "The last request failed — see the message on the left.";
   $("verdict-source").textContent = ""; $("prob-bars").innerHTML = "";
+  $("machine-info").textContent = ""; $("envelope-verdict").hidden = true;
   for (const id of ["waveform", "windows-strip", "envelope", "heatmap"]) placeholder($(id), "—");
   $("defect-legend").innerHTML = ""; $("defect-table").innerHTML = ""; $("heat-colorbar").innerHTML = "";
   $("window-info").textContent = ""; $("slope-window").textContent = "—";
@@ -567,17 +640,21 @@ async function runDiagnosis() {
   const rate = numOrNull($("rate-input")), rpm = numOrNull($("rpm-input"));
   const bandLow = numOrNull($("band-low")), bandHigh = numOrNull($("band-high"));
   const band = bandLow != null || bandHigh != null ? [bandLow, bandHigh] : undefined;
-  let diagP, envP, sourceName, inputRate = rate, unit = "amplitude";
+  const bearing = bearingValue();
+  const reference = state.models.some((m) => m.name === "envelope") && model !== "envelope";
+  const estimated = (p) => p.then((d) => (d.results[0].machine || {}).rpm ?? null);  // rpm the diagnosis used
+  let diagP, envP, refP, sourceName, inputRate = rate, unit = "amplitude";
   if (kind === "file") {
     const file = $("file-input").files[0];
     if (!file) { showError("No file", "Choose a signal file (CSV, NPY, WAV, MAT or Parquet) first."); return; }
     const channel = $("channel-input").value.trim();
-    const form = (extra) => {
+    const form = (extra, speed = rpm, which = model) => {
       const fd = new FormData();
       fd.append("file", file, file.name);
       if (rate != null) fd.append("sampling_rate", String(rate));
-      if (rpm != null) fd.append("rpm", String(rpm));
-      if (model) fd.append("model", model);
+      if (speed != null) fd.append("rpm", String(speed));
+      if (which) fd.append("model", which);
+      if (bearing !== undefined) fd.append("bearing", typeof bearing === "string" ? bearing : JSON.stringify(bearing));
       if (channel) fd.append("channel", channel);
       for (const [k, v] of Object.entries(extra)) fd.append(k, v);
       return fd;
@@ -585,7 +662,9 @@ async function runDiagnosis() {
     sourceName = file.name;
     diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) });
     const bandForm = band ? { band_low: String(bandLow ?? ""), band_high: String(bandHigh ?? "") } : {};
-    envP = api("/v1/envelope/file", { method: "POST", form: form(bandForm) });
+    const envelopeAt = (speed) => api("/v1/envelope/file", { method: "POST", form: form(bandForm, speed) });
+    envP = rpm != null ? envelopeAt(rpm) : estimated(diagP).then(envelopeAt);
+    if (reference) refP = api("/v1/diagnose/file", { method: "POST", form: form({}, rpm, "envelope") });
   } else {
     const name = $("example-select").value;
     const meta = state.examples.find((e) => e.name === name) || {};
@@ -599,11 +678,14 @@ async function runDiagnosis() {
     }
     const fs = rate ?? ex.sampling_rate;
     inputRate = fs;
-    diagP = api("/v1/diagnose", { method: "POST", json: { signals: [ex.signal], sampling_rate: fs, model, include_slopes: true, rpm: rpm ?? undefined } });
-    envP = api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: rpm ?? ex.rpm, model, band, bearing: ex.bearing || undefined } });
+    const body = { signals: [ex.signal], sampling_rate: fs, rpm: rpm ?? undefined, bearing };
+    diagP = api("/v1/diagnose", { method: "POST", json: { ...body, model, include_slopes: true } });
+    const envelopeAt = (speed) => api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: speed ?? undefined, model, band, bearing } });
+    envP = rpm != null ? envelopeAt(rpm) : estimated(diagP).then(envelopeAt);
+    if (reference) refP = api("/v1/diagnose", { method: "POST", json: { ...body, model: "envelope" } });
   }
   setBusy(true);
-  const [d, e] = await Promise.allSettled([diagP, envP]);
+  const [d, e, ref] = await Promise.allSettled([diagP, envP, refP]);
   if (seq !== state.runSeq) return;  // a newer run started meanwhile
   setBusy(false);
   if (d.status === "rejected") {
@@ -615,11 +697,12 @@ async function runDiagnosis() {
     diag: d.value, env: e.status === "fulfilled" ? e.value : null, envError: e.status === "rejected" ? e.reason.message : null,
     sourceName, sourceKind: kind, unit, model: (d.value.model && d.value.model.name) || model,
     inputRate: inputRate ?? (e.status === "fulfilled" ? e.value.sampling_rate : null) ?? modelMeta(model).sampling_rate,
+    reference: refP === undefined ? null : ref.status === "fulfilled" ? ref.value : { error: ref.reason.message },
   };
   if (e.status === "rejected") showError("Envelope spectrum not computed", e.reason.message);
   // start on the most confident window of the verdict's class
-  const wins = d.value.results[0].windows || [], verdict = d.value.results[0].label;
-  const rank = (w) => (w.label === verdict ? 1 : 0) + w.confidence / 2;
+  const wins = d.value.results[0].windows || [], verdict = d.value.results[0].fault_type;
+  const rank = (w) => (w.fault_type === verdict ? 1 : 0) + w.confidence / 2;
   state.window = wins.reduce((best, w, i) => (rank(w) > rank(wins[best]) ? i : best), 0);
   renderAll();
   if ($("ref-select").value !== "__pinned__" && !state.ref) loadReference();
@@ -658,13 +741,17 @@ function onExampleChange() {
   if (!ex) return;
   $("rate-input").value = ex.sampling_rate;
   if (ex.rpm) $("rpm-input").value = ex.rpm;
+  if (ex.bearing && state.bearings.some((b) => b.name === ex.bearing)) { $("bearing-select").value = ex.bearing; onBearingChange(); }
   $("example-hint").textContent = `${ex.description || ex.title} · ${fmtNum(ex.sampling_rate, 6)} Hz${ex.rpm ? ` · ${fmtNum(ex.rpm, 5)} rpm` : ""}`;
 }
 function onModelChange() {
   const m = modelMeta($("model-select").value);
   const b = m.bearing;
   $("bearing-hint").textContent = `${(m.classes || []).length} classes · window ${m.window || "?"} samples at ${fmtNum(m.sampling_rate || 0, 6)} Hz` +
-    (b ? ` · bearing ${b.name || "geometry from the model"}` : "");
+    (b ? ` · trained on bearing ${b.name || "(custom geometry)"}` : "") + (m.needs_context ? " · reads rpm and bearing" : "");
+  const keep = $("bearing-select").value;
+  fillBearings();
+  if ([...$("bearing-select").options].some((o) => o.value === keep)) { $("bearing-select").value = keep; onBearingChange(); }
 }
 function setSource(src) {
   state.source = src;
@@ -679,6 +766,7 @@ async function init() {
   for (const b of document.querySelectorAll(".tabs button")) b.addEventListener("click", () => setSource(b.dataset.source));
   $("diagnose-form").addEventListener("submit", (ev) => { ev.preventDefault(); runDiagnosis(); });
   $("example-select").addEventListener("change", onExampleChange);
+  $("bearing-select").addEventListener("change", onBearingChange);
   $("model-select").addEventListener("change", () => { onModelChange(); state.ref = null; if ($("ref-select").value !== "__pinned__") loadReference(); });
   $("ref-select").addEventListener("change", loadReference);
   $("pin-button").addEventListener("click", pinWindow);
@@ -742,7 +830,10 @@ async function init() {
 
   const status = $("service-status");
   try {
-    const [models, examples] = await Promise.all([api("/v1/models"), api("/v1/examples")]);
+    const [models, examples, bearings] = await Promise.all([
+      api("/v1/models"), api("/v1/examples"), api("/v1/bearings").catch(() => ({ bearings: [] })),
+    ]);
+    state.bearings = bearings.bearings || [];
     state.models = Array.isArray(models) ? models : models.models || models.data || [];
     state.defaultModel = (!Array.isArray(models) && models.default) || (state.models.find((m) => m.default) || state.models[0] || {}).name;
     state.examples = Array.isArray(examples) ? examples : examples.examples || [];
