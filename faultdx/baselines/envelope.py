@@ -46,7 +46,9 @@ class EnvelopeConfig:
     logits are ``sharpness · log(evidence)``, so evidence twice the threshold gives about 0.9 confidence.
     """
 
-    band: Literal["kurtosis", "fixed"] = "kurtosis"
+    # Fixed 2-5.5 kHz, the classic choice for rolling bearings: the kurtogram, measured on 4096-sample
+    # windows, picked bands of one-off impulses and called 36 % of a normal recording faulty (fixed: 7 %).
+    band: Literal["kurtosis", "fixed"] = "fixed"
     fixed_band: tuple[float, float] = (2000.0, 5500.0)
     candidates: tuple[tuple[float, float], ...] = kurtogram_bands()
     harmonics: int = 3
@@ -133,7 +135,7 @@ class EnvelopeReference(nn.Module):
 
 def envelope_diagnoser(
     *,
-    window: int = 2048,
+    window: int = 4096,  # 0.34 s at 12 kHz: 2048 samples resolve too few lines at 25-30 Hz shafts
     sampling_rate: float = 12000.0,
     bearing: str = "SKF 6205",
     config: EnvelopeConfig | None = None,

@@ -80,6 +80,19 @@ class SplitConfig(_Section):
     test_data: DataSource | None = Field(None, description="protocol rig: the dataset tested on")
     val_fraction: float = Field(0.15, gt=0, lt=1)
 
+    @field_validator("test_size", mode="before")
+    @classmethod
+    def _size_as_mils(cls, size: Any) -> Any:
+        """``"014"``, ``14`` (mils) and ``0.014`` (inches) all mean the 0.014 in fault (YAML reads an unquoted
+        014 as octal 12: quote it)."""
+        if isinstance(size, float) and 0 < size < 1:
+            return f"{round(size * 1000):03d}"
+        if isinstance(size, float) and size.is_integer():
+            return f"{int(size):03d}"
+        if isinstance(size, int) and not isinstance(size, bool):
+            return f"{size:03d}"
+        return size
+
     @field_validator("fractions")
     @classmethod
     def _fractions_sum_to_one(cls, f: tuple[float, float, float]) -> tuple[float, float, float]:

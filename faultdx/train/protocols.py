@@ -105,12 +105,13 @@ class Recipe:
             parse_override(item)
 
 
-_PHYSICS = ("model.preset=physics", "data.mix=[{name: simulated, options: {machines: 600}}]",
+_PHYSICS = ("model.preset=physics", "data.mix=[{name: simulated, options: {machines: 400}}]",
             "augment.context_jitter=0.03", "data.hop=2048")
 RECIPES: dict[str, Recipe] = {
     "physics-aprelu": Recipe("physics-aprelu", (*_PHYSICS, "model.activation=aprelu")),
     "physics-relu": Recipe("physics-relu", (*_PHYSICS, "model.activation=relu")),
-    "raw-aprelu": Recipe("raw-aprelu", ("model.preset=small", "model.activation=aprelu", "data.mix=[]")),
+    "raw-aprelu": Recipe("raw-aprelu", ("model.preset=small", "model.activation=aprelu", "data.mix=[]",
+                                        "data.hop=1024")),
 }
 
 
