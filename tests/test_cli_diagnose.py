@@ -37,7 +37,8 @@ def test_diagnose_prints_the_verdict_with_the_machine_context(model_dir, signal_
     assert verdict["fault_type"] in ("normal", "ball", "inner_race", "outer_race")
     assert 0 < verdict["confidence"] <= 1
     machine = verdict["machine"]
-    assert (machine["rpm"], machine["rpm_source"], machine["bearing"]["name"]) == (1730.0, "given", "SKF 6205")
+    assert (machine["rpm"], machine["rpm_source"]) == (1730.0, "given")
+    assert machine["bearing"]["name"] == "SKF 6205"
     table = run(str(signal_file), "--model", str(model_dir), "--rate", str(RATE), "--bearing-json",
                 '{"balls": 8, "ball_diameter_mm": 7.94, "pitch_diameter_mm": 33.5}')
     assert table.exit_code == 0, table.output

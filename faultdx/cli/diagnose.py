@@ -95,7 +95,7 @@ def _line(v: dict) -> str:
         f"{m['rpm']:.0f} rpm ({m['rpm_source']}), {name} ({m['bearing_source']})"
     )
     evidence = "-" if e is None else f"{e['defect_frequency']} {e['hz']:.1f} Hz"
-    return (f"{v['file']:<28} {v['fault_type']:<11} {100 * v['confidence']:5.1f} %  "
+    return (f"{Path(v['file']).name:<28} {v['fault_type']:<11} {100 * v['confidence']:5.1f} %  "
             f"{v['severity'] or '-':<9} {evidence:<16} {machine}")
 
 
@@ -104,7 +104,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def diagnose(
-        files: Annotated[list[Path], typer.Argument(help="signal files (.csv .npy .wav .mat .parquet)")],
+        files: Annotated[
+            list[Path], typer.Argument(metavar="FILE...", help="signal files (.csv .npy .wav .mat .parquet)")
+        ],
         model: Annotated[str, typer.Option("--model", "-m", help="model name or directory")] = DEFAULT_MODEL,
         rpm: Annotated[
             float | None, typer.Option(help="shaft speed; estimated from each signal if omitted")
