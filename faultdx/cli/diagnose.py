@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def diagnose(
         files: Annotated[
-            list[Path], typer.Argument(metavar="FILE...", help="signal files (.csv .npy .wav .mat .parquet)")
+            list[Path], typer.Argument(metavar="FILE", help="signal files (.csv .npy .wav .mat .parquet)")
         ],
         model: Annotated[str, typer.Option("--model", "-m", help="model name or directory")] = DEFAULT_MODEL,
         rpm: Annotated[
