@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from faultdx.train.config import ConfigError, load_config
-from faultdx.train.loop import perturb_speed
+from faultdx.train.loop import perturb_speed, random_path
 
 RATE = 12_000.0
 WINDOW = 2048
@@ -50,6 +50,21 @@ def test_perturbation_is_reproducible_from_the_generator():
     a = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))[0]
     b = perturb_speed(x, 0.05, torch.Generator().manual_seed(3))[0]
     torch.testing.assert_close(a, b)
+
+
+def test_random_path_reshapes_the_spectrum_of_half_the_windows_and_keeps_the_rest():
+    x = torch.randn(64, 1, WINDOW)
+    y = random_path(x, 12.0, torch.Generator().manual_seed(5))
+    assert y.shape == x.shape
+    untouched = torch.isclose(y, x, atol=1e-4).all(dim=(1, 2))
+    assert 0.3 < untouched.float().mean() < 0.7
+    gain = torch.fft.rfft(y, dim=-1).abs() / torch.fft.rfft(x, dim=-1).abs()  # [N, 1, F]
+    changed = gain[~untouched, 0]
+    assert changed.max() <= 10 ** (24 / 20) * 1.01  # tilt + bump: at most 2 × 12 dB
+    assert (changed < 1e-3).any(dim=1).float().mean() > 0.9  # a band limit removed some of the spectrum
+    z = random_path(x, 12.0, torch.Generator().manual_seed(5))
+    torch.testing.assert_close(y, z)
+    assert random_path(x, 0.0, torch.Generator()) is x
 
 
 def test_speed_option_is_validated_by_name():

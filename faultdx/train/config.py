@@ -30,6 +30,10 @@ class DataSource(_Section):
 
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
+    sensors: list[str] | None = Field(
+        None, description="data.mix only: read each of these channels as its own recording of the model's "
+        "input (e.g. CWRU's FE and BA accelerometers: the same faults through other transfer paths)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -168,6 +172,13 @@ class AugmentConfig(_Section):
         description="time-stretch a random half of the training windows by up to ±this fraction "
         "(a shaft-speed change moves every defect frequency by the same fraction; the context follows); "
         "0 = off",
+    )
+    path_db: float = Field(
+        0.0,
+        ge=0,
+        le=30,
+        description="pass half the training windows through a random transfer path (tilt and bump of up to "
+        "±this many dB, random band limits): other sensors, mountings and rigs; 0 = off",
     )
     context_jitter: float = Field(
         0.0,

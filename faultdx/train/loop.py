@@ -108,6 +108,29 @@ def perturb_speed(
     return torch.lerp(x.gather(2, low), x.gather(2, low + 1), weight), factor
 
 
+def random_path(x: torch.Tensor, max_db: float, generator: torch.Generator) -> torch.Tensor:
+    """Pass a random half of the windows ``[N, C, W]`` through a random transfer path: a spectral tilt and a
+    resonance-like bump of up to ±``max_db`` dB, then a random band limit (high-pass below up to 0.3 and
+    low-pass above at least 0.5 of Nyquist). Another sensor position, mounting or rig changes exactly this;
+    the defect periodicity, which the label depends on, it leaves intact."""
+    if max_db == 0.0:
+        return x
+    n, device = x.shape[0], x.device
+    spectrum = torch.fft.rfft(x, dim=-1)  # [N, C, F]
+    f = torch.linspace(0.0, 1.0, spectrum.shape[-1], device=device)  # fraction of Nyquist
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(n, 1, generator=generator, device=device)
+
+    tilt = uniform(-max_db, max_db) * (f - 0.5)
+    bump = uniform(-max_db, max_db) * torch.exp(-0.5 * ((f - uniform(0.1, 0.9)) / uniform(0.03, 0.2)) ** 2)
+    passband = (f >= uniform(0.0, 0.3)) & (f <= uniform(0.5, 1.0))
+    gain = torch.where(passband, 10.0 ** ((tilt + bump) / 20.0), torch.zeros_like(tilt))  # [N, F]
+    chosen = torch.rand(n, 1, generator=generator, device=device) < 0.5
+    gain = torch.where(chosen, gain, torch.ones_like(gain))
+    return torch.fft.irfft(spectrum * gain[:, None, :], n=x.shape[-1], dim=-1)
+
+
 def jitter_context(context: torch.Tensor, jitter: float, generator: torch.Generator) -> torch.Tensor:
     """Scale each row of ``context [N, 5]`` by a factor uniform in ``1 ± jitter`` (a stated rpm is never
     exact)."""
@@ -177,6 +200,7 @@ def train_one_epoch(
     for step in range(steps):
         index = order[step * batch_size : (step + 1) * batch_size]
         x, factor = perturb_speed(data.x[index], augment.speed, generator)  # factor 1 when speed is 0
+        x = random_path(x, augment.path_db, generator)
         context = jitter_context(data.context[index] * factor[:, None], augment.context_jitter, generator)
         x = standardize(add_noise(x, augment, generator))  # [B, C, W], same on every rank
         mine = slice(rank * local, (rank + 1) * local)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,12 @@ def _split(
 def _mix_recordings(config: RunConfig, rate: float) -> list[Recording]:
     out = []
     for i, source in enumerate(config.data.mix):
-        recordings = _load(source.name, source.options, config, f"data.mix[{i}]")
+        where = f"data.mix[{i}]"
+        if source.sensors:
+            recordings = [_as_input(r, config) for sensor in source.sensors
+                          for r in _load(source.name, source.options, config, where, (sensor,))]
+        else:
+            recordings = _load(source.name, source.options, config, where)
         if any(r.sampling_rate != rate for r in recordings):
             raise ValueError(f"data.mix[{i}]: recordings must be at {rate:g} Hz like the main dataset "
                              "(set its options.sampling_rate)")
@@ -108,12 +113,21 @@ def _mix_recordings(config: RunConfig, rate: float) -> list[Recording]:
     return out
 
 
-def _load(name: str, options: dict[str, Any], config: RunConfig, where: str) -> list[Recording]:
+def _as_input(rec: Recording, config: RunConfig) -> Recording:
+    """Another sensor's recording presented as the model's input channel (its key names the sensor)."""
+    sensor = "+".join(rec.channels)
+    return replace(rec, key=f"{rec.key}/{sensor}", channels=tuple(config.data.channels),
+                   meta={**rec.meta, "sensor": sensor})
+
+
+def _load(
+    name: str, options: dict[str, Any], config: RunConfig, where: str, channels: tuple[str, ...] | None = None
+) -> list[Recording]:
     try:
         dataset = get_dataset(name, **options)
     except (TypeError, ValueError) as err:
         raise ValueError(f"{where}.options: {err}") from err
-    recordings = dataset.recordings(channels=tuple(config.data.channels))
+    recordings = dataset.recordings(channels=channels or tuple(config.data.channels))
     if not recordings:
         raise ValueError(f"{where}: dataset {name!r} has no recordings under {str(data_dir())!r}")
     return recordings
