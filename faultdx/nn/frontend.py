@@ -57,12 +57,18 @@ def _band_masks(bands: tuple[tuple[float, float], ...], bins: int) -> Tensor:
 
 
 def squared_envelopes(x: Tensor, masks: Tensor) -> Tensor:
-    """``x [N, T]`` → squared Hilbert envelope of each band ``[N, B, T]`` (``masks [B, T // 2 + 1]``)."""
-    n, t = x.shape
-    spectrum = torch.fft.rfft(x, dim=-1)  # [N, F]
-    analytic = spectrum[:, None, :] * masks  # [N, B, F]; one-sided spectrum = analytic signal (×2 below)
-    z = torch.fft.ifft(analytic, n=t, dim=-1) * 2.0  # [N, B, T] complex
-    return z.real.square() + z.imag.square()
+    """``x [N, T]`` → squared Hilbert envelope of each band ``[N, B, T]`` (``masks [B, T // 2 + 1]``).
+
+    Band signal and its Hilbert transform come from two inverse real FFTs (``-j·X`` is ``(Im X, -Re X)``), so
+    every tensor between the FFTs is real: ONNX exporters take that graph as it is.
+    """
+    t = x.shape[-1]
+    spectrum = torch.view_as_real(torch.fft.rfft(x, dim=-1))  # [N, F, 2]
+    re = spectrum[:, None, :, 0] * masks  # [N, B, F]
+    im = spectrum[:, None, :, 1] * masks
+    band = torch.fft.irfft(torch.view_as_complex(torch.stack([re, im], dim=-1)), n=t, dim=-1)
+    hilbert = torch.fft.irfft(torch.view_as_complex(torch.stack([im, -re], dim=-1)), n=t, dim=-1)
+    return band.square() + hilbert.square()
 
 
 def envelope_spectra(envelope: Tensor) -> Tensor:
@@ -75,7 +81,8 @@ def envelope_spectra(envelope: Tensor) -> Tensor:
     t = envelope.shape[-1]
     taper = torch.hann_window(t, periodic=False, dtype=envelope.dtype, device=envelope.device)
     centred = (envelope - envelope.mean(dim=-1, keepdim=True)) * taper
-    amplitude = torch.fft.rfft(centred, dim=-1).abs() + 1e-20  # [N, B, F]
+    spectrum = torch.view_as_real(torch.fft.rfft(centred, dim=-1))  # [N, B, F, 2]
+    amplitude = spectrum.square().sum(dim=-1).sqrt() + 1e-20  # [N, B, F]
     floor = amplitude[..., 1 : t // 16].log().mean(dim=-1, keepdim=True).exp()
     return amplitude / floor
 
@@ -86,7 +93,7 @@ def read_on_axes(spectra: Tensor, context: Tensor, orders: Tensor, window: int) 
     n, b, f = spectra.shape
     freqs = context[:, : len(AXES)]  # [N, A] cycles/sample
     position = freqs[:, :, None, None] * orders * window  # [N, A, L, S] fractional bins
-    position = position.clamp(0, f - 1.001)
+    position = torch.nan_to_num(position, nan=0.0).clamp(min=0.0).clamp(max=float(f) - 1.001)
     low = position.floor()
     weight = (position - low)[:, None]  # [N, 1, A, L, S]
     index = low.long().reshape(n, 1, -1).expand(n, b, -1)  # [N, B, A·L·S]

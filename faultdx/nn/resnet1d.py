@@ -15,13 +15,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from faultdx.nn.activations import check_activation_name, has_params, make_activation
 from faultdx.nn.frontend import DefectSpectrumFrontend, FrontendConfig
 
 Params = dict[str, Tensor]
-FRONTENDS = ("raw", "defect_spectrum")
+FRONTENDS = ("raw", "defect_spectrum", "hybrid")
 
 
 @dataclass
@@ -40,7 +41,8 @@ class ResNet1dConfig:
     strides: tuple[int, ...] = (2, 2, 2)  # stride of each stage's first block
     kernel_size: int = 3
     dropout: float = 0.0  # before the final linear layer
-    frontend: str = "raw"  # "raw" waveform, or "defect_spectrum" (needs the context vector)
+    frontend: str = "raw"  # "raw" waveform, "defect_spectrum" (needs the context), or "hybrid" (both trunks)
+    raw_dropout: float = 0.5  # hybrid: share of training windows whose raw-trunk features are zeroed
     frontend_options: dict[str, Any] = field(default_factory=dict)  # FrontendConfig fields
 
     def __post_init__(self) -> None:
@@ -174,16 +176,70 @@ class PreActBlock(nn.Module):
 class Head(nn.Module):
     """BN → act → global average pool → (dropout) → linear: [N, C, L] → [N, K]."""
 
-    def __init__(self, channels: int, config: ResNet1dConfig) -> None:
+    def __init__(self, channels: int, config: ResNet1dConfig, extra: int = 0) -> None:
         super().__init__()
         self.bn = nn.BatchNorm1d(channels)
         self.act = make_activation(config.activation, channels, **config.activation_options)
         self.dropout = nn.Dropout(config.dropout)
-        self.fc = nn.Linear(channels, config.num_classes)
+        self.fc = nn.Linear(channels + extra, config.num_classes)
+
+    def forward(self, x: Tensor, params: Params | None = None, extra: Tensor | None = None) -> Tensor:
+        x = _act(self.act, self.bn(x), "head.act", params).mean(dim=-1)  # [N, C]
+        if extra is not None:
+            x = torch.cat([x, extra], dim=1)  # [N, C + extra]
+        return self.fc(self.dropout(x))  # [N, K]
+
+
+class RawTrunk(nn.Module):
+    """The hybrid network's second trunk: the raw waveform through a small residual stack, pooled to
+    ``[N, width]``. In training its features are zeroed for a random ``raw_dropout`` share of windows, so the
+    classifier cannot lean on the waveform alone (which identifies recordings rather than faults)."""
+
+    def __init__(self, config: ResNet1dConfig) -> None:
+        super().__init__()
+        raw = dataclasses.replace(config, frontend="raw", stem_channels=16, stem_kernel=64, stem_stride=8,
+                                  widths=(16, 32, 64), depths=(1, 1, 1), strides=(2, 2, 2))
+        self.config = raw
+        self.stem = Stem(raw)
+        c_in = raw.stem_channels
+        for i, (width, stride) in enumerate(zip(raw.widths, raw.strides, strict=True), start=1):
+            self.add_module(f"stage{i}", PreActBlock(c_in, width, stride, raw))
+            c_in = width
+        self.bn = nn.BatchNorm1d(c_in)
+        self.act = make_activation(raw.activation, c_in, **raw.activation_options)
+        self.width = c_in
 
     def forward(self, x: Tensor, params: Params | None = None) -> Tensor:
-        x = _act(self.act, self.bn(x), "head.act", params)  # [N, C, L]
-        return self.fc(self.dropout(x.mean(dim=-1)))  # [N, K]
+        x = self.stem(x, _Prefixed(params, "raw."))
+        for i in range(1, len(self.config.widths) + 1):
+            x = getattr(self, f"stage{i}")(x, f"raw.stage{i}", params)
+        x = _act(self.act, self.bn(x), "raw.act", params).mean(dim=-1)  # [N, width]
+        if self.training and self.config.raw_dropout > 0:
+            keep = torch.rand(x.shape[0], 1, device=x.device) >= self.config.raw_dropout
+            x = x * keep
+        return x
+
+    def layer_names(self) -> list[str]:
+        names = ["raw.stem.act"]
+        for i in range(1, len(self.config.widths) + 1):
+            names += [f"raw.stage{i}.act1", f"raw.stage{i}.act2"]
+        return names + ["raw.act"]
+
+
+class _Prefixed(dict):
+    """A params dict view that prefixes the names written into it (the stem names itself ``stem.act``)."""
+
+    def __init__(self, params: Params | None, prefix: str) -> None:
+        super().__init__()
+        self.params, self.prefix = params, prefix
+
+    def __setitem__(self, key: str, value: Tensor) -> None:
+        if self.params is not None:
+            self.params[self.prefix + key] = value
+
+    def update(self, other: dict) -> None:  # type: ignore[override]
+        for k, v in other.items():
+            self[k] = v
 
 
 class ResNet1d(nn.Module):
@@ -197,6 +253,7 @@ class ResNet1d(nn.Module):
         super().__init__()
         self.config = config
         self.frontend = DefectSpectrumFrontend(config.frontend_config()) if config.needs_context else None
+        self.raw = RawTrunk(config) if config.frontend == "hybrid" else None
         self.stem = Stem(config)
         c_in = config.stem_channels
         stages = zip(config.widths, config.depths, config.strides, strict=True)
@@ -206,7 +263,7 @@ class ResNet1d(nn.Module):
                 blocks.add_module(f"block{j}", PreActBlock(c_in, width, stride if j == 1 else 1, config))
                 c_in = width
             self.add_module(f"stage{i}", blocks)
-        self.head = Head(c_in, config)
+        self.head = Head(c_in, config, extra=self.raw.width if self.raw is not None else 0)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -219,6 +276,7 @@ class ResNet1d(nn.Module):
             raise ValueError(
                 f"ResNet1d expects input [N, {self.config.in_channels}, T], got {tuple(x.shape)}"
             )
+        raw = self.raw(x, params) if self.raw is not None else None  # [N, 64] or None
         if self.frontend is not None:
             if context is None:
                 raise ValueError("this network reads defect spectra: pass the context vector [N, 5]")
@@ -228,7 +286,7 @@ class ResNet1d(nn.Module):
             stage = getattr(self, f"stage{i}")
             for j, block in enumerate(stage.children(), start=1):
                 x = block(x, f"stage{i}.block{j}", params)  # [N, width_i, L / prod(strides[:i])]
-        return self.head(x, params)  # [N, K]
+        return self.head(x, params, raw)  # [N, K]
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """Logits ``[N, K]`` for windows ``x [N, C_in, T]`` (and their context ``[N, 5]`` when needed)."""
@@ -253,7 +311,7 @@ class ResNet1d(nn.Module):
         for i, depth in enumerate(self.config.depths, start=1):
             for j in range(1, depth + 1):
                 names += [f"stage{i}.block{j}.act1", f"stage{i}.block{j}.act2"]
-        return names + ["head.act"]
+        return names + ["head.act"] + (self.raw.layer_names() if self.raw is not None else [])
 
     def slope_names(self) -> list[str]:
         """The keys :meth:`forward_with_slopes` returns, in order, without running the network."""
