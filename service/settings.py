@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from faultdx.train.checkpoint import DEFAULT_MODEL
+from faultdx.paths import DEFAULT_MODEL
 
 
 def _split(value: object) -> object:

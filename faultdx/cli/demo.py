@@ -17,9 +17,11 @@ from typing import Annotated
 
 import typer
 
-DEFAULT_MODEL = "cwru12k-aprelu"
+from faultdx.paths import DEFAULT_MODEL
+
 SIM_MODEL = "sim-aprelu"
 EXAMPLE_SECONDS = 2.0
+EXAMPLE_RPM = 1797.0
 EXAMPLE_SEED = 10_000  # the training recordings use seeds from 0: the examples are never trained on
 
 
@@ -93,7 +95,7 @@ def write_examples(folder: Path) -> dict[str, Path]:
     for seed, label in enumerate(CWRU_10_CLASSES):
         path = folder / f"{label}.csv"
         signal = simulate(
-            label, duration_s=EXAMPLE_SECONDS, sampling_rate=12000, rpm=1797, seed=EXAMPLE_SEED + seed
+            label, duration_s=EXAMPLE_SECONDS, sampling_rate=12000, rpm=EXAMPLE_RPM, seed=EXAMPLE_SEED + seed
         )
         tmp = path.with_suffix(".csv.part")
         np.savetxt(tmp, signal, fmt="%.6e", header="acceleration_g", comments="")
@@ -116,7 +118,7 @@ def show_diagnoses(model: str | Path, files: dict[str, Path]) -> None:
         table.add_column(column)
     for label, path in files.items():
         loaded = read_signal(path, sampling_rate=12000)
-        (result,) = diagnoser.diagnose([loaded.signal], 12000)
+        (result,) = diagnoser.diagnose([loaded.signal], 12000, rpm=EXAMPLE_RPM, bearing="SKF 6205")
         table.add_row(
             label, result.label, f"{result.confidence:.3f}", str(len(result.start)), str(path)
         )

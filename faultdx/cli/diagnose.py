@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-DEFAULT_MODEL = "cwru12k-aprelu"
+from faultdx.paths import DEFAULT_MODEL
 
 
 def _bad(message: str, option: str) -> typer.BadParameter:

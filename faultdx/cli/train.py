@@ -145,12 +145,15 @@ def compare_command(
     recipes_file: Annotated[
         Path | None, typer.Option(help="YAML file: recipe name -> list of overrides.")
     ] = None,
+    collect_only: Annotated[
+        bool, typer.Option("--collect-only", help="With --protocols: train nothing, score the finished runs.")
+    ] = False,
 ) -> None:
     """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load). With
     --protocols: recipes x seeds on every fold of each transfer protocol, plus the envelope reference."""
     if protocols is not None:
         _compare_protocols(protocols, recipes, recipe or [], recipes_file, _ints(seeds), config, set_ or [],
-                           out or Path("runs/protocols"))
+                           out or Path("runs/protocols"), train=not collect_only)
         return
     from faultdx.train.compare import run_compare
 
@@ -181,6 +184,7 @@ def _compare_protocols(
     config: Path | None,
     overrides: list[str],
     out: Path,
+    train: bool = True,
 ) -> None:
     from faultdx.train.protocols import (
         load_recipes,
@@ -201,6 +205,7 @@ def _compare_protocols(
             overrides,
             typer.echo,
             config_path=config,
+            train=train,
         )
     except ValueError as err:
         _fail(err)

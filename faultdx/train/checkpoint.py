@@ -32,7 +32,6 @@ FORMAT = "faultdx-model/1"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
-DEFAULT_MODEL = "cwru12k-aprelu"
 
 
 class CheckpointError(ValueError):

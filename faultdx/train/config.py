@@ -215,7 +215,9 @@ class RunConfig(_Section):
     out_dir: str = "runs"
     name: str | None = None
     test_snr_db: list[float] = Field(default_factory=lambda: [-4.0], description="SNRs of the final test")
-    model_name: str = Field("cwru12k-aprelu", description="name written into the saved model directories")
+    model_name: str | None = Field(
+        None, description="name written into the saved model directories (default: the run name)"
+    )
 
     @field_validator("device")
     @classmethod

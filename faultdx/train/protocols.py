@@ -105,13 +105,15 @@ class Recipe:
             parse_override(item)
 
 
-_PHYSICS = ("model.preset=physics", "data.mix=[{name: simulated, options: {machines: 400}}]",
-            "augment.context_jitter=0.03", "data.hop=2048")
+_PHYSICS = ("model.preset=physics", "data.mix=[{name: simulated, options: {machines: 600}}]",
+            "augment.context_jitter=0.03", "augment.path_db=10", "data.hop=2048", "epochs=8")
 RECIPES: dict[str, Recipe] = {
     "physics-aprelu": Recipe("physics-aprelu", (*_PHYSICS, "model.activation=aprelu")),
     "physics-relu": Recipe("physics-relu", (*_PHYSICS, "model.activation=relu")),
     "raw-aprelu": Recipe("raw-aprelu", ("model.preset=small", "model.activation=aprelu", "data.mix=[]",
-                                        "data.hop=1024")),
+                                        "data.hop=1024", "epochs=8")),
+    "hybrid-aprelu": Recipe("hybrid-aprelu", (*_PHYSICS, "model.activation=aprelu",
+                                              "model.overrides={frontend: hybrid}")),
 }
 
 
@@ -314,9 +316,10 @@ def run_protocols(
     *,
     config_path: Path | None = None,
     command: str | None = None,
+    train: bool = True,
 ) -> dict[str, Any]:
-    """Train every fold x recipe x seed not finished yet, score the envelope reference on every fold, and
-    write ``results/protocols.json``; returns its ``data``."""
+    """Train every fold x recipe x seed not finished yet (unless ``train`` is False), score the finished runs
+    and the envelope reference on every fold, and write ``results/protocols.json``; returns its ``data``."""
     from faultdx.results import write_result
     from faultdx.train.device import resolve_device
 
@@ -324,7 +327,7 @@ def run_protocols(
     overrides = list(base_overrides or [])
     base = read_config_file(config_path) if config_path is not None else {}
     runs = plan(protocols, recipes, seeds)
-    for i, run in enumerate(runs, start=1):
+    for i, run in enumerate(runs if train else [], start=1):
         train_missing(out / run.name, lambda run=run: run_config(base, run, out, overrides),
                       label=f"[{i}/{len(runs)}] {run.name}", log=log)
     device = resolve_device(run_config(base, runs[0], out, overrides).device if runs else "auto")

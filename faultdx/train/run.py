@@ -316,7 +316,7 @@ def _model_meta(config: RunConfig, data: PreparedData, record: dict, selection: 
     keys = ("val_loss", "val_acc", "val_class_acc", "val_acc_noisy", "val_snr_db")
     val = {k: record[k] for k in keys if k in record}
     meta = {
-        "name": config.model_name,
+        "name": config.model_name or config.run_name(),
         "classes": list(data.classes),
         "window": config.data.window,
         "hop": eval_hop(config),
