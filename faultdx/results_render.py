@@ -1,7 +1,8 @@
 """Markdown tables generated from ``results/*.json``: nobody types a measured figure into README or a card.
 
-A block ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->`` in README.md or ``models/*/MODEL_CARD.md``
-is replaced by ``RENDERERS[NAME]`` applied to ``results/NAME.json`` (via :func:`faultdx.results.read_result`).
+A block ``<!-- results:NAME -->`` ... ``<!-- /results:NAME -->`` in README.md, ``docs/*.md`` or
+``models/*/MODEL_CARD.md`` is replaced by ``RENDERERS[NAME]`` applied to ``results/NAME.json`` (via
+:func:`faultdx.results.read_result`).
 ``faultdx results render`` rewrites the blocks; ``--check`` only says whether any would change.
 """
 
@@ -20,8 +21,9 @@ BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_]+) -->\n)(.*?)(<!-- /results:\2 
 
 
 def default_paths() -> list[Path]:
-    """README.md and every model card of the checkout."""
-    return [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "models").glob("*/MODEL_CARD.md"))]
+    """README.md, the docs and every model card of the checkout."""
+    return [PROJECT_ROOT / "README.md", *sorted((PROJECT_ROOT / "docs").glob("*.md")),
+            *sorted((PROJECT_ROOT / "models").glob("*/MODEL_CARD.md"))]
 
 
 def render(paths: list[Path] | None = None, *, check: bool = False) -> list[Path]:
@@ -80,6 +82,7 @@ PROTOCOL_FIGURES = (
     ("type_accuracy", "Fault-type accuracy (%)"),
     ("type_macro_f1", "Fault-type macro-F1 (%)"),
     ("recording_accuracy", "Recordings right (%, mean window probability per recording)"),
+    ("type_ece", "Expected calibration error of the fault-type confidence (%, 10 bins; lower is better)"),
 )
 
 
@@ -159,5 +162,6 @@ def render_speed_estimation(payload: dict[str, Any]) -> str:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
+    "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
 }

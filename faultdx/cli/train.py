@@ -148,12 +148,15 @@ def compare_command(
     collect_only: Annotated[
         bool, typer.Option("--collect-only", help="With --protocols: train nothing, score the finished runs.")
     ] = False,
+    results_name: Annotated[
+        str, typer.Option(help="With --protocols: write results/NAME.json (e.g. 'ablation').")
+    ] = "protocols",
 ) -> None:
     """Train activations x seeds on one protocol; table of mean ± std (clean, noisy, cross-load). With
     --protocols: recipes x seeds on every fold of each transfer protocol, plus the envelope reference."""
     if protocols is not None:
         _compare_protocols(protocols, recipes, recipe or [], recipes_file, _ints(seeds), config, set_ or [],
-                           out or Path("runs/protocols"), train=not collect_only)
+                           out or Path("runs/protocols"), train=not collect_only, results_name=results_name)
         return
     from faultdx.train.compare import run_compare
 
@@ -185,6 +188,7 @@ def _compare_protocols(
     overrides: list[str],
     out: Path,
     train: bool = True,
+    results_name: str = "protocols",
 ) -> None:
     from faultdx.train.protocols import (
         load_recipes,
@@ -206,6 +210,7 @@ def _compare_protocols(
             typer.echo,
             config_path=config,
             train=train,
+            results_name=results_name,
         )
     except ValueError as err:
         _fail(err)

@@ -114,6 +114,10 @@ RECIPES: dict[str, Recipe] = {
                                         "data.hop=1024", "epochs=8")),
     "hybrid-aprelu": Recipe("hybrid-aprelu", (*_PHYSICS, "model.activation=aprelu",
                                               "model.overrides={frontend: hybrid}")),
+    # the ablation: physics-aprelu with one training ingredient removed
+    "no-sim": Recipe("no-sim", (*_PHYSICS, "model.activation=aprelu", "data.mix=[]")),
+    "no-path": Recipe("no-path", (*_PHYSICS, "model.activation=aprelu", "augment.path_db=0")),
+    "no-jitter": Recipe("no-jitter", (*_PHYSICS, "model.activation=aprelu", "augment.context_jitter=0")),
 }
 
 
@@ -248,15 +252,28 @@ def score(
                             precision=resolve_precision("auto", device), snr_db=snr_db, seed=TEST_SEED)
     log_p = type_log_probs(logits, torch.as_tensor(membership, dtype=torch.float32, device=device))
     predicted = log_p.argmax(1)
-    right, count = recordings_right(log_p.exp().cpu().numpy(), windows.recording, windows.fault_type)
+    probs = log_p.exp().cpu().numpy()
+    right, count = recordings_right(probs, windows.recording, windows.fault_type)
     return {
         "type_accuracy": (predicted == split.fault_type).float().mean().item(),
+        "type_ece": expected_calibration_error(probs, windows.fault_type),
         "type_macro_f1": macro_f1(split.fault_type, predicted),
         "recording_accuracy": right / count if count else None,
         "recordings_right": right,
         "recordings": count,
         "windows": len(windows),
     }
+
+
+def expected_calibration_error(probs: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    """ECE of the fault-type confidence: over ``bins`` equal-width confidence bins, the window-weighted mean
+    of |accuracy - mean confidence| (0 = a stated 90 % is right 90 % of the time)."""
+    confidence = probs.max(axis=1)
+    right = probs.argmax(axis=1) == truth
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gaps = [abs(right[which == b].mean() - confidence[which == b].mean()) * np.mean(which == b)
+            for b in range(bins) if np.any(which == b)]
+    return float(np.sum(gaps))
 
 
 def recordings_right(probs: np.ndarray, recording: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
@@ -298,7 +315,8 @@ def _run_recordings(run_dir: Path, windows: WindowSet, device: torch.device) -> 
     for which in SELECTIONS:
         loaded = load_model_dir(run_dir / which, device=device)
         figures = score(loaded.model, type_membership(loaded.meta.classes), windows, device=device)
-        out[which] = {k: figures[k] for k in ("recording_accuracy", "recordings_right", "recordings")}
+        keys = ("recording_accuracy", "recordings_right", "recordings", "type_ece")
+        out[which] = {k: figures[k] for k in keys}
     write_text_atomic(path, json.dumps(out, indent=1) + "\n")
     return out
 
@@ -317,6 +335,7 @@ def run_protocols(
     config_path: Path | None = None,
     command: str | None = None,
     train: bool = True,
+    results_name: str = "protocols",
 ) -> dict[str, Any]:
     """Train every fold x recipe x seed not finished yet (unless ``train`` is False), score the finished runs
     and the envelope reference on every fold, and write ``results/protocols.json``; returns its ``data``."""
@@ -348,7 +367,7 @@ def run_protocols(
         **envelope,
     }
     data = json_safe(data)
-    path = write_result("protocols", data, command=command)
+    path = write_result(results_name, data, command=command)
     log(f"wrote {path}")
     return data
 
@@ -405,7 +424,7 @@ def _envelope(
 def pool_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean over folds of the window and recording figures; recordings right and counted, summed."""
     out: dict[str, Any] = {}
-    for key in ("type_accuracy", "type_macro_f1", "recording_accuracy", "type_accuracy_snr_-4dB"):
+    for key in ("type_accuracy", "type_macro_f1", "recording_accuracy", "type_ece", "type_accuracy_snr_-4dB"):
         values = [f[key] for f in folds if f.get(key) is not None]
         if values:
             out[key] = statistics.fmean(values)
@@ -421,7 +440,7 @@ def summarise(
     mean ± std over seeds of each figure, for best-on-validation and last epoch."""
     summary: dict[str, Any] = {}
     for protocol in protocols:
-        metrics = (*protocol.metrics, "recording_accuracy")
+        metrics = (*protocol.metrics, "recording_accuracy", "type_ece")
         for recipe in recipes:
             mine = [r for r in rows if r["protocol"] == protocol.name and r["recipe"] == recipe.name]
             folds = {f.name: {sel: {m: stats([r[sel].get(m) for r in mine if r["fold"] == f.name])
