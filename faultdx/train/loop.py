@@ -141,9 +141,14 @@ def jitter_context(context: torch.Tensor, jitter: float, generator: torch.Genera
 
 
 def type_log_probs(logits: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
-    """Log-probability of each fault type ``[N, 4]``: log of the summed probabilities of its classes."""
+    """Log-probability of each fault type ``[N, 4]``: log of the summed probabilities of its classes.
+
+    A type with no class (normal in a 9-class model) gets a log-probability near -1e4, not -inf: a
+    logsumexp over nothing but -inf has a NaN gradient, which would poison the weights even where unused.
+    """
     log_p = torch.log_softmax(logits.float(), dim=-1)  # [N, K]
-    return torch.logsumexp(log_p[:, :, None] + torch.log(membership)[None], dim=1)
+    absent = torch.where(membership > 0, 0.0, -1e4)  # [K, 4]
+    return torch.logsumexp(log_p[:, :, None] + absent[None], dim=1)
 
 
 def partial_label_loss(

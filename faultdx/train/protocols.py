@@ -114,6 +114,8 @@ RECIPES: dict[str, Recipe] = {
                                         "data.hop=1024", "epochs=8")),
     "hybrid-aprelu": Recipe("hybrid-aprelu", (*_PHYSICS, "model.activation=aprelu",
                                               "model.overrides={frontend: hybrid}")),
+    "hybrid-relu": Recipe("hybrid-relu", (*_PHYSICS, "model.activation=relu",
+                                          "model.overrides={frontend: hybrid}")),
     # the ablation: physics-aprelu with one training ingredient removed
     "no-sim": Recipe("no-sim", (*_PHYSICS, "model.activation=aprelu", "data.mix=[]")),
     "no-path": Recipe("no-path", (*_PHYSICS, "model.activation=aprelu", "augment.path_db=0")),
