@@ -210,12 +210,15 @@ def test_compose_training_job_writes_into_the_models_volume_on_a_gpu() -> None:
     assert command[0] == "train"
     # The arguments parse as `faultdx train` options (nothing runs) and name things that exist.
     params = _cli().get_command(None, "train").make_context("train", list(command[1:])).params
-    from faultdx.data.registry import dataset_names
-    from faultdx.nn.activations import activation_names
-    from faultdx.nn.resnet1d import PRESETS
+    from faultdx.train.config import load_config
 
-    assert params["dataset"] in dataset_names() and params["activation"] in activation_names()
-    assert params["preset"] in PRESETS and params["device"] == "cuda"
+    recipe = params["config"]
+    assert str(recipe).startswith(env["FAULTDX_MODELS"] + "/"), "the shipped recipe, copied into the image"
+    local = ROOT / "models" / Path(recipe).name
+    assert f"COPY models/{local.name} {recipe}" in CUDA_DOCKERFILE.read_text()
+    config = load_config(local, list(params["set_"]))  # the recipe and its overrides validate
+    assert config.threads is None and config.model_name == "physics-aprelu-gpu"
+    assert params["device"] == "cuda"
     assert str(params["export"]).startswith(env["FAULTDX_MODELS"] + "/"), "export into the models volume"
     assert f"runs:{params['out_dir']}" in train["volumes"], "run folders kept in the runs volume"
     devices = train["deploy"]["resources"]["reservations"]["devices"]

@@ -81,7 +81,10 @@ def test_model_export_writes_onnx_matching_the_model_dir(tmp_path):
     x = np.random.default_rng(0).standard_normal((3, 1, 1024)).astype(np.float32)
     with torch.no_grad():
         want = load_model_dir(model_dir).model(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(session.run(["logits"], {"windows": x})[0], want, atol=1e-4)
+    context = np.tile(np.float32([[0.0025, 0.0089, 0.0135, 0.0059, 0.001]]), (3, 1))  # unused by a raw net
+    feeds = {"windows": x, "context": context}
+    got = session.run(["logits"], {i.name: feeds[i.name] for i in session.get_inputs()})[0]
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
     missing = runner.invoke(app, ["model", "export", str(tmp_path / "nope"), str(out)])
     assert missing.exit_code == 2 and "no model" in missing.output
