@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_MODEL = "physics-aprelu"  # the shipped model every interface serves when none is named
+DEFAULT_MODEL = "hybrid-aprelu"  # the shipped model every interface serves when none is named
 
 
 def data_dir() -> Path:

@@ -25,7 +25,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FAULTDX_", extra="ignore", protected_namespaces=())
 
     model: Annotated[list[str], NoDecode] = Field(
-        default=[DEFAULT_MODEL],
+        default=[DEFAULT_MODEL, "envelope"],  # the envelope reference is served beside the network
         min_length=1,
         description="model names or paths, comma-separated; first = default",
     )

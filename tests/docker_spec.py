@@ -20,7 +20,7 @@ CUDA_DOCKERFILE = DOCKER_DIR / "Dockerfile.cuda"
 COMPOSE_FILE = DOCKER_DIR / "compose.yaml"
 PROMETHEUS_FILE = DOCKER_DIR / "prometheus.yml"
 DOCKERIGNORE = ROOT / ".dockerignore"
-SHIPPED_MODEL = "physics-aprelu"
+SHIPPED_MODEL = "hybrid-aprelu"
 
 
 @dataclass

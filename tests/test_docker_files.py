@@ -217,7 +217,7 @@ def test_compose_training_job_writes_into_the_models_volume_on_a_gpu() -> None:
     local = ROOT / "models" / Path(recipe).name
     assert f"COPY models/{local.name} {recipe}" in CUDA_DOCKERFILE.read_text()
     config = load_config(local, list(params["set_"]))  # the recipe and its overrides validate
-    assert config.threads is None and config.model_name == "physics-aprelu-gpu"
+    assert config.threads is None and config.model_name == "hybrid-aprelu-gpu"
     assert params["device"] == "cuda"
     assert str(params["export"]).startswith(env["FAULTDX_MODELS"] + "/"), "export into the models volume"
     assert f"runs:{params['out_dir']}" in train["volumes"], "run folders kept in the runs volume"

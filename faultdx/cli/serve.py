@@ -88,10 +88,13 @@ def _absolute_if_path(entry: str) -> str:
 
 def _check_models(settings) -> None:
     """Fail fast, with the checkpoint's own message, before any worker starts."""
+    from faultdx.baselines.envelope import ENVELOPE_NAME
     from faultdx.train.checkpoint import CheckpointError, read_meta, resolve_model
 
     for entry in settings.model:
         where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
+        if entry == ENVELOPE_NAME and not Path(where).is_dir():
+            continue  # the envelope reference is built in code, not read from a directory
         try:
             read_meta(resolve_model(where))
         except CheckpointError as err:

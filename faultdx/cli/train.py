@@ -136,7 +136,7 @@ def compare_command(
                      "writes results/protocols.json."),
     ] = None,
     recipes: Annotated[str, typer.Option(help="With --protocols: comma-separated recipe names.")] = (
-        "physics-aprelu,physics-relu,raw-aprelu"
+        "hybrid-aprelu,hybrid-relu,physics-aprelu,raw-aprelu"
     ),
     recipe: Annotated[
         list[str] | None,

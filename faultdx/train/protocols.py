@@ -107,19 +107,19 @@ class Recipe:
 
 _PHYSICS = ("model.preset=physics", "data.mix=[{name: simulated, options: {machines: 600}}]",
             "augment.context_jitter=0.03", "augment.path_db=10", "data.hop=2048", "epochs=8")
+_HYBRID = (*_PHYSICS, "model.activation=aprelu", "model.overrides={frontend: hybrid}")
 RECIPES: dict[str, Recipe] = {
     "physics-aprelu": Recipe("physics-aprelu", (*_PHYSICS, "model.activation=aprelu")),
     "physics-relu": Recipe("physics-relu", (*_PHYSICS, "model.activation=relu")),
     "raw-aprelu": Recipe("raw-aprelu", ("model.preset=small", "model.activation=aprelu", "data.mix=[]",
                                         "data.hop=1024", "epochs=8")),
-    "hybrid-aprelu": Recipe("hybrid-aprelu", (*_PHYSICS, "model.activation=aprelu",
-                                              "model.overrides={frontend: hybrid}")),
+    "hybrid-aprelu": Recipe("hybrid-aprelu", _HYBRID),
     "hybrid-relu": Recipe("hybrid-relu", (*_PHYSICS, "model.activation=relu",
                                           "model.overrides={frontend: hybrid}")),
-    # the ablation: physics-aprelu with one training ingredient removed
-    "no-sim": Recipe("no-sim", (*_PHYSICS, "model.activation=aprelu", "data.mix=[]")),
-    "no-path": Recipe("no-path", (*_PHYSICS, "model.activation=aprelu", "augment.path_db=0")),
-    "no-jitter": Recipe("no-jitter", (*_PHYSICS, "model.activation=aprelu", "augment.context_jitter=0")),
+    # the ablation: hybrid-aprelu with one training ingredient removed
+    "no-sim": Recipe("no-sim", (*_HYBRID, "data.mix=[]")),
+    "no-path": Recipe("no-path", (*_HYBRID, "augment.path_db=0")),
+    "no-jitter": Recipe("no-jitter", (*_HYBRID, "augment.context_jitter=0")),
 }
 
 
