@@ -160,8 +160,70 @@ def render_speed_estimation(payload: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _num(value: float | None, spec: str, unit: str = "") -> str:
+    return "–" if value is None else f"{value:{spec}}{unit}"
+
+
+def render_bench_activations(payload: dict[str, Any]) -> str:
+    """One row per activation: ms per batch and windows/s (best round), time over ReLU's and slopes on/off
+    (medians of back-to-back pairs); then APReLU's two ratios against their targets."""
+    d = payload["data"]
+    ctx = d.get("context")
+    machine = (f"; context {ctx['bearing']} at {ctx['rpm']:g} rpm, {ctx['sampling_rate'] / 1000:g} kHz"
+               if ctx else "")
+    out = [f"CPU forward pass, preset {d['preset']}, front end {d['frontend']}, batch {d['batch']} × "
+           f"{d['window']}-sample windows, {d['threads']} thread(s), {d['rounds']} rounds{machine}:", "",
+           "| activation | ms/batch | windows/s | time × ReLU | slopes on/off |", "|---|---|---|---|---|"]
+    for name, r in d["activations"].items():
+        out.append(f"| {name} | {r['ms_per_batch']:.1f} | {r['windows_per_s']:,.0f} | {r['vs_relu']:.2f} | "
+                   f"{_num(r.get('slopes_on_off'), '.2f')} |")
+    t = d.get("targets") or {}
+    out += ["", f"APReLU / ReLU time per batch {_num(d.get('aprelu_vs_relu'), '.2f', '×')} (target ≤ "
+            f"{_num(t.get('aprelu_vs_relu'), 'g', '×')}); APReLU slopes on / off "
+            f"{_num(d.get('aprelu_slopes_on_off'), '.2f', '×')} (target ≤ "
+            f"{_num(t.get('slopes_on_off'), 'g', '×')}). windows/s: the best round; ratios: median over "
+            "rounds of back-to-back pairs."]
+    return "\n".join(out) + "\n"
+
+
+def render_bench_service(payload: dict[str, Any]) -> str:
+    """The service over loopback: latency at concurrency 1, windows/s with and without micro-batching,
+    cost of slopes, errors, each against its target where it has one."""
+    d = payload["data"]
+    c, k, t = d["concurrency"], d["windows_per_request"], d.get("targets") or {}
+    lat, wps, gain, slopes = d["latency_ms"], d["windows_per_s"], d["batching_gain"], d["slopes_on_off"]
+    v2 = f"/v2 binary ({k} windows/request), concurrency {c}"
+    v1 = f"/v1 JSON (1 window/request), concurrency {c}"
+    slopes_target = "≤ " + _num(t.get("slopes_ratio"), "g", "×")
+    rows = [
+        ("p50 latency, /v1 JSON, 1 window, concurrency 1", _num(lat["p50"], ".2f", " ms"),
+         "≤ " + _num(t.get("p50_ms"), "g", " ms")),
+        ("p99 latency, /v1 JSON, 1 window, concurrency 1", _num(lat["p99"], ".2f", " ms"),
+         "≤ " + _num(t.get("p99_ms"), "g", " ms")),
+        (f"windows/s, {v2}, batching", _num(wps["v2_batching"], ",.0f"),
+         "≥ " + _num(t.get("windows_per_s"), ",.0f")),
+        (f"windows/s, {v2}, no batching", _num(wps["v2_no_batching"], ",.0f"), ""),
+        (f"windows/s, {v1}, batching", _num(wps["v1_batching"], ",.0f"), ""),
+        (f"windows/s, {v1}, no batching", _num(wps["v1_no_batching"], ",.0f"), ""),
+        ("batching gain, /v2 binary; /v1 JSON",
+         f"{_num(gain['v2'], '.1f', '×')}; {_num(gain['v1'], '.1f', '×')}", ""),
+        ("slopes on / off, p50 latency at concurrency 1", _num(slopes["latency_p50"], ".2f", "×"),
+         slopes_target),
+        (f"slopes on / off, time per window, {v2}", _num(slopes["v2"], ".2f", "×"), slopes_target),
+        (f"slopes on / off, time per window, {v1}", _num(slopes["v1"], ".2f", "×"), ""),
+        ("errors (non-200 or broken connection), all phases", str(d["errors"]), "0"),
+    ]
+    out = [f"Service `{d['model']}` over loopback, rpm {d['rpm']} and bearing {d['bearing']} in every "
+           f"request, {d['cores']} cores, {d['seconds_per_phase']:g} s per phase in {d['rounds']} "
+           "interleaved rounds:", "", "| measurement | value | target |", "|---|---|---|"]
+    out += [f"| {label} | {value} | {target} |" for label, value, target in rows]
+    return "\n".join(out) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
+    "bench_activations": render_bench_activations,
+    "bench_service": render_bench_service,
 }

@@ -1,0 +1,103 @@
+"""Renderers of the speed benchmarks (results/bench_activations.json, results/bench_service.json): synthetic
+payloads in the shape the benches write, exact table lines, a missing figure shown as a dash."""
+
+from __future__ import annotations
+
+import json
+
+from faultdx.results_render import RENDERERS, render_bench_activations, render_bench_service, render_text
+
+PROVENANCE = {
+    "commit": "abc1234",
+    "command": "bench_x.py --rounds 2",
+    "machine": {"cpu": "x86_64", "cores": 16, "threads": 8, "torch": "2.5.0", "python": "3.11", "gpu": None},
+    "date": "2026-12-02T06:00:00+00:00",
+}
+
+
+def activations_payload() -> dict:
+    def row(ms: float, vs_relu: float, slopes: float | None = None) -> dict:
+        return {"ms_per_batch": ms, "windows_per_s": round(256 / ms * 1e3, 1), "vs_relu": vs_relu,
+                "slopes_on_off": slopes}
+
+    return {"name": "bench_activations", **PROVENANCE, "data": {
+        "preset": "physics", "frontend": "hybrid", "batch": 256, "window": 2048, "threads": 8, "rounds": 15,
+        "context": {"bearing": "SKF 6205", "rpm": 1797.0, "sampling_rate": 12000.0,
+                    "vector": [0.002496, 0.008947, 0.013515, 0.005882, 0.000994]},
+        "mode": "eval, inference_mode, float32, CPU",
+        "activations": {"relu": row(100.0, 1.004), "aprelu": row(128.0, 1.276, 1.0841)},
+        "aprelu_vs_relu": 1.276, "aprelu_slopes_on_off": 1.0841,
+        "targets": {"aprelu_vs_relu": 1.5, "slopes_on_off": 1.3},
+    }}
+
+
+def service_payload() -> dict:
+    phase = {"label": "x", "windows_per_s": 1.0, "p50_ms": 1.0, "p99_ms": 1.0, "requests": 1, "windows": 1,
+             "errors": 0, "seconds": 1.0, "windows_per_pass": 1.0,
+             "cpu_ms_per_window": {"event_loop": 0.1, "forward": 0.2}}
+    return {"name": "bench_service", **PROVENANCE, "data": {
+        "model": "hybrid-aprelu", "rpm": 1797, "bearing": "SKF 6205", "sampling_rate": 12000, "window": 2048,
+        "cores": 16, "seconds_per_phase": 4.0, "rounds": 4, "concurrency": 32, "windows_per_request": 8,
+        "v1_request_kib": 22.1, "load_average": 0.4,
+        "latency_ms": {"p50": 2.345, "p99": 9.87},
+        "windows_per_s": {"v2_batching": 5321.4, "v2_no_batching": 1200.0, "v1_batching": 900.2,
+                          "v1_no_batching": 450.0},
+        "batching_gain": {"v2": 4.4345, "v1": 2.0},
+        "slopes_on_off": {"latency_p50": None, "v2": 1.12, "v1": 1.05},
+        "errors": 0,
+        "targets": {"p50_ms": 5.0, "p99_ms": 20.0, "windows_per_s": 3000.0, "slopes_ratio": 1.3},
+        "phases": {"lat": phase},
+    }}
+
+
+def test_both_benches_have_a_renderer():
+    assert RENDERERS["bench_activations"] is render_bench_activations
+    assert RENDERERS["bench_service"] is render_bench_service
+
+
+def test_activations_table():
+    lines = render_bench_activations(activations_payload()).splitlines()
+    assert lines[0] == ("CPU forward pass, preset physics, front end hybrid, batch 256 × 2048-sample "
+                        "windows, 8 thread(s), 15 rounds; context SKF 6205 at 1797 rpm, 12 kHz:")
+    assert lines[2:6] == [
+        "| activation | ms/batch | windows/s | time × ReLU | slopes on/off |",
+        "|---|---|---|---|---|",
+        "| relu | 100.0 | 2,560 | 1.00 | – |",
+        "| aprelu | 128.0 | 2,000 | 1.28 | 1.08 |",
+    ]
+    assert lines[7].startswith("APReLU / ReLU time per batch 1.28× (target ≤ 1.5×); "
+                               "APReLU slopes on / off 1.08× (target ≤ 1.3×).")
+
+
+def test_activations_without_context_says_nothing_of_a_bearing():
+    payload = activations_payload()
+    payload["data"].update(frontend="raw", context=None)
+    first = render_bench_activations(payload).splitlines()[0]
+    assert first.endswith("8 thread(s), 15 rounds:") and "front end raw" in first
+
+
+def test_service_table():
+    lines = render_bench_service(service_payload()).splitlines()
+    assert lines[0] == ("Service `hybrid-aprelu` over loopback, rpm 1797 and bearing SKF 6205 in every "
+                        "request, 16 cores, 4 s per phase in 4 interleaved rounds:")
+    assert lines[2:3] == ["| measurement | value | target |"]
+    assert "| p50 latency, /v1 JSON, 1 window, concurrency 1 | 2.35 ms | ≤ 5 ms |" in lines
+    v2 = "/v2 binary (8 windows/request), concurrency 32"
+    assert f"| windows/s, {v2}, batching | 5,321 | ≥ 3,000 |" in lines
+    assert f"| windows/s, {v2}, no batching | 1,200 |  |" in lines
+    assert "| batching gain, /v2 binary; /v1 JSON | 4.4×; 2.0× |  |" in lines
+    assert "| slopes on / off, p50 latency at concurrency 1 | – | ≤ 1.3× |" in lines  # not measured
+    assert lines[-1] == "| errors (non-200 or broken connection), all phases | 0 | 0 |"
+    assert all(line.count("|") == 4 for line in lines[2:])  # no stray pipe breaks a row
+
+
+def test_blocks_render_from_the_results_dir_with_a_caption(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAULTDX_RESULTS", str(tmp_path))
+    for payload in (activations_payload(), service_payload()):
+        (tmp_path / f"{payload['name']}.json").write_text(json.dumps(payload), encoding="utf-8")
+    text = "<!-- results:bench_service -->\nold\n<!-- /results:bench_service -->\n"
+    out = render_text(text)
+    assert "old" not in out and "| errors (non-200 or broken connection), all phases | 0 | 0 |" in out
+    assert ("Measured at commit abc1234, 2026-12-02T06:00:00+00:00, on x86_64, 16 cores, torch 2.5.0, by "
+            "`bench_x.py --rounds 2`.") in out
+    assert "| aprelu | 128.0 |" in render_text(text.replace("bench_service", "bench_activations"))
