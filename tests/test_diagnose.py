@@ -158,3 +158,37 @@ def test_the_traced_network_matches_eager(tmp_path) -> None:
         np.testing.assert_allclose(b.window_probabilities, a.window_probabilities, atol=1e-5)
         for layer, values in a.slopes.items():
             np.testing.assert_allclose(b.slopes[layer], values, atol=1e-5)
+
+
+def test_machine_context_from_rpm_and_either_bearing_form(diagnoser: Diagnoser) -> None:
+    signal = tone(1.0, seed=5)
+    [named] = diagnoser.diagnose(signal, RATE, rpm=1730, bearing="SKF 6203")
+    assert named.machine.rpm == 1730 and named.machine.rpm_source == "given"
+    assert named.machine.bearing.name == "SKF 6203" and named.machine.bearing_source == "given"
+    geometry = {"balls": 8, "ball_diameter_mm": 7.94, "pitch_diameter_mm": 33.5, "contact_angle_deg": 0}
+    [given] = diagnoser.diagnose(signal, RATE, rpm=1730, bearing=geometry)
+    assert given.machine.bearing.n_balls == 8
+    assert given.machine.frequencies()["bpfo"] == pytest.approx(8 / 2 * 1730 / 60 * (1 - 7.94 / 33.5))
+    [default] = diagnoser.diagnose(signal, RATE, rpm=1730)
+    assert default.machine.bearing_source == "model" and default.machine.bearing.name == "SKF 6205"
+    windows = diagnoser.windows(signal, RATE, rpm=1730, bearing=geometry)
+    np.testing.assert_allclose(windows.context[0] * RATE, [given.machine.frequencies()[k] for k in
+                               ("shaft", "bpfo", "bpfi", "bsf", "ftf")], rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("rpm", "bearing", "field"),
+    [
+        (0, None, "rpm"),
+        (float("nan"), None, "rpm"),
+        (1797, "SKF 9999", "bearing"),
+        (1797, {"balls": 0, "ball_diameter_mm": 7, "pitch_diameter_mm": 30}, "bearing.balls"),
+        (1797, {"balls": 8, "ball_diameter_mm": 40, "pitch_diameter_mm": 30}, "bearing.ball_diameter_mm"),
+        (1797, {"balls": 8, "ball_diameter_mm": 7, "pitch_diameter_mm": 30, "contact_angle_deg": -5},
+         "bearing.contact_angle_deg"),
+    ],
+)
+def test_impossible_context_names_the_field(diagnoser: Diagnoser, rpm, bearing, field) -> None:
+    with pytest.raises(DiagnoseInputError) as err:
+        diagnoser.diagnose(tone(1.0), RATE, rpm=rpm, bearing=bearing)
+    assert err.value.field == field and field in str(err.value)
