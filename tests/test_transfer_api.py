@@ -38,7 +38,8 @@ def window_accuracy(client, recordings, model: str) -> tuple[float, int]:
         reply = client.post("/v1/diagnose", json=body)
         assert reply.status_code == 200, reply.text
         result = reply.json()["results"][0]
-        assert result["machine"]["rpm_source"] == "given" and result["machine"]["bearing"]["name"] == "MFPT NICE"
+        machine = result["machine"]
+        assert machine["rpm_source"] == "given" and machine["bearing"]["name"] == "MFPT NICE"
         types = [w["fault_type"] for w in result["windows"]]
         right += sum(t == rec.fault_type for t in types)
         total += len(types)
