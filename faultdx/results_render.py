@@ -124,23 +124,29 @@ def _envelope_cell(figures: dict[str, Any] | None, key: str) -> str:
     return _pct(figures[key])
 
 
+CLASS_EXTRAS = {"time": ("Time split", "10-class accuracy (%)"), "load": ("By load", "9-class accuracy (%)")}
+
+
 def _time_extras(data: dict[str, Any], recipes: list[str]) -> list[str]:
-    """The time split's 10-class accuracy and fault type at -4 dB."""
-    if "time" not in data["protocols"]:
-        return []
-    extras = (("accuracy", "10-class accuracy (%)"), ("type_accuracy_snr_-4dB", "fault type at −4 dB (%)"))
-    out = ["Time split, last epoch (best-on-validation):", "",
-           "| figure | " + " | ".join(recipes) + " | envelope |", "|---" * (len(recipes) + 2) + "|"]
-    envelope = (data.get("envelope") or {}).get("time")
-    for key, title in extras:
-        cells = [title]
-        for recipe in recipes:
-            overall = data["summary"].get("time", {}).get(recipe, {}).get("overall", {})
-            cells.append(f"{_mean_std(overall.get('last', {}).get(key))} "
-                         f"({_mean_std(overall.get('best', {}).get(key))})")
-        cells.append(_envelope_cell(envelope, key) if key != "accuracy" else "–")
-        out.append("| " + " | ".join(cells) + " |")
-    return [*out, ""]
+    """Class accuracy (10 classes on the time split, 9 by load) and fault type at -4 dB."""
+    out: list[str] = []
+    for protocol, (title, class_title) in CLASS_EXTRAS.items():
+        if protocol not in data["protocols"]:
+            continue
+        extras = (("accuracy", class_title), ("type_accuracy_snr_-4dB", "fault type at −4 dB (%)"))
+        out += [f"{title}, last epoch (best-on-validation):", "",
+                "| figure | " + " | ".join(recipes) + " | envelope |", "|---" * (len(recipes) + 2) + "|"]
+        envelope = (data.get("envelope") or {}).get(protocol)
+        for key, label in extras:
+            cells = [label]
+            for recipe in recipes:
+                overall = data["summary"].get(protocol, {}).get(recipe, {}).get("overall", {})
+                cells.append(f"{_mean_std(overall.get('last', {}).get(key))} "
+                             f"({_mean_std(overall.get('best', {}).get(key))})")
+            cells.append(_envelope_cell(envelope, key) if key != "accuracy" else "–")
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    return out
 
 
 def render_shipped_training(payload: dict[str, Any]) -> str:

@@ -78,7 +78,8 @@ PROTOCOLS: dict[str, Protocol] = {
         (Fold("time", "all", {"split.protocol": "time"}),),
         ("type_accuracy", "type_macro_f1", "accuracy", "type_accuracy_snr_-4dB"),
     ),
-    "load": Protocol("load", "9 fault classes, train on three loads, test on the fourth", _load_folds()),
+    "load": Protocol("load", "9 fault classes, train on three loads, test on the fourth", _load_folds(),
+                     ("type_accuracy", "type_macro_f1", "accuracy", "type_accuracy_snr_-4dB")),
     "size": Protocol(
         "size", "leave one fault size (other physical bearings) out",
         tuple(Fold("size", f"test{s}", {"split.protocol": "size", "split.test_size": s})
@@ -416,7 +417,7 @@ def _envelope(
                 log(note)
                 return {"envelope": None, "envelope_note": note}
             folds[fold.name] = score(model, envelope_membership(), windows, device=device)
-            if protocol.name == "time":
+            if protocol.name in ("time", "load"):
                 noisy = score(model, envelope_membership(), windows, device=device, snr_db=-4.0)
                 folds[fold.name]["type_accuracy_snr_-4dB"] = noisy["type_accuracy"]
         result[protocol.name] = {"folds": folds, **pool_folds(list(folds.values()))}
