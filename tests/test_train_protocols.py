@@ -139,7 +139,8 @@ def _synthetic_results(root):
                         "recordings_right": 14, "recordings": 14}}
     data = {"seeds": [0, 1], "protocols": {p.name: {"folds": [f.name for f in p.folds]} for p in protocols},
             "recipes": {"physics-aprelu": ["model.preset=physics"], "raw-aprelu": ["model.preset=small"]},
-            "runs": rows, "summary": summarise(rows, protocols, recipes), "envelope": envelope}
+            "runs": rows, "summary": summarise(rows, protocols, recipes), "envelope": envelope,
+            "envelope_faults_only": {"rig": {**envelope["rig"], "type_accuracy": 0.95}}}
     payload = {"name": "protocols", "commit": "abc1234", "command": "faultdx compare --protocols size,rig",
                "machine": {"cpu": "x86_64", "cores": 2, "torch": "2.13.0"}, "date": "2026-12-02",
                "data": data}
@@ -155,13 +156,13 @@ def test_protocols_table_is_rendered_from_results_json(tmp_path, monkeypatch):
     assert text.endswith("<!-- /results:protocols -->\nafter\n") and "stale" not in text
     assert (
         "Fault-type accuracy (%), last epoch (best-on-validation):\n\n"
-        "| protocol | physics-aprelu | raw-aprelu | envelope |\n"
-        "|---|---|---|---|\n"
-        "| size (3) | – (–) | – (–) | – |\n"
-        "| rig (1) | 85.00 ± 7.07 (90.00 ± 7.07) | 50.00 (60.00) | 75.00 |\n"
+        "| protocol | physics-aprelu | raw-aprelu | envelope | envelope, no normal |\n"
+        "|---|---|---|---|---|\n"
+        "| size (3) | – (–) | – (–) | – | – |\n"
+        "| rig (1) | 85.00 ± 7.07 (90.00 ± 7.07) | 50.00 (60.00) | 75.00 | 95.00 |\n"
     ) in text
     assert "| rig (1) | 50.00 (n=1)" not in text
-    recordings = "| rig (1) | 50.00 ± 0.00 (50.00 ± 0.00) | 50.00 (50.00) | 100.00 (14/14) |"
+    recordings = "| rig (1) | 50.00 ± 0.00 (50.00 ± 0.00) | 50.00 (50.00) | 100.00 (14/14) | 100.00 (14/14) |"
     assert recordings in text
     assert ("Measured at commit abc1234, 2026-12-02, on x86_64, 2 cores, torch 2.13.0, by "
             "`faultdx compare --protocols size,rig`.") in text

@@ -290,16 +290,17 @@ def recordings_right(probs: np.ndarray, recording: np.ndarray, truth: np.ndarray
     return right, len(ids)
 
 
-def envelope_model(windows: WindowSet) -> torch.nn.Module | None:
-    """The envelope reference (``faultdx.baselines.envelope``) for ``windows``' length and sampling rate,
-    or None while this tree has none."""
-    try:
-        from faultdx.baselines.envelope import envelope_diagnoser
-    except ModuleNotFoundError as err:
-        if err.name not in ("faultdx.baselines", "faultdx.baselines.envelope"):
-            raise
-        return None
-    return envelope_diagnoser(window=int(windows.x.shape[-1]), sampling_rate=windows.sampling_rate).model
+def envelope_model(windows: WindowSet, *, normal: bool = True) -> torch.nn.Module:
+    """The envelope reference for ``windows``' length and sampling rate. ``normal=False`` never answers
+    normal (argmax of the defect evidence alone: the brief's figure on fault recordings)."""
+    from faultdx.baselines.envelope import EnvelopeConfig, envelope_diagnoser
+
+    config = EnvelopeConfig() if normal else EnvelopeConfig(threshold=1e-6)
+    return envelope_diagnoser(window=int(windows.x.shape[-1]), sampling_rate=windows.sampling_rate,
+                              config=config).model
+
+
+ENVELOPES = {"envelope": True, "envelope_faults_only": False}  # result key -> may answer normal
 
 
 def envelope_membership() -> np.ndarray:
@@ -404,24 +405,22 @@ def _envelope(
     device: torch.device,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    """The envelope reference on each fold's test windows (those of the first recipe's config)."""
-    result = {}
+    """The envelope reference on each fold's test windows (those of the first recipe's config), with and
+    without its normal decision."""
+    results: dict[str, Any] = {key: {} for key in ENVELOPES}
     for protocol in protocols:
-        folds = {}
-        for fold in protocol.folds:
-            config = fold_config(base, fold, recipe=recipes[0] if recipes else None, overrides=overrides)
-            windows = cache.get(config)
-            model = envelope_model(windows)
-            if model is None:
-                note = "faultdx.baselines.envelope is not in this tree yet: envelope column skipped"
-                log(note)
-                return {"envelope": None, "envelope_note": note}
-            folds[fold.name] = score(model, envelope_membership(), windows, device=device)
-            if protocol.name in ("time", "load"):
-                noisy = score(model, envelope_membership(), windows, device=device, snr_db=-4.0)
-                folds[fold.name]["type_accuracy_snr_-4dB"] = noisy["type_accuracy"]
-        result[protocol.name] = {"folds": folds, **pool_folds(list(folds.values()))}
-    return {"envelope": result}
+        for key, normal in ENVELOPES.items():
+            folds = {}
+            for fold in protocol.folds:
+                config = fold_config(base, fold, recipe=recipes[0] if recipes else None, overrides=overrides)
+                windows = cache.get(config)
+                model = envelope_model(windows, normal=normal)
+                folds[fold.name] = score(model, envelope_membership(), windows, device=device)
+                if protocol.name in ("time", "load"):
+                    noisy = score(model, envelope_membership(), windows, device=device, snr_db=-4.0)
+                    folds[fold.name]["type_accuracy_snr_-4dB"] = noisy["type_accuracy"]
+            results[key][protocol.name] = {"folds": folds, **pool_folds(list(folds.values()))}
+    return results
 
 
 def pool_folds(folds: list[dict[str, Any]]) -> dict[str, Any]:
