@@ -7,10 +7,11 @@ import json
 from typer.testing import CliRunner
 
 from faultdx.cli import app
-from faultdx.cli.demo import SIM_MODEL, train_simulator_model, write_examples
-from faultdx.data.base import CWRU_10_CLASSES
+from faultdx.cli.demo import EXAMPLE_RPM, SIM_MODEL, train_simulator_model, write_examples
+from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
 from faultdx.data.readers import read_signal
 from faultdx.diagnose import Diagnoser
+from faultdx.paths import DEFAULT_MODEL
 
 
 def test_demo_trains_a_simulator_model_that_diagnoses_unseen_examples(tmp_path, monkeypatch):
@@ -29,6 +30,19 @@ def test_demo_trains_a_simulator_model_that_diagnoses_unseen_examples(tmp_path, 
         (result,) = diagnoser.diagnose([loaded.signal], 12000)
         correct += result.label == label
     assert correct >= 7, f"only {correct} of 10 unseen simulated examples diagnosed correctly"
+
+
+def test_shipped_model_names_the_fault_type_of_every_demo_example(tmp_path):
+    """The default model never trained on these simulated signals: transfer to a new 'machine'."""
+    files = write_examples(tmp_path / "examples")
+    diagnoser = Diagnoser.from_dir(DEFAULT_MODEL)
+    wrong = []
+    for label, path in files.items():
+        loaded = read_signal(path, sampling_rate=12000)
+        (result,) = diagnoser.diagnose([loaded.signal], 12000, rpm=EXAMPLE_RPM, bearing="SKF 6205")
+        if result.fault_type != fault_type_of(label):
+            wrong.append((label, result.fault_type))
+    assert len(wrong) <= 1, wrong
 
 
 def test_demo_command_is_listed_with_its_options():
