@@ -18,7 +18,7 @@ from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
 
 RENDER_COMMAND = "faultdx results render"
-BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
+BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_.]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
 
 
 def default_paths() -> list[Path]:
@@ -47,13 +47,16 @@ def render_text(text: str) -> str:
 
 
 def render_block(name: str) -> str:
-    """The body of block ``name``: a source line, then the renderer's markdown (ends with a newline)."""
+    """The body of block ``name``: a source line, then the renderer's markdown (ends with a newline).
+
+    ``NAME.view`` renders ``results/NAME.json`` with the renderer registered as ``NAME.view``."""
     if name not in RENDERERS:
         raise ValueError(f"unknown results block {name!r}; known: {', '.join(RENDERERS)}")
-    payload = read_result(name)
-    head = f"_Generated from `results/{name}.json` by `{RENDER_COMMAND}`; do not edit by hand._\n\n"
+    source = name.partition(".")[0]
+    payload = read_result(source)
+    head = f"_Generated from `results/{source}.json` by `{RENDER_COMMAND}`; do not edit by hand._\n\n"
     if payload is None:
-        return head + f"Not measured yet (`results/{name}.json` is absent).\n"
+        return head + f"Not measured yet (`results/{source}.json` is absent).\n"
     return head + RENDERERS[name](payload) + caption(payload)
 
 
@@ -119,6 +122,17 @@ def render_protocols(payload: dict[str, Any]) -> str:
                f"figure.{note} Recipes:")
     out += [""] + [f"- {n}: `{' '.join(o)}`" for n, o in data["recipes"].items()]
     return "\n".join(out) + "\n"
+
+
+def render_protocols_headline(payload: dict[str, Any]) -> str:
+    """The README's table: fault-type accuracy per protocol, last epoch, every recipe and the envelope."""
+    full = render_protocols(payload)
+    table = full.split("\n\n")[1]  # the first table, after its title line
+    data = payload["data"]
+    return (f"Fault-type accuracy (%) per window, last epoch (best-on-validation in parentheses), mean ± std "
+            f"over seeds {data.get('seeds')}:\n\n{table}\n\n"
+            "Macro-F1, recordings right, calibration, 10- and 9-class accuracy, −4 dB and the recipes: "
+            "[docs/transfer.md](docs/transfer.md).\n")
 
 
 def _envelope_cell(figures: dict[str, Any] | None, key: str) -> str:
@@ -253,6 +267,7 @@ def render_bench_service(payload: dict[str, Any]) -> str:
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
+    "protocols.headline": render_protocols_headline,
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
     "shipped_training": render_shipped_training,
