@@ -118,13 +118,10 @@ class DefectSpectrumFrontend(nn.Module):
         centre = (cells[:-1] + cells[1:]) / 2
         self.register_buffer("orders", orders, persistent=False)
         self.register_buffer("comb", torch.cos(2 * math.pi * centre), persistent=False)
-        self._masks: dict[int, Tensor] = {}
 
     def masks(self, length: int, device: torch.device) -> Tensor:
-        key = length
-        if key not in self._masks or self._masks[key].device != device:
-            self._masks[key] = _band_masks(self.config.bands, length // 2 + 1).to(device)
-        return self._masks[key]
+        """Band masks for ``length``-sample windows (built per call: microseconds, and no module state)."""
+        return _band_masks(self.config.bands, length // 2 + 1).to(device)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
         if context.dim() != 2 or context.shape[1] != CONTEXT_SIZE or context.shape[0] != x.shape[0]:
