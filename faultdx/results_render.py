@@ -171,6 +171,20 @@ def _time_extras(data: dict[str, Any], recipes: list[str]) -> list[str]:
     return out
 
 
+def render_simulated_rigs(payload: dict[str, Any]) -> str:
+    """Fault type per window on unseen simulated machines, per model and fault strength."""
+    data = payload["data"]
+    rates = " and ".join(f"{r / 1000:g}" for r in data["rates_hz"])
+    lines = [f"{data['machines']} simulated machines at {rates} kHz, {data['rpm'][0]}-{data['rpm'][1]} rpm, "
+             "each with its rpm and bearing geometry, fault type per window (%):", "",
+             "| model | fault strength | normal | ball | inner race | outer race | mean |", "|---" * 7 + "|"]
+    for model, rows in data["window_accuracy"].items():
+        for strength, f in rows.items():
+            cells = [_pct(f[k], 1) for k in ("normal", "ball", "inner_race", "outer_race", "mean")]
+            lines.append(f"| {model} | {strength} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render_shipped_training(payload: dict[str, Any]) -> str:
     """How long the shipped model took to train on CPU, and its held-out CWRU figures."""
     data = payload["data"]
@@ -271,6 +285,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
     "shipped_training": render_shipped_training,
+    "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,
     "bench_service": render_bench_service,
 }
