@@ -88,3 +88,13 @@ def test_model_export_writes_onnx_matching_the_model_dir(tmp_path):
 
     missing = runner.invoke(app, ["model", "export", str(tmp_path / "nope"), str(out)])
     assert missing.exit_code == 2 and "no model" in missing.output
+
+
+def test_model_export_without_onnx_names_the_extra(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    result = CliRunner().invoke(app, ["model", "export", "hybrid-aprelu", str(tmp_path / "m.onnx")])
+    assert result.exit_code == 2
+    assert "faultdx[dev]" in result.output and "onnx" in result.output

@@ -83,10 +83,18 @@ def export(
     output: Annotated[str, typer.Argument(help="Where to write the .onnx file.")],
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 18,
 ) -> None:
-    """Export a model directory to ONNX: input ``windows`` [N, C, window], outputs ``logits`` then slopes."""
+    """Export a model directory to ONNX: inputs ``windows`` [N, C, window] and ``context`` [N, 5] (shaft,
+    BPFO, BPFI, BSF, FTF in cycles per sample), outputs ``logits`` then slopes."""
+    import importlib.util
+
     from faultdx.nn.export import export_onnx
     from faultdx.train.checkpoint import load_model_dir, resolve_model
 
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        typer.echo(f"ONNX export needs {' and '.join(missing)}: pip install 'faultdx[dev]' (or pip install "
+                   f"{' '.join(missing)})", err=True)
+        raise typer.Exit(2)
     try:
         loaded = load_model_dir(resolve_model(model))
         path = export_onnx(loaded.model, output, window=loaded.meta.window, opset=opset)
