@@ -94,7 +94,11 @@ def test_model_export_without_onnx_names_the_extra(monkeypatch, tmp_path):
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+
+    def find_spec(name, *args):
+        return None if name == "onnx" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     result = CliRunner().invoke(app, ["model", "export", "hybrid-aprelu", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2
     assert "faultdx[dev]" in result.output and "onnx" in result.output
