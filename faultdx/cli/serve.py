@@ -29,7 +29,9 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="address to listen on [FAULTDX_HOST, 127.0.0.1]")
         ] = None,
         port: Annotated[int | None, typer.Option(help="TCP port [FAULTDX_PORT, 8000]")] = None,
-        workers: Annotated[int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, 1]")] = None,
+        workers: Annotated[
+            int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, one per CPU core]")
+        ] = None,
     ) -> None:
         """Serve diagnoses over HTTP: /v1 JSON API, Open Inference Protocol (/v2), /metrics, the page at /.
 
