@@ -126,9 +126,28 @@ async def _load(
 
 
 def thread_cpu(pid: int) -> tuple[float, float]:
-    """CPU seconds of a process's main thread (uvicorn's event loop) and of all its other threads (Linux)."""
+    """CPU seconds of the main threads (uvicorn's event loops) and of all other threads (Linux), summed over
+    the server process and its worker processes."""
+    main = other = 0.0
+    for process in (pid, *_children(pid)):
+        loop, rest = _process_cpu(process)
+        main, other = main + loop, other + rest
+    return main, other
+
+
+def _children(pid: int) -> list[int]:
+    """Child process ids (uvicorn's workers when there are several)."""
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _process_cpu(pid: int) -> tuple[float, float]:
     tick = os.sysconf("SC_CLK_TCK")
     main = other = 0.0
+    if not Path(f"/proc/{pid}/task").is_dir():
+        return main, other
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
