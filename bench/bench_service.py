@@ -313,6 +313,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=4, help="interleaved rounds each phase is spread over")
     parser.add_argument("--windows-per-request", type=int, default=8, help="k of the /v2 binary requests")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="service worker processes (one per core here)")
     parser.add_argument("--results-name", default="bench_service", help="writes results/<name>.json")
     return parser.parse_args(argv)
 
@@ -378,6 +379,7 @@ def summary(args: argparse.Namespace, name: str, phases: dict[str, Phase], reque
         "model": name, "rpm": RPM, "bearing": BEARING, "sampling_rate": RATE, "window": WINDOW,
         "cores": len(os.sched_getaffinity(0)), "seconds_per_phase": args.seconds, "rounds": args.rounds,
         "concurrency": c, "windows_per_request": k, "v1_request_kib": round(request_kib, 1),
+        "workers": args.workers,
         "load_average": round(os.getloadavg()[0], 2),
         "latency_ms": {"p50": per["lat"]["p50_ms"], "p99": per["lat"]["p99_ms"]},
         "windows_per_s": {
@@ -462,7 +464,9 @@ def report(d: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Start both servers, check the requests, run the interleaved phases, print, write the JSON."""
     args = parse_args(argv)
-    servers = {"batching": Server(args.model, {}), "nobatch": Server(args.model, {"FAULTDX_MAX_BATCH": "1"})}
+    workers = {"FAULTDX_WORKERS": str(args.workers)}
+    servers = {"batching": Server(args.model, workers),
+               "nobatch": Server(args.model, {**workers, "FAULTDX_MAX_BATCH": "1"})}
     try:
         name, requests = build_requests(servers["batching"].url, args.windows_per_request)
         for server in servers.values():

@@ -272,8 +272,9 @@ def render_bench_service(payload: dict[str, Any]) -> str:
         (f"slopes on / off, time per window, {v1}", _num(slopes["v1"], ".2f", "×"), ""),
         ("errors (non-200 or broken connection), all phases", str(d["errors"]), "0"),
     ]
+    workers = f"{d['workers']} worker process(es), " if d.get("workers") else ""
     out = [f"Service `{d['model']}` over loopback, rpm {d['rpm']} and bearing {d['bearing']} in every "
-           f"request, {d['cores']} cores, {d['seconds_per_phase']:g} s per phase in {d['rounds']} "
+           f"request, {workers}{d['cores']} cores, {d['seconds_per_phase']:g} s per phase in {d['rounds']} "
            "interleaved rounds:", "", "| measurement | value | target |", "|---|---|---|"]
     out += [f"| {label} | {value} | {target} |" for label, value, target in rows]
     return "\n".join(out) + "\n"

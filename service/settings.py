@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,12 +32,7 @@ class Settings(BaseSettings):
     models: Path | None = Field(default=None, description="directory of named models (default ./models)")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    workers: int = Field(
-        default_factory=lambda: min(8, len(os.sched_getaffinity(0))),
-        ge=1,
-        le=64,
-        description="worker processes (default: one per usable CPU core, at most 8)",
-    )
+    workers: int = Field(default=1, ge=1, le=64, description="worker processes (see docs/service.md)")
     max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one micro-batch")
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
     max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")

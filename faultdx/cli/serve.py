@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         port: Annotated[int | None, typer.Option(help="TCP port [FAULTDX_PORT, 8000]")] = None,
         workers: Annotated[
-            int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, one per CPU core]")
+            int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, 1]")
         ] = None,
     ) -> None:
         """Serve diagnoses over HTTP: /v1 JSON API, Open Inference Protocol (/v2), /metrics, the page at /.
