@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from faultdx.data.base import FAULT_TYPES
 from faultdx.data.bearing import bearing_from
-from faultdx.nn.frontend import _band_masks, envelope_spectra, squared_envelopes
+from faultdx.nn.frontend import band_masks, envelope_spectra, squared_envelopes
 
 ENVELOPE_NAME = "envelope"
 # context columns (BSF, BPFI, BPFO) and the line multiple: a ball defect strikes both races, at 2×BSF
@@ -82,15 +82,12 @@ class EnvelopeReference(nn.Module):
             raise ValueError(f"fixed_band must satisfy 0 <= low < high <= {nyquist:g} Hz, got {(low, high)}")
         fixed = ((low / nyquist, high / nyquist),)
         self.bands = self.config.candidates if self.config.band == "kurtosis" else fixed
-        self._masks: dict[tuple[int, torch.device], Tensor] = {}
         harmonic = torch.arange(1, self.config.harmonics + 1, dtype=torch.float32)
         self.register_buffer("harmonic", harmonic, persistent=False)
 
     def masks(self, length: int, device: torch.device) -> Tensor:
-        key = (length, device)
-        if key not in self._masks:
-            self._masks[key] = _band_masks(self.bands, length // 2 + 1).to(device)
-        return self._masks[key]
+        """Candidate band masks for ``length``-sample windows (built per call: no module state)."""
+        return band_masks(self.bands, length // 2 + 1).to(device)
 
     def envelope_spectrum(self, x: Tensor) -> Tensor:
         """``x [N, W]`` → envelope spectrum ``[N, 1, W // 2 + 1]`` of the chosen band of each window."""

@@ -44,7 +44,7 @@ class FrontendConfig:
         return len(self.bands) * len(AXES) + 1
 
 
-def _band_masks(bands: tuple[tuple[float, float], ...], bins: int) -> Tensor:
+def band_masks(bands: tuple[tuple[float, float], ...], bins: int) -> Tensor:
     """``[B, bins]`` raised-cosine band-pass masks over rfft bins 0..Nyquist."""
     f = torch.linspace(0.0, 1.0, bins)
     masks = []
@@ -121,7 +121,7 @@ class DefectSpectrumFrontend(nn.Module):
 
     def masks(self, length: int, device: torch.device) -> Tensor:
         """Band masks for ``length``-sample windows (built per call: microseconds, and no module state)."""
-        return _band_masks(self.config.bands, length // 2 + 1).to(device)
+        return band_masks(self.config.bands, length // 2 + 1).to(device)
 
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
         if context.dim() != 2 or context.shape[1] != CONTEXT_SIZE or context.shape[0] != x.shape[0]:
