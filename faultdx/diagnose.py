@@ -23,6 +23,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -250,9 +251,9 @@ class Diagnoser:
         config = getattr(self.model, "config", None)
         return bool(getattr(config, "needs_context", False))
 
-    @property
+    @cached_property
     def bearing(self) -> BearingGeometry:
-        """The bearing the model assumes when a request names none: its training rig's."""
+        """The bearing the model assumes when a request names none: its training rig's (parsed once)."""
         return meta_bearing(self.meta.bearing)
 
     def default_context(self) -> MachineContext:
@@ -400,10 +401,10 @@ class Diagnoser:
                 f"windows must be [N, {len(self.channels)}, W], got shape {list(x.shape)}", "windows"
             )
         if context is None:
-            context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
             if self.needs_context:
                 message = "this model reads the machine context: pass context [N, 5]"
                 raise DiagnoseInputError(message, "context")
+            context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
         probs, slopes = [], []
         with torch.inference_mode():
             for i in range(0, max(len(x), 1), self.batch_size):

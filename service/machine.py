@@ -7,6 +7,7 @@ an impossible value becomes a 422 naming the field (``rpm``, ``bearing``, ``bear
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -23,24 +24,24 @@ def context_error(err: ContextError) -> ApiError:
     return ApiError(422, str(err), err.field)
 
 
-def parse_rpm(rpm: Any, field: str = "rpm") -> float | None:
-    """A given shaft speed checked (None stays None: it is estimated from the signal)."""
-    if rpm is None:
+def _checked(check: Callable[[Any, str], Any], value: Any, field: str) -> Any:
+    """``check(value, field)``, None staying None; a :class:`ContextError` becomes a 422 naming its field."""
+    if value is None:
         return None
     try:
-        return check_rpm(rpm, field)
+        return check(value, field)
     except ContextError as err:
         raise context_error(err) from None
+
+
+def parse_rpm(rpm: Any, field: str = "rpm") -> float | None:
+    """A given shaft speed checked (None stays None: it is estimated from the signal)."""
+    return _checked(check_rpm, rpm, field)
 
 
 def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:
     """A catalogue name or an API geometry object → geometry (None: the model's own bearing)."""
-    if value is None:
-        return None
-    try:
-        return check_bearing(value, field)
-    except ContextError as err:
-        raise context_error(err) from None
+    return _checked(check_bearing, value, field)
 
 
 def parse_bearing_form(text: str | None, field: str = "bearing") -> BearingGeometry | None:
