@@ -33,7 +33,7 @@ from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.base import FAULT_TYPES, type_membership
 from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.train.checkpoint import CARD_FILE, ModelMeta, load_model_dir, resolve_model
+from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
 
 MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
 MAX_SAMPLING_RATE = 1_000_000.0  # Hz; above any accelerometer front end

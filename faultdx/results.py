@@ -54,7 +54,7 @@ def provenance(command: str | None = None) -> dict[str, Any]:
 
 def write_result(name: str, data: dict[str, Any], *, command: str | None = None) -> Path:
     """Write ``results/<name>.json`` = provenance + ``data`` (atomically); return its path."""
-    from faultdx.train.atomic import write_text_atomic
+    from faultdx.atomic import write_text_atomic
 
     path = results_dir() / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from faultdx.diagnose import Diagnoser
-from service.batching import MicroBatcher
-from service.errors import ApiError
-from service.settings import Settings
+from faultdx_service.batching import MicroBatcher
+from faultdx_service.errors import ApiError
+from faultdx_service.settings import Settings
 
 
 @dataclass

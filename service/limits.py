@@ -11,7 +11,7 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import ApiError, error_body
+from faultdx_service.errors import ApiError, error_body
 
 
 class BodyTooLarge(ApiError):

@@ -1,4 +1,4 @@
-"""The faultdx diagnosis service: ``service.main:create_app()`` / ``service.main:app``."""
+"""The faultdx diagnosis service: ``faultdx_service.main:create_app()`` / ``faultdx_service.main:app``."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from faultdx import __version__
 from faultdx.diagnose import FORWARD_BATCH, Diagnoser
-from service.batching import BatchStats, MicroBatcher
-from service.deps import ModelSet, ServedModel, require_api_key
-from service.errors import install_error_handlers
-from service.limits import BodyLimitMiddleware
-from service.routes import bearings, diagnose, health, metrics, models, page, v2
-from service.settings import Settings, get_settings
-from service.telemetry import BATCH_REQUESTS, BATCH_WINDOWS, FORWARD_SECONDS, MetricsMiddleware, in_flight
+from faultdx_service.batching import BatchStats, MicroBatcher
+from faultdx_service.deps import ModelSet, ServedModel, require_api_key
+from faultdx_service.errors import install_error_handlers
+from faultdx_service.limits import BodyLimitMiddleware
+from faultdx_service.routes import bearings, diagnose, health, metrics, models, page, v2
+from faultdx_service.settings import Settings, get_settings
+from faultdx_service.telemetry import BATCH_REQUESTS, BATCH_WINDOWS, FORWARD_SECONDS, MetricsMiddleware, in_flight
 
 log = logging.getLogger(__name__)
 

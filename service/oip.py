@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from service.errors import ApiError
+from faultdx_service.errors import ApiError
 
 HEADER = "Inference-Header-Content-Length"
 NUMPY_TYPES = {"FP32": np.dtype("<f4"), "FP64": np.dtype("<f8"), "FP16": np.dtype("<f2")}

@@ -18,7 +18,7 @@ import torch
 from faultdx.data.base import CWRU_10_CLASSES
 from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx.paths import PROJECT_ROOT
-from faultdx.train.checkpoint import save_model_dir
+from faultdx.modeldir import save_model_dir
 
 SHIPPED = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 WINDOW = 2048

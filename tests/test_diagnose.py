@@ -7,7 +7,7 @@ import pytest
 
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.diagnose import DiagnoseInputError, Diagnoser
-from faultdx.train.checkpoint import CheckpointError
+from faultdx.modeldir import CheckpointError
 from tests.service_support import RATE, WINDOW, make_model_dir, tone, torch_threads
 
 

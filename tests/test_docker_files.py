@@ -14,7 +14,7 @@ import pytest
 import typer
 import yaml
 
-from service.logconfig import LOG_LEVELS, uvicorn_log_config
+from faultdx_service.logconfig import LOG_LEVELS, uvicorn_log_config
 from tests.docker_spec import (
     COMPOSE_FILE,
     CPU_DOCKERFILE,
@@ -48,7 +48,7 @@ def _cli() -> click.Group:
 
 
 def _settings_fields() -> set[str]:
-    from service.settings import Settings
+    from faultdx_service.settings import Settings
 
     return {name.upper() for name in Settings.model_fields}
 
@@ -135,7 +135,7 @@ def test_healthcheck_probes_readiness_with_python_only(path: Path) -> None:
 
 def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path: Path) -> None:
     tree = {
-        "pyproject.toml", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
+        "pyproject.toml", "setup.py", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
         "service/main.py", "service/static/index.html", f"models/{SHIPPED_MODEL}/model.safetensors",
         f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile", "docker/constraints.txt",
         # must stay out:
@@ -150,7 +150,7 @@ def test_dockerignore_keeps_data_runs_venvs_caches_git_and_secrets_out(tmp_path:
     (tmp_path / ".dockerignore").write_text(DOCKERIGNORE.read_text())
     sent = {p for p in context_files(tmp_path) if (tmp_path / p).is_file()}
     assert sent == {
-        "pyproject.toml", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
+        "pyproject.toml", "setup.py", "README.md", "faultdx/__init__.py", "faultdx/data/cwru_catalogue.csv",
         "service/main.py", "service/static/index.html", f"models/{SHIPPED_MODEL}/model.safetensors",
         f"models/{SHIPPED_MODEL}/config.json", "docker/Dockerfile", "docker/constraints.txt", ".dockerignore",
     }
@@ -242,17 +242,17 @@ def test_prometheus_scrapes_the_service_metrics() -> None:
 
 _LOG_SCRIPT = """
 import logging, logging.config, sys
-from service.logconfig import uvicorn_log_config
+from faultdx_service.logconfig import uvicorn_log_config
 logging.config.dictConfig(uvicorn_log_config(sys.argv[1], sys.argv[2] == "json"))
 logging.getLogger("uvicorn.error").info("Started server process [%d]", 7, extra={"color_message": "x"})
 logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/v1/diagnose",
                                          "1.1", 200)
 logging.getLogger("faultdx.diagnose").debug("only at debug")
-logging.getLogger("service.batching").warning("batch done", extra={"windows": 12})
+logging.getLogger("faultdx_service.batching").warning("batch done", extra={"windows": 12})
 try:
     1 / 0
 except ZeroDivisionError:
-    logging.getLogger("service").exception("failed")
+    logging.getLogger("faultdx_service").exception("failed")
 """
 
 
@@ -266,7 +266,7 @@ def test_json_log_config_writes_one_object_per_line_on_stdout() -> None:
     assert done.stderr == ""
     records = [json.loads(line) for line in done.stdout.splitlines()]
     loggers = [r["logger"] for r in records]
-    assert loggers == ["uvicorn.error", "uvicorn.access", "service.batching", "service"]
+    assert loggers == ["uvicorn.error", "uvicorn.access", "faultdx_service.batching", "faultdx_service"]
     for record in records:
         assert {"time", "level", "logger", "message"} <= record.keys()
         assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", record["time"])

@@ -58,7 +58,7 @@ def test_model_export_writes_onnx_matching_the_model_dir(tmp_path):
     import onnxruntime as ort
     import torch
 
-    from faultdx.train.checkpoint import load_model_dir, save_model_dir
+    from faultdx.modeldir import load_model_dir, save_model_dir
 
     torch.manual_seed(0)
     net = ResNet1d(preset_config("small", widths=(8, 16), depths=(1, 1), strides=(2, 2), stem_channels=8))

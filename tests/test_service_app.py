@@ -11,10 +11,10 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from service.errors import ApiError
-from service.main import create_app, torch_threads
-from service.oip import HEADER, RequestedOutput, encode_response, parse_request
-from service.settings import Settings
+from faultdx_service.errors import ApiError
+from faultdx_service.main import create_app, torch_threads
+from faultdx_service.oip import HEADER, RequestedOutput, encode_response, parse_request
+from faultdx_service.settings import Settings
 
 
 def test_settings_from_the_environment(monkeypatch) -> None:

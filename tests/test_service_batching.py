@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from service.batching import BatchStats, MicroBatcher
+from faultdx_service.batching import BatchStats, MicroBatcher
 
 
 class FakeModel:

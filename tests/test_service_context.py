@@ -21,9 +21,9 @@ from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES
 from faultdx.data.bearing import MFPT_NICE, SKF_6205, defect_frequencies
 from faultdx.diagnose import Diagnoser
 from faultdx.nn import ResNet1d, preset_config
-from faultdx.train.checkpoint import save_model_dir
-from service.main import create_app
-from service.settings import Settings
+from faultdx.modeldir import save_model_dir
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
 from tests.service_support import RATE, WINDOW, tone
 
 GEOMETRY = {"balls": 8, "ball_diameter_mm": 7.94, "pitch_diameter_mm": 33.5, "contact_angle_deg": 0}
@@ -131,7 +131,7 @@ def test_without_rpm_it_is_estimated_and_its_accuracy_stated(client, local):
 
 
 def test_rpm_accuracy_is_null_without_the_measurement(monkeypatch):
-    from service import machine
+    from faultdx_service import machine
 
     monkeypatch.setattr(machine, "_speed_results", lambda: None)
     assert machine.rpm_accuracy(1.0) is None

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from faultdx.train.checkpoint import load_model_dir
+from faultdx.modeldir import load_model_dir
 from faultdx.train.config import load_config
 from faultdx.train.run import train
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from faultdx.cli import app
-from faultdx.train.checkpoint import load_model_dir
+from faultdx.modeldir import load_model_dir
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
 from tests.train_helpers import needs_cwru, tiny_overrides
 

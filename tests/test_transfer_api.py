@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from faultdx.data.registry import get_dataset
 from faultdx.paths import DEFAULT_MODEL
-from service.main import create_app
-from service.settings import Settings
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -142,7 +142,7 @@ def envelope_diagnoser(
     ``bearing`` is the geometry assumed when a request names none.
     """
     from faultdx.diagnose import Diagnoser
-    from faultdx.train.checkpoint import build_meta
+    from faultdx.modeldir import build_meta
 
     model = EnvelopeReference(config, sampling_rate=sampling_rate)
     meta = build_meta(model, {

@@ -88,7 +88,7 @@ def export(
     import importlib.util
 
     from faultdx.nn.export import export_onnx
-    from faultdx.train.checkpoint import load_model_dir, resolve_model
+    from faultdx.modeldir import load_model_dir, resolve_model
 
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:

@@ -1,4 +1,4 @@
-"""`faultdx serve`: the diagnosis service (FastAPI app ``service.main`` under uvicorn)."""
+"""`faultdx serve`: the diagnosis service (FastAPI app ``faultdx_service.main`` under uvicorn)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
 
     metrics_dir, owned = _metrics_dir()  # before anything imports prometheus_client
     try:
-        from service.settings import Settings
+        from faultdx_service.settings import Settings
 
         try:
             settings = Settings()
@@ -65,7 +65,7 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
         # metrics directory this command created
         signal.signal(signal.SIGTERM, _exit_after_shutdown)
         uvicorn.run(
-            "service.main:create_app",
+            "faultdx_service.main:create_app",
             factory=True,
             host=settings.host,
             port=settings.port,
@@ -91,7 +91,7 @@ def _absolute_if_path(entry: str) -> str:
 def _check_models(settings) -> None:
     """Fail fast, with the checkpoint's own message, before any worker starts."""
     from faultdx.baselines.envelope import ENVELOPE_NAME
-    from faultdx.train.checkpoint import CheckpointError, read_meta, resolve_model
+    from faultdx.modeldir import CheckpointError, read_meta, resolve_model
 
     for entry in settings.model:
         where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
@@ -118,7 +118,7 @@ def _metrics_dir() -> tuple[Path, bool]:
 
 
 def _log_config(level: str, json_lines: bool) -> dict | None:
-    from service.logconfig import uvicorn_log_config
+    from faultdx_service.logconfig import uvicorn_log_config
 
     return uvicorn_log_config(level, json_lines)
 

@@ -69,7 +69,7 @@ def train_command(
             cfg = load_config(config, set_ or [], **fields)
         result = train(cfg, run_dir=resume, resume=resume is not None, progress=progress)
         if export is not None and result.test:
-            from faultdx.train.checkpoint import load_model_dir, save_model_dir
+            from faultdx.modeldir import load_model_dir, save_model_dir
 
             loaded = load_model_dir(result.best_dir)
             save_model_dir(export, loaded.model, loaded.meta.model_dump(mode="json"))

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from faultdx.train.atomic import write_text_atomic
+from faultdx.atomic import write_text_atomic
 from faultdx.train.config import RunConfig, load_config, parse_override, set_dotted, validate_config
 from faultdx.train.run import train
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from faultdx.data.base import FAULT_TYPES, WindowSet, type_membership
-from faultdx.train.atomic import write_text_atomic
+from faultdx.atomic import write_text_atomic
 from faultdx.train.compare import SELECTIONS, train_missing
 from faultdx.train.config import (
     ConfigError,
@@ -310,7 +310,7 @@ def envelope_membership() -> np.ndarray:
 
 def _run_recordings(run_dir: Path, windows: WindowSet, device: torch.device) -> dict[str, Any]:
     """Recording-level figures of ``best`` and ``last`` of a finished run (cached in the run folder)."""
-    from faultdx.train.checkpoint import load_model_dir
+    from faultdx.modeldir import load_model_dir
 
     path = run_dir / RECORDINGS_FILE
     if path.is_file():
@@ -505,7 +505,7 @@ def evaluate_protocol(
     A trained model keeps its own data options (window, channels, excluded classes); the fold decides the
     split. On a multi-fold protocol a model trained on one fold has seen the others' test recordings: pass
     ``folds`` to score only the one it was trained for."""
-    from faultdx.train.checkpoint import load_model_dir, resolve_model
+    from faultdx.modeldir import load_model_dir, resolve_model
     from faultdx.train.device import resolve_device
     from faultdx.train.report import config_from_meta
 

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from faultdx.data.base import FAULT_TYPES
-from faultdx.train.atomic import write_text_atomic
-from faultdx.train.checkpoint import LoadedModel, ModelMeta, load_model_dir, resolve_model
+from faultdx.atomic import write_text_atomic
+from faultdx.modeldir import LoadedModel, ModelMeta, load_model_dir, resolve_model
 from faultdx.train.config import RunConfig, parse_override, set_dotted, validate_config
 from faultdx.train.device import resolve_device, resolve_precision
 from faultdx.train.loop import DeviceSplit, predict_logits, type_log_probs

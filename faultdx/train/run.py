@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 
-from faultdx.train.atomic import write_text_atomic
-from faultdx.train.checkpoint import save_model_dir
+from faultdx.atomic import write_text_atomic
+from faultdx.modeldir import save_model_dir
 from faultdx.train.config import RunConfig, dump_config, read_config_file, validate_config
 from faultdx.train.device import Precision, resolve_device, resolve_precision
 from faultdx.train.distributed import (
@@ -266,7 +266,7 @@ def _final_test(
 ) -> dict[str, dict[str, float]]:
     """Test metrics of the best and the last model (the only time the test split is used), saved into
     ``test.json`` and the model directories' metadata."""
-    from faultdx.train.checkpoint import load_model_dir
+    from faultdx.modeldir import load_model_dir
 
     test_data = DeviceSplit.from_windows(data.splits["test"], device)
     results = {}

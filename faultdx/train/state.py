@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from faultdx.train.atomic import atomic_directory, fsync_file, write_text
-from faultdx.train.checkpoint import CheckpointError, load_state
+from faultdx.atomic import atomic_directory, fsync_file, write_text
+from faultdx.modeldir import CheckpointError, load_state
 
 TENSORS_FILE = "state.safetensors"
 JSON_FILE = "state.json"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from faultdx.data.bearing import catalogue
-from service.schemas import BearingList, BearingOut
+from faultdx_service.schemas import BearingList, BearingOut
 
 router = APIRouter(prefix="/v1", tags=["bearings"])
 

@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Diagnoser, Diagnosis, Windows
-from service.deps import ModelsDep, ServedModel, SettingsDep
-from service.errors import ApiError
-from service.fastjson import FastJSONResponse, FastJSONRoute
-from service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
-from service.schemas import ERROR_RESPONSES, RPM_DESCRIPTION, DiagnoseRequest, DiagnoseResponse, SamplingRate
-from service.telemetry import DIAGNOSES, WINDOWS
+from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
+from faultdx_service.errors import ApiError
+from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
+from faultdx_service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
+from faultdx_service.schemas import ERROR_RESPONSES, RPM_DESCRIPTION, DiagnoseRequest, DiagnoseResponse, SamplingRate
+from faultdx_service.telemetry import DIAGNOSES, WINDOWS
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread

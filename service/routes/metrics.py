@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from service.telemetry import render
+from faultdx_service.telemetry import render
 
 router = APIRouter(tags=["metrics"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from faultdx.diagnose import Diagnoser
-from service.deps import ModelsDep
-from service.schemas import ERROR_RESPONSES, ModelDetail, ModelList, ModelSummary
+from faultdx_service.deps import ModelsDep
+from faultdx_service.schemas import ERROR_RESPONSES, ModelDetail, ModelList, ModelSummary
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

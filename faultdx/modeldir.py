@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
 from faultdx.paths import models_dir
-from faultdx.train.atomic import atomic_directory, fsync_file, write_text
+from faultdx.atomic import atomic_directory, fsync_file, write_text
 
 if TYPE_CHECKING:
     from faultdx.nn.resnet1d import ResNet1d

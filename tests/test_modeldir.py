@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from faultdx.nn.resnet1d import ResNet1d, preset_config
-from faultdx.train import checkpoint
-from faultdx.train.checkpoint import (
+from faultdx import modeldir as checkpoint
+from faultdx.modeldir import (
     CheckpointError,
     load_model_dir,
     read_meta,
