@@ -1,4 +1,4 @@
-"""Package list only (everything else is in pyproject.toml): the library's packages as found, plus the service,
+"""Package list only (the rest is in pyproject.toml): the library's packages as found, plus the service,
 whose repository folder ``service/`` installs under the import name ``faultdx_service``."""
 
 from setuptools import find_packages, setup

@@ -22,8 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
-from faultdx.paths import models_dir
 from faultdx.atomic import atomic_directory, fsync_file, write_text
+from faultdx.paths import models_dir
 
 if TYPE_CHECKING:
     from faultdx.nn.resnet1d import ResNet1d

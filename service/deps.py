@@ -8,11 +8,11 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
-
-from faultdx.diagnose import Diagnoser
 from faultdx_service.batching import MicroBatcher
 from faultdx_service.errors import ApiError
 from faultdx_service.settings import Settings
+
+from faultdx.diagnose import Diagnoser
 
 
 @dataclass

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from faultdx_service.errors import ApiError
+
 from faultdx.context import ContextError, MachineContext, check_bearing, check_rpm
 from faultdx.data.bearing import BearingGeometry
-from faultdx_service.errors import ApiError
 
 # signal length groups of results/speed_estimation.json: the longest one no longer than the signal
 LENGTH_GROUPS = (("whole", 3.0), ("1s", 1.0), ("0.17s", 0.0))

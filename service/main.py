@@ -13,16 +13,22 @@ import numpy as np
 import torch
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-
-from faultdx import __version__
-from faultdx.diagnose import FORWARD_BATCH, Diagnoser
 from faultdx_service.batching import BatchStats, MicroBatcher
 from faultdx_service.deps import ModelSet, ServedModel, require_api_key
 from faultdx_service.errors import install_error_handlers
 from faultdx_service.limits import BodyLimitMiddleware
 from faultdx_service.routes import bearings, diagnose, health, metrics, models, page, v2
 from faultdx_service.settings import Settings, get_settings
-from faultdx_service.telemetry import BATCH_REQUESTS, BATCH_WINDOWS, FORWARD_SECONDS, MetricsMiddleware, in_flight
+from faultdx_service.telemetry import (
+    BATCH_REQUESTS,
+    BATCH_WINDOWS,
+    FORWARD_SECONDS,
+    MetricsMiddleware,
+    in_flight,
+)
+
+from faultdx import __version__
+from faultdx.diagnose import FORWARD_BATCH, Diagnoser
 
 log = logging.getLogger(__name__)
 

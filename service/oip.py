@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from faultdx_service.errors import ApiError
 
 HEADER = "Inference-Header-Content-Length"

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from faultdx.data.base import CWRU_10_CLASSES
+from faultdx.modeldir import save_model_dir
 from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx.paths import PROJECT_ROOT
-from faultdx.modeldir import save_model_dir
 
 SHIPPED = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 WINDOW = 2048

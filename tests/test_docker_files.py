@@ -13,8 +13,8 @@ import click
 import pytest
 import typer
 import yaml
-
 from faultdx_service.logconfig import LOG_LEVELS, uvicorn_log_config
+
 from tests.docker_spec import (
     COMPOSE_FILE,
     CPU_DOCKERFILE,

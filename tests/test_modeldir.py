@@ -9,7 +9,6 @@ import shutil
 import pytest
 import torch
 
-from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx import modeldir as checkpoint
 from faultdx.modeldir import (
     CheckpointError,
@@ -18,6 +17,7 @@ from faultdx.modeldir import (
     resolve_model,
     save_model_dir,
 )
+from faultdx.nn.resnet1d import ResNet1d, preset_config
 
 CLASSES = ["normal", "ball", "inner_race", "outer_race"]
 

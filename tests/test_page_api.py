@@ -1,6 +1,7 @@
 """The inspection page's static files and helper endpoints (/v1/examples, /v1/envelope[/file]).
 
-In-process app (``faultdx_service.main.create_app``) with a small randomly initialised APReLU model saved as a real
+In-process app (``faultdx_service.main.create_app``) with a small randomly initialised APReLU model saved as
+a real
 model directory: these tests are about the page's endpoints, not the shipped model's accuracy.
 """
 
@@ -18,16 +19,16 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from faultdx_service.main import create_app
+from faultdx_service.routes.page import STATIC_DIR, _max_pool
+from faultdx_service.settings import Settings
 
 from faultdx.data.base import CWRU_10_CLASSES
 from faultdx.data.bearing import SKF_6203, SKF_6205, defect_frequencies
 from faultdx.data.catalogue import cwru_file
 from faultdx.data.synthetic import simulate
-from faultdx.nn import ResNet1d, preset_config
 from faultdx.modeldir import save_model_dir
-from faultdx_service.main import create_app
-from faultdx_service.routes.page import STATIC_DIR, _max_pool
-from faultdx_service.settings import Settings
+from faultdx.nn import ResNet1d, preset_config
 
 CWRU_DIR = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru"
 needs_cwru = pytest.mark.skipif(

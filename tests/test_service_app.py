@@ -8,13 +8,12 @@ import struct
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import ValidationError
-from typer.testing import CliRunner
-
 from faultdx_service.errors import ApiError
 from faultdx_service.main import create_app, torch_threads
 from faultdx_service.oip import HEADER, RequestedOutput, encode_response, parse_request
 from faultdx_service.settings import Settings
+from pydantic import ValidationError
+from typer.testing import CliRunner
 
 
 def test_settings_from_the_environment(monkeypatch) -> None:

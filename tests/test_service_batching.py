@@ -8,7 +8,6 @@ import time
 
 import numpy as np
 import pytest
-
 from faultdx_service.batching import BatchStats, MicroBatcher
 
 

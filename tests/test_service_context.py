@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
 
 from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES
 from faultdx.data.bearing import MFPT_NICE, SKF_6205, defect_frequencies
 from faultdx.diagnose import Diagnoser
-from faultdx.nn import ResNet1d, preset_config
 from faultdx.modeldir import save_model_dir
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
+from faultdx.nn import ResNet1d, preset_config
 from tests.service_support import RATE, WINDOW, tone
 
 GEOMETRY = {"balls": 8, "ball_diameter_mm": 7.94, "pitch_diameter_mm": 33.5, "contact_angle_deg": 0}

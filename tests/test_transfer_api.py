@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
 
 from faultdx.data.registry import get_dataset
 from faultdx.paths import DEFAULT_MODEL
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -87,8 +87,8 @@ def export(
     BPFO, BPFI, BSF, FTF in cycles per sample), outputs ``logits`` then slopes."""
     import importlib.util
 
-    from faultdx.nn.export import export_onnx
     from faultdx.modeldir import load_model_dir, resolve_model
+    from faultdx.nn.export import export_onnx
 
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from faultdx.data.base import FAULT_TYPES, WindowSet, type_membership
 from faultdx.atomic import write_text_atomic
+from faultdx.data.base import FAULT_TYPES, WindowSet, type_membership
 from faultdx.train.compare import SELECTIONS, train_missing
 from faultdx.train.config import (
     ConfigError,

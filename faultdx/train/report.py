@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from faultdx.data.base import FAULT_TYPES
 from faultdx.atomic import write_text_atomic
+from faultdx.data.base import FAULT_TYPES
 from faultdx.modeldir import LoadedModel, ModelMeta, load_model_dir, resolve_model
 from faultdx.train.config import RunConfig, parse_override, set_dotted, validate_config
 from faultdx.train.device import resolve_device, resolve_precision

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from faultdx_service.schemas import BearingList, BearingOut
 
 from faultdx.data.bearing import catalogue
-from faultdx_service.schemas import BearingList, BearingOut
 
 router = APIRouter(prefix="/v1", tags=["bearings"])
 

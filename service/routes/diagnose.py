@@ -16,16 +16,22 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, File, Form, UploadFile
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
-
-from faultdx.data.bearing import BearingGeometry
-from faultdx.diagnose import Diagnoser, Diagnosis, Windows
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
 from faultdx_service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
-from faultdx_service.schemas import ERROR_RESPONSES, RPM_DESCRIPTION, DiagnoseRequest, DiagnoseResponse, SamplingRate
+from faultdx_service.schemas import (
+    ERROR_RESPONSES,
+    RPM_DESCRIPTION,
+    DiagnoseRequest,
+    DiagnoseResponse,
+    SamplingRate,
+)
 from faultdx_service.telemetry import DIAGNOSES, WINDOWS
+from starlette.concurrency import run_in_threadpool
+
+from faultdx.data.bearing import BearingGeometry
+from faultdx.diagnose import Diagnoser, Diagnosis, Windows
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-
 from faultdx_service.telemetry import render
 
 router = APIRouter(tags=["metrics"])

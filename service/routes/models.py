@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-
-from faultdx.diagnose import Diagnoser
 from faultdx_service.deps import ModelsDep
 from faultdx_service.schemas import ERROR_RESPONSES, ModelDetail, ModelList, ModelSummary
+
+from faultdx.diagnose import Diagnoser
 
 router = APIRouter(prefix="/v1", tags=["models"])
 

@@ -24,6 +24,10 @@ import numpy as np
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
+from faultdx_service.deps import ModelsDep, require_api_key
+from faultdx_service.errors import ApiError
+from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
+from faultdx_service.schemas import Bearing, SamplingRate, rpm_or_none
 from pydantic import BaseModel, Field, field_validator
 
 from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
@@ -31,10 +35,6 @@ from faultdx.data.bearing import MFPT_NICE, SKF_6205, BearingGeometry, defect_fr
 from faultdx.data.catalogue import CwruFile, MfptFile
 from faultdx.data.envelope import envelope_spectrum
 from faultdx.diagnose import Diagnoser, check_sampling_rate
-from faultdx_service.deps import ModelsDep, require_api_key
-from faultdx_service.errors import ApiError
-from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
-from faultdx_service.schemas import Bearing, SamplingRate, rpm_or_none
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 SIM_SECONDS = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows

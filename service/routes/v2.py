@@ -16,15 +16,15 @@ from __future__ import annotations
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-
-from faultdx import __version__
-from faultdx.context import MachineContext
-from faultdx.data.windows import standardize
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.machine import parse_bearing, parse_rpm
 from faultdx_service.oip import HEADER, RequestedOutput, Tensor, encode_response, parse_request
 from faultdx_service.telemetry import WINDOWS
+
+from faultdx import __version__
+from faultdx.context import MachineContext
+from faultdx.data.windows import standardize
 
 INPUT = "signal"
 SLOPES = "slopes."
