@@ -23,6 +23,7 @@ from faultdx.data.bearing import (
     context_vector,
     defect_frequencies,
 )
+from faultdx.errors import InputError
 
 MIN_RPM = 30.0  # 0.5 Hz: slower shafts give defect lines below any window's resolution
 MAX_RPM = 60_000.0  # 1 kHz shaft: spindles
@@ -31,12 +32,11 @@ __all__ = [
 ]
 
 
-class ContextError(ValueError):
+class ContextError(InputError):
     """An impossible rpm or bearing; ``field`` names the offending input (``rpm``, ``bearing.balls``...)."""
 
     def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 def check_rpm(rpm: Any, field: str = "rpm") -> float:

@@ -33,6 +33,7 @@ from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.base import FAULT_TYPES, type_membership
 from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
+from faultdx.errors import InputError
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
 
 MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
@@ -42,12 +43,8 @@ FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activat
 log = logging.getLogger(__name__)
 
 
-class DiagnoseInputError(ValueError):
+class DiagnoseInputError(InputError):
     """Input the Diagnoser cannot use; ``field`` names the offending argument (``signals[2]``, ``hop``…)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
 from faultdx.atomic import atomic_directory, fsync_file, write_text
+from faultdx.errors import InputError
 from faultdx.paths import models_dir
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(InputError):
     """A model directory is missing, corrupt, foreign or inconsistent."""
 
 

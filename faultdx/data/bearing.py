@@ -23,16 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from faultdx.errors import InputError
+
 INCH_MM = 25.4
 REQUEST_KEYS = ("balls", "ball_diameter_mm", "pitch_diameter_mm", "contact_angle_deg")
 
 
-class BearingError(ValueError):
+class BearingError(InputError):
     """A bearing name or geometry that cannot describe a real bearing; ``field`` names the bad part."""
 
     def __init__(self, message: str, field: str = "bearing") -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
 
 
 @dataclass(frozen=True)

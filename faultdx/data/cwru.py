@@ -16,6 +16,7 @@ from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES, Recording
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import CwruFile, cwru_files
 from faultdx.data.windows import resample
+from faultdx.errors import InputError
 from faultdx.paths import data_dir
 
 CHANNELS = ("DE", "FE", "BA")
@@ -28,7 +29,7 @@ SETS: dict[str, tuple[str, ...]] = {
 LABEL_SETS = {"10class": CWRU_10_CLASSES, "4class": FAULT_TYPES}
 
 
-class CwruFileError(ValueError):
+class CwruFileError(InputError):
     """A CWRU file that cannot be read as its catalogue entry describes."""
 
 

@@ -15,12 +15,13 @@ from faultdx.data.base import Recording
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import MfptFile, mfpt_files
 from faultdx.data.windows import resample
+from faultdx.errors import InputError
 from faultdx.paths import data_dir
 
 MFPT_CLASSES = ("inner_race", "outer_race")  # the obtainable subset has no normal baseline
 
 
-class MfptFileError(ValueError):
+class MfptFileError(InputError):
     """An MFPT file that does not have the publisher's struct layout."""
 
 

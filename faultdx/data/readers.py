@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from faultdx.errors import InputError
+
 RATE_NAMES = ("fs", "sr", "sampling_rate", "sample_rate", "samplerate")
 TIME_NAMES = ("time", "t", "time_s", "timestamp")
 SUPPORTED = (".csv", ".mat", ".npy", ".parquet", ".wav")
 
 
-class SignalFileError(ValueError):
+class SignalFileError(InputError):
     """A signal file or array that cannot be used, with the reason in the message."""
 
 
