@@ -1,8 +1,12 @@
-"""Package list only (the rest is in pyproject.toml): the library's packages as found, plus the service,
-whose repository folder ``service/`` installs under the import name ``faultdx_service``."""
+"""Package list only (the rest is in pyproject.toml): the library's packages as found, the service, whose
+repository folder ``service/`` installs as ``faultdx_service``, and models/ as ``faultdx.shipped`` (package data in
+pyproject.toml: the default model only)."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, find_packages, setup
 
-SERVICE = ["faultdx_service"] + [f"faultdx_service.{p}" for p in find_packages("service")]
+SERVICE = ["faultdx_service"] + [f"faultdx_service.{p}" for p in find_namespace_packages("service", exclude=["*__pycache__*"])]
 
-setup(packages=find_packages(include=["faultdx", "faultdx.*"]) + SERVICE)
+setup(
+    packages=find_packages(include=["faultdx", "faultdx.*"]) + SERVICE + ["faultdx.shipped"],
+    package_dir={"faultdx_service": "service", "faultdx.shipped": "models"},
+)

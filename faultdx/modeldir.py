@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from faultdx import __version__
 from faultdx.atomic import atomic_directory, fsync_file, write_text
 from faultdx.errors import InputError
-from faultdx.paths import models_dir
+from faultdx.paths import PROJECT_ROOT, models_dir
 
 if TYPE_CHECKING:
     from faultdx.nn.resnet1d import ResNet1d
@@ -201,10 +201,10 @@ def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> L
 
 
 def resolve_model(name_or_path: str | Path) -> Path:
-    """Find a model directory: an existing path (a run folder means its ``best/`` model) or a name in
-    ``models_dir()``."""
+    """Find a model directory: an existing path (a run folder means its ``best/`` model), a name in
+    ``models_dir()``, or the name of a model shipped inside the package (the default model)."""
     candidate = Path(name_or_path).expanduser()
-    for directory in (candidate, models_dir() / str(name_or_path)):
+    for directory in (candidate, models_dir() / str(name_or_path), shipped_models_dir() / str(name_or_path)):
         if (directory / CONFIG_FILE).is_file():
             return directory
         if (directory / "best" / CONFIG_FILE).is_file():
@@ -217,12 +217,22 @@ def resolve_model(name_or_path: str | Path) -> Path:
     )
 
 
+def shipped_models_dir() -> Path:
+    """Models shipped with faultdx: package data after ``pip install``, else the checkout's ``models/``."""
+    installed = Path(__file__).resolve().parent / "shipped"
+    return installed if installed.is_dir() else PROJECT_ROOT / "models"
+
+
 def available_models() -> list[str]:
-    """Names of the model directories in ``models_dir()``."""
-    root = models_dir()
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / CONFIG_FILE).is_file())
+    """Names of the model directories in ``models_dir()`` and of the shipped models."""
+    names = {
+        p.name
+        for root in (models_dir(), shipped_models_dir())
+        if root.is_dir()
+        for p in root.iterdir()
+        if (p / CONFIG_FILE).is_file()
+    }
+    return sorted(names)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:

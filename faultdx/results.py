@@ -17,14 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from faultdx.paths import PROJECT_ROOT
-
-RESULTS_DIR = PROJECT_ROOT / "results"
-
-
-def results_dir() -> Path:
-    """Where results go: ``$FAULTDX_RESULTS``, else the checkout's ``results/``."""
-    return Path(os.environ.get("FAULTDX_RESULTS", RESULTS_DIR)).expanduser()
+from faultdx.paths import PROJECT_ROOT, results_dir
 
 
 def provenance(command: str | None = None) -> dict[str, Any]:

@@ -50,8 +50,11 @@ def render_block(name: str) -> str:
     """The body of block ``name``: a source line, then the renderer's markdown (ends with a newline).
 
     ``NAME.view`` renders ``results/NAME.json`` with the renderer registered as ``NAME.view``."""
+    if name in FROM_CODE:
+        return f"_Generated from `{FROM_CODE[name][0]}` by `{RENDER_COMMAND}`; do not edit by hand._\n\n" + \
+            FROM_CODE[name][1]()
     if name not in RENDERERS:
-        raise ValueError(f"unknown results block {name!r}; known: {', '.join(RENDERERS)}")
+        raise ValueError(f"unknown results block {name!r}; known: {', '.join([*RENDERERS, *FROM_CODE])}")
     source = name.partition(".")[0]
     payload = read_result(source)
     head = f"_Generated from `results/{source}.json` by `{RENDER_COMMAND}`; do not edit by hand._\n\n"
@@ -289,4 +292,27 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,
     "bench_service": render_bench_service,
+}
+
+
+def render_settings() -> str:
+    """One row per ``FAULTDX_*`` variable: its default and meaning, from the settings class itself."""
+    from faultdx.settings import Settings
+
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(default) or "(empty)"
+        elif default is None:
+            default = "(unset)"
+        elif isinstance(default, Path) and not default.is_absolute():
+            default = f"./{default}"
+        default = str(default).replace(str(Path.home()), "~")
+        rows.append(f"| `FAULTDX_{name.upper()}` | `{default}` | {field.description or ''} |")
+    return "\n".join(rows) + "\n"
+
+
+FROM_CODE: dict[str, tuple[str, Callable[[], str]]] = {
+    "settings": ("faultdx.settings.Settings", render_settings),
 }

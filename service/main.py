@@ -48,7 +48,7 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
     """Load every configured model (name or path; names are looked up in ``FAULTDX_MODELS`` if set)."""
     loaded: dict[str, Diagnoser] = {}
     for entry in settings.model:
-        where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
+        where = settings.models / entry if (settings.models / entry).is_dir() else entry
         batch = min(settings.max_batch, FORWARD_BATCH)
         diagnoser = Diagnoser.from_dir(where, batch_size=batch, trace=settings.trace)
         diagnoser.slope_channels()  # lists the slope layers

@@ -172,5 +172,5 @@ def test_resolve_by_path_name_and_run_folder(saved, tmp_path, monkeypatch):
     run = tmp_path / "run"
     shutil.copytree(saved, run / "best")
     assert resolve_model(str(run)) == run / "best"
-    with pytest.raises(CheckpointError, match=r"no model 'nope'.*available: m"):
+    with pytest.raises(CheckpointError, match=r"no model 'nope'.*available: .*hybrid-aprelu, m\)"):
         resolve_model("nope")

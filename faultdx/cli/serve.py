@@ -94,7 +94,7 @@ def _check_models(settings) -> None:
     from faultdx.modeldir import CheckpointError, read_meta, resolve_model
 
     for entry in settings.model:
-        where = settings.models / entry if settings.models and not Path(entry).is_dir() else entry
+        where = settings.models / entry if (settings.models / entry).is_dir() else entry
         if entry == ENVELOPE_NAME and not Path(where).is_dir():
             continue  # the envelope reference is built in code, not read from a directory
         try:

@@ -17,6 +17,7 @@ import httpx
 
 from faultdx.data.catalogue import CwruFile
 from faultdx.data.checksum import check_file
+from faultdx.settings import current
 
 DEFAULT_CWRU_URL = "https://engineering.case.edu/sites/default/files"
 CHUNK = 1 << 16
@@ -41,7 +42,7 @@ class FetchResult:
 
 def cwru_url(entry: CwruFile, base_url: str | None = None) -> str:
     """URL of a CWRU file: ``<base>/<number>.mat`` (base: argument, $FAULTDX_CWRU_URL, or the publisher)."""
-    base = base_url or os.environ.get("FAULTDX_CWRU_URL") or DEFAULT_CWRU_URL
+    base = base_url or current().cwru_url or DEFAULT_CWRU_URL
     return f"{base.rstrip('/')}/{entry.filename}"
 
 

@@ -1,0 +1,100 @@
+"""Every ``FAULTDX_*`` environment variable, in one pydantic-settings class.
+
+Library, CLI and service read their configuration here: field ``x`` comes from ``FAULTDX_X``. Paths default
+to folders of the working directory (``./data``, ``./models``, ``./results``), as the README says; the shipped
+default model is also found inside the installed package (see :mod:`faultdx.modeldir`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_MODEL = "hybrid-aprelu"  # the shipped model every interface serves when none is named
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "faultdx"
+
+
+def _split(value: object) -> object:
+    """``"a, b"`` → ``["a", "b"]`` (lists pass through)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of faultdx; each field ``x`` is read from ``FAULTDX_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="FAULTDX_", extra="ignore", protected_namespaces=())
+
+    # ---- where things live
+    data: Path = Field(default=Path("data"), description="root of the datasets (downloads go here)")
+    models: Path = Field(default=Path("models"), description="directory of named models")
+    results: Path = Field(default=Path("results"), description="where compare / evaluate / bench write JSON")
+    cache: Path = Field(default_factory=_default_cache, description="decoded-array cache (never in git)")
+    runs: Path = Field(default=Path("runs"), description="where training and evaluation runs are written")
+    cwru_url: str | None = Field(default=None, description="mirror of the CWRU files (else the publisher)")
+    # ---- the service
+    model: Annotated[list[str], NoDecode] = Field(
+        default=[DEFAULT_MODEL, "envelope"],  # the envelope reference is served beside the network
+        min_length=1,
+        description="models to serve (names or paths), comma-separated; first = default",
+    )
+    host: str = Field(default="127.0.0.1", description="address the service listens on")
+    port: int = Field(default=8000, ge=0, le=65535, description="TCP port of the service")
+    workers: int = Field(default=1, ge=1, le=64, description="service worker processes (docs/service.md)")
+    max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one micro-batch")
+    max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
+    max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")
+    trace: bool = Field(default=True, description="run the network as a frozen TorchScript graph (faster)")
+    torch_threads: int = Field(default=0, ge=0, description="0 = CPU cores / workers - 1 (at least 1)")
+    api_key: SecretStr | None = Field(default=None, description="when set, requests need X-API-Key")
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="largest request body")
+    log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
+        default="info", description="log level of the service"
+    )
+    log_json: bool = Field(default=True, description="log JSON lines (false: plain text)")
+    shutdown_timeout_s: float = Field(
+        default=25.0, gt=0, le=3600, description="on SIGTERM, how long in-flight requests may finish"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="origins allowed by CORS, comma-separated"
+    )
+
+    @field_validator("model", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("api_key", "cwru_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("data", "models", "results", "cache", "runs")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+def current() -> Settings:
+    """Settings read from the environment now (library paths follow changes made while running)."""
+    return Settings()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The service process's settings, read once from the environment."""
+    return Settings()
