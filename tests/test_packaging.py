@@ -34,8 +34,8 @@ def _run(code: str, site: Path, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_the_default_model_is_found_after_a_plain_install(installed, tmp_path) -> None:
-    done = _run("from faultdx.modeldir import resolve_model, read_meta\n"
-                f"p = resolve_model({DEFAULT_MODEL!r}); print(p); print(read_meta(p).name)", installed, tmp_path)
+    code = f"from faultdx.modeldir import resolve_model, read_meta\np = resolve_model({DEFAULT_MODEL!r})\n"
+    done = _run(code + "print(p); print(read_meta(p).name)", installed, tmp_path)
     assert done.returncode == 0, done.stderr
     where, name = done.stdout.split()
     assert Path(where).is_relative_to(installed) and name == DEFAULT_MODEL
@@ -44,7 +44,8 @@ def test_the_default_model_is_found_after_a_plain_install(installed, tmp_path) -
 def test_the_service_installs_as_faultdx_service_not_service(installed, tmp_path) -> None:
     assert (installed / "faultdx_service" / "static" / "index.html").is_file()
     assert not (installed / "service").exists()
-    done = _run("import faultdx_service.main, faultdx_service.routes.page\nimport service", installed, tmp_path)
+    code = "import faultdx_service.main, faultdx_service.routes.page\nimport service"
+    done = _run(code, installed, tmp_path)
     assert "No module named 'service'" in done.stderr
 
 
