@@ -10,11 +10,6 @@ import typer
 
 data_app = typer.Typer(help="Datasets: list, inspect, download, verify.", no_args_is_help=True)
 
-DESCRIPTIONS = {
-    "synthetic": "physics-based bearing simulator (SKF 6205), CWRU classes, 0-3 HP; embedded, no download",
-    "cwru": "CWRU Bearing Data Center, 12 kHz drive end + normal baseline (publisher .mat files)",
-    "mfpt": "MFPT inner/outer-race faults, 7 loads, 48,828 Hz (CC BY-NC-SA 4.0, non-commercial)",
-}
 STATUS_STYLE = {"ok": "green", "mismatch": "bold red", "absent": "dim", "unknown": "yellow"}
 
 
@@ -51,108 +46,53 @@ def list_datasets() -> None:
     from faultdx.paths import data_dir
 
     table = Table(title=f"datasets (FAULTDX_DATA = {data_dir()})")
-    for column in ("name", "description", "classes", "files present"):
+    for column in ("name", "classes", "conditions", "files present", "bearing", "description"):
         table.add_column(column)
     for name in dataset_names():
         dataset = get_dataset(name)
-        if hasattr(dataset, "files"):
-            files = dataset.files()
-            present = f"{sum(dataset.path_of(f).is_file() for f in files)} / {len(files)}"
-        else:
-            present = "embedded"
-        table.add_row(name, DESCRIPTIONS.get(name, ""), str(len(dataset.classes)), present)
+        counts = dataset.files_present()
+        present = "embedded" if counts is None else f"{counts[0]} / {counts[1]}"
+        conditions = f"{len(dataset.conditions)} ({dataset.condition_unit})"
+        table.add_row(name, str(len(dataset.classes)), conditions, present, dataset.bearing, dataset.summary)
     _console().print(table)
-
-
-def _info_cwru(set_name: str, verify: bool) -> None:
-    from rich.table import Table
-
-    from faultdx.data.cwru import CWRUDataset
-
-    dataset = CWRUDataset(set=set_name)
-    files = dataset.files()
-    present = sum(dataset.path_of(f).is_file() for f in files)
-    table = Table(title=f"cwru {set_name} ({len(dataset.classes)} classes) under {dataset.root}")
-    for column in ("file", "class", "fault", "dia. (in)", "OR", "load (HP)", "rpm", "rate (Hz)",
-                   "present", "checksum"):
-        table.add_column(column)
-    for f in files:
-        path = dataset.path_of(f)
-        table.add_row(
-            f.relpath, f.class_name, f.fault_type, f"{f.fault_diameter:.3f}" if f.fault_diameter else "-",
-            f.or_position or "-", str(f.load_hp), f"{f.rpm:g}", f"{f.sampling_rate:g}",
-            "[green]yes[/]" if path.is_file() else "[red]no[/]",
-            _checksum_cell(path, f.sha256, f.git_sha1, verify),
-        )
-    console = _console()
-    console.print(table)
-    console.print(
-        f"{present} of {len(files)} files present; classes: {', '.join(dataset.classes)}. Files at another "
-        f"rate are resampled to {dataset.sampling_rate:g} Hz (anti-aliased polyphase)."
-    )
-
-
-def _info_mfpt(verify: bool) -> None:
-    from rich.table import Table
-
-    from faultdx.data.mfpt import MFPTDataset
-
-    dataset = MFPTDataset()
-    files = dataset.files()
-    table = Table(title=f"mfpt ({len(dataset.classes)} classes) under {dataset.root}")
-    for column in ("file", "class", "load (lbs)", "shaft (Hz)", "rate (Hz)", "present", "checksum"):
-        table.add_column(column)
-    for f in files:
-        path = dataset.path_of(f)
-        table.add_row(f.relpath, f.fault_type, f"{f.load_lbs:g}", f"{f.shaft_hz:g}", f"{f.sampling_rate:g}",
-                      "[green]yes[/]" if path.is_file() else "[red]no[/]",
-                      _checksum_cell(path, f.sha256, f.git_sha1, verify))
-    console = _console()
-    console.print(table)
-    present = sum(dataset.path_of(f).is_file() for f in files)
-    console.print(f"{present} of {len(files)} files present; classes: {', '.join(dataset.classes)}")
-
-
-def _info_synthetic() -> None:
-    from rich.table import Table
-
-    from faultdx.data.bearing import SKF_6205, defect_frequencies
-    from faultdx.data.synthetic import NOMINAL_RPM, SyntheticDataset
-
-    dataset = SyntheticDataset()
-    table = Table(title=f"synthetic: {len(dataset.classes)} classes x {len(NOMINAL_RPM)} loads, "
-                        f"{dataset.duration_s:g} s each at {dataset.sampling_rate:g} Hz ({SKF_6205.name})")
-    for column in ("load (HP)", "rpm", "shaft (Hz)", "BPFO (Hz)", "BPFI (Hz)", "BSF (Hz)", "FTF (Hz)"):
-        table.add_column(column)
-    for load, rpm in NOMINAL_RPM.items():
-        f = defect_frequencies(SKF_6205, rpm / 60)
-        table.add_row(str(load), f"{rpm:g}", *(f"{v:.2f}" for v in (f.shaft, f.bpfo, f.bpfi, f.bsf, f.ftf)))
-    console = _console()
-    console.print(table)
-    console.print(f"classes: {', '.join(dataset.classes)}")
 
 
 @data_app.command("info")
 def info(
     name: Annotated[str, typer.Argument(help="Dataset name (see `faultdx data list`).")],
-    set_name: Annotated[str, typer.Option("--set", help="CWRU set: 12k_drive_end, 12k_fan_end, "
-                                                        "48k_drive_end.")] = "12k_drive_end",
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-o", help="Dataset option key=value, as in a run config (e.g. -o set=12k_fan_end).",
+    )] = None,
     verify: Annotated[bool, typer.Option(help="Hash present files against the catalogue.")] = True,
 ) -> None:
-    """Show a dataset's files: labels, loads, rates, presence and checksum status."""
-    from faultdx.data.registry import dataset_names
+    """Show a dataset's files (or conditions): labels, loads, rates, presence and checksum status."""
+    from rich.table import Table
 
-    if name not in dataset_names():
-        _fail(f"unknown dataset {name!r}; valid datasets: {', '.join(dataset_names())}")
+    from faultdx.data.registry import get_dataset
+    from faultdx.train.config import parse_override
+
     try:
-        if name == "cwru":
-            _info_cwru(set_name, verify)
-        elif name == "mfpt":
-            _info_mfpt(verify)
-        else:
-            _info_synthetic()
+        options = dict(parse_override(item) for item in option or [])
+        table_info = get_dataset(name, **options).info()
     except ValueError as exc:
         _fail(str(exc))
+    table = Table(title=table_info.title)
+    for column in (*table_info.columns, *(("present", "checksum") if table_info.files else ())):
+        table.add_column(column)
+    for k, row in enumerate(table_info.rows):
+        extra: tuple[str, ...] = ()
+        if table_info.files:
+            f = table_info.files[k]
+            extra = ("[green]yes[/]" if f.path.is_file() else "[red]no[/]",
+                     _checksum_cell(f.path, f.sha256, f.git_sha1, verify))
+        table.add_row(*row, *extra)
+    console = _console()
+    console.print(table)
+    if table_info.files:
+        present = sum(f.path.is_file() for f in table_info.files)
+        console.print(f"{present} of {len(table_info.files)} files present")
+    if table_info.footer:
+        console.print(table_info.footer)
 
 
 def _progress_callback(progress):

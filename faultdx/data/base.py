@@ -7,7 +7,9 @@ evaluation and the service consume.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -104,11 +106,82 @@ class WindowSet:
         return int(self.y.shape[0])
 
 
-class BearingDataset(Protocol):
-    """What a dataset module registers: its name, its classes, and its recordings."""
+@dataclass(frozen=True)
+class SourceFile:
+    """A file a dataset reads, with the publisher's checksums (for presence and integrity columns)."""
+
+    path: Path
+    sha256: str | None = None
+    git_sha1: str | None = None
+
+
+@dataclass(frozen=True)
+class InfoTable:
+    """What ``faultdx data info NAME`` prints: a title, one row per file (or condition), a footer.
+
+    ``files`` (when given) pairs each row with its file, so the CLI adds presence and checksum columns."""
+
+    title: str
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]]
+    files: list[SourceFile] | None = None
+    footer: str = ""
+
+
+@dataclass(frozen=True)
+class DatasetExample:
+    """One example signal a dataset offers the page (``/v1/examples``): metadata plus how to get it.
+
+    ``samples()`` returns one channel (1-D float32) at ``sampling_rate``; ``path`` is the original file to
+    download, None for signals made on demand."""
 
     name: str
+    title: str
+    group: str
+    label: str
+    sampling_rate: float
+    rpm: float
+    bearing: str
+    unit: str
+    description: str
+    samples: Callable[[], np.ndarray]
+    path: Path | None = None
+
+    @property
+    def fault_type(self) -> str:
+        return fault_type_of(self.label)
+
+
+def pretty_label(label: str) -> str:
+    """``inner_race_007`` → ``inner race 0.007 in``."""
+    fault = fault_type_of(label)
+    size = label[len(fault) + 1 :]
+    return fault.replace("_", " ") + (f" 0.{size} in" if size else "")
+
+
+class BearingDataset(Protocol):
+    """What a dataset module registers: it describes itself (name, summary, classes, operating conditions,
+    bearing, files), offers examples to the page, and loads its recordings. Registering one is one line in
+    :mod:`faultdx.data.registry`; the CLI, the page and training then use it without further edits."""
+
+    name: str
+    summary: str
     classes: tuple[str, ...]
+    conditions: tuple[float, ...]
+    condition_unit: str
+    bearing: str
+
+    def info(self) -> InfoTable:
+        """Rows for ``faultdx data info``."""
+        ...
+
+    def examples(self) -> list[DatasetExample]:
+        """Example signals for the page (only those available now: files present, or simulated)."""
+        ...
+
+    def files_present(self) -> tuple[int, int] | None:
+        """(present, known) files under the data root; None for an embedded (simulated) dataset."""
+        ...
 
     def recordings(
         self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)

@@ -12,7 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES, Recording
+from faultdx.data.base import (
+    CWRU_10_CLASSES,
+    FAULT_TYPES,
+    DatasetExample,
+    InfoTable,
+    Recording,
+    SourceFile,
+    pretty_label,
+)
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import CwruFile, cwru_files
 from faultdx.data.windows import resample
@@ -60,6 +68,9 @@ class CWRUDataset:
     """
 
     name = "cwru"
+    summary = "CWRU Bearing Data Center, publisher .mat files (drive end / fan end, 12 or 48 kHz)"
+    conditions: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0)
+    condition_unit = "HP"
 
     def __init__(
         self,
@@ -79,6 +90,7 @@ class CWRUDataset:
         self.label_set = label_set
         self.classes: tuple[str, ...] = LABEL_SETS[label_set]
         self.root = Path(root) if root is not None else data_dir()
+        self.bearing = "SKF 6203" if "fan_end" in set else "SKF 6205"  # the faulted bearing
 
     def files(self) -> list[CwruFile]:
         """Catalogue entries of this set, present or absent: faults (outer race at 6:00) + normal."""
@@ -113,7 +125,7 @@ class CWRUDataset:
             channels=tuple(channels),
             source=str(path),
             sha256=entry.sha256,
-            bearing="SKF 6203" if "fan_end" in entry.set else "SKF 6205",  # the faulted bearing
+            bearing=self.bearing,
             meta={
                 "number": entry.number,
                 "set": entry.set,
@@ -126,6 +138,47 @@ class CWRUDataset:
             },
         )
 
+    def files_present(self) -> tuple[int, int]:
+        files = self.files()
+        return sum(self.path_of(f).is_file() for f in files), len(files)
+
+    def info(self) -> InfoTable:
+        files = self.files()
+        rows = [(f.relpath, f.class_name, f.fault_type, _inches(f.fault_diameter), f.or_position or "-",
+                 str(f.load_hp), f"{f.rpm:g}", f"{f.sampling_rate:g}") for f in files]
+        rate = f"{self.sampling_rate:g} Hz" if self.sampling_rate else "each file's own rate"
+        return InfoTable(
+            title=f"cwru {self.set} ({len(self.classes)} classes, {self.bearing}) under {self.root}",
+            columns=("file", "class", "fault", "dia. (in)", "OR", "load (HP)", "rpm", "rate (Hz)"),
+            rows=rows,
+            files=[SourceFile(self.path_of(f), f.sha256, f.git_sha1) for f in files],
+            footer=f"classes: {', '.join(self.classes)}; recordings are resampled to {rate} (anti-aliased "
+                   "polyphase).",
+        )
+
+    def examples(self) -> list[DatasetExample]:
+        """The files present, normal baseline first, each at its own rate (drive-end channel)."""
+        present = [e for e in self.files() if self.path_of(e).is_file()]
+        present.sort(key=lambda e: (e.fault_type != "normal", e.relpath))
+        return [self._example(e) for e in present]
+
+    def _example(self, entry: CwruFile) -> DatasetExample:
+        load = f"{entry.load_hp} HP"
+        native = CWRUDataset(self.set, sampling_rate=None, label_set=self.label_set, root=self.root)
+        return DatasetExample(
+            name=f"cwru-{entry.number}",
+            title=f"CWRU {entry.filename} · {pretty_label(entry.class_name)} · {load}",
+            group=f"CWRU files ({entry.set.replace('_', ' ')}, {self.bearing})",
+            label=entry.class_name,
+            sampling_rate=entry.sampling_rate,
+            rpm=entry.rpm,
+            bearing=self.bearing,
+            unit="acceleration (g)",
+            description=f"CWRU {entry.relpath}, accelerometer at the faulted bearing, motor load {load}",
+            samples=lambda: native.load(entry).signal[0],
+            path=self.path_of(entry),
+        )
+
     def recordings(
         self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
     ) -> list[Recording]:
@@ -135,3 +188,7 @@ class CWRUDataset:
             if (conditions is None or e.load_hp in conditions) and self.path_of(e).is_file()
         ]
         return [self.load(e, tuple(channels)) for e in entries]
+
+
+def _inches(diameter: float | None) -> str:
+    return f"{diameter:.3f}" if diameter else "-"

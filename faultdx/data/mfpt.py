@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from faultdx.data.base import Recording
+from faultdx.data.base import DatasetExample, InfoTable, Recording, SourceFile, pretty_label
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import MfptFile, mfpt_files
 from faultdx.data.windows import resample
@@ -55,7 +55,11 @@ class MFPTDataset:
     """
 
     name = "mfpt"
+    summary = "MFPT inner/outer-race faults, 7 loads, 48,828 Hz (CC BY-NC-SA 4.0, non-commercial)"
     classes: tuple[str, ...] = MFPT_CLASSES
+    conditions: tuple[float, ...] = tuple(sorted({f.load_lbs for f in mfpt_files()}))
+    condition_unit = "lbs"
+    bearing = "MFPT NICE"
 
     def __init__(self, sampling_rate: float | None = None, root: str | Path | None = None) -> None:
         if sampling_rate is not None and sampling_rate <= 0:
@@ -91,9 +95,44 @@ class MFPTDataset:
             channels=("DE",),
             source=str(path),
             sha256=entry.sha256,
-            bearing="MFPT NICE",
+            bearing=self.bearing,
             meta={"file": entry.file, "load_lbs": entry.load_lbs, "file_sampling_rate": entry.sampling_rate},
         )
+
+    def files_present(self) -> tuple[int, int]:
+        files = self.files()
+        return sum(self.path_of(f).is_file() for f in files), len(files)
+
+    def info(self) -> InfoTable:
+        files = self.files()
+        return InfoTable(
+            title=f"mfpt ({len(self.classes)} classes, {self.bearing}) under {self.root}",
+            columns=("file", "class", "load (lbs)", "shaft (Hz)", "rate (Hz)"),
+            rows=[(f.relpath, f.fault_type, f"{f.load_lbs:g}", f"{f.shaft_hz:g}", f"{f.sampling_rate:g}")
+                  for f in files],
+            files=[SourceFile(self.path_of(f), f.sha256, f.git_sha1) for f in files],
+            footer=f"classes: {', '.join(self.classes)}",
+        )
+
+    def examples(self) -> list[DatasetExample]:
+        """The files present, each at its own rate."""
+        native = MFPTDataset(sampling_rate=None, root=self.root)
+        return [
+            DatasetExample(
+                name=f"mfpt-{Path(e.file).stem}",
+                title=f"MFPT {Path(e.file).stem} · {pretty_label(e.fault_type)} · {e.load_lbs:g} lbs",
+                group=f"MFPT files (another rig: {self.bearing} bearing)",
+                label=e.fault_type,
+                sampling_rate=e.sampling_rate,
+                rpm=e.shaft_hz * 60,
+                bearing=self.bearing,
+                unit="acceleration (g)",
+                description=f"MFPT {e.relpath}, load {e.load_lbs:g} lbs (a rig the CWRU model never saw)",
+                samples=lambda e=e: native.load(e).signal[0],
+                path=self.path_of(e),
+            )
+            for e in self.files() if self.path_of(e).is_file()
+        ]
 
     def recordings(
         self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)

@@ -1,4 +1,5 @@
-"""One registry from dataset name to dataset class: a new dataset is one module plus one line here."""
+"""One registry from dataset name to dataset class: a new dataset is one module (fulfilling
+:class:`faultdx.data.base.BearingDataset`) plus one line here — or one :func:`register` call from outside."""
 
 from __future__ import annotations
 
@@ -13,6 +14,18 @@ _DATASETS: dict[str, str] = {
     "mfpt": "faultdx.data.mfpt:MFPTDataset",
     "simulated": "faultdx.data.synthetic:RandomizedSimDataset",
 }
+
+
+def register(name: str, target: str) -> None:
+    """Add dataset ``name`` = ``"package.module:Class"`` (imported when first used)."""
+    if ":" not in target:
+        raise ValueError(f"dataset target {target!r} must look like 'package.module:Class'")
+    _DATASETS[name] = target
+
+
+def unregister(name: str) -> None:
+    """Remove dataset ``name`` (for tests and plugins that registered one)."""
+    _DATASETS.pop(name, None)
 
 
 def dataset_names() -> list[str]:

@@ -17,10 +17,19 @@ impacts at a defect frequency ringing the structure, rather than the look of one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES, Recording, fault_type_of
+from faultdx.data.base import (
+    CWRU_10_CLASSES,
+    FAULT_TYPES,
+    DatasetExample,
+    InfoTable,
+    Recording,
+    fault_type_of,
+    pretty_label,
+)
 from faultdx.data.bearing import SKF_6205, BearingGeometry, DefectFrequencies, defect_frequencies
 from faultdx.data.noise import awgn
 
@@ -108,6 +117,10 @@ class SyntheticDataset:
     """
 
     name = "synthetic"
+    summary = "physics-based bearing simulator (SKF 6205), CWRU classes, 0-3 HP; embedded, no download"
+    conditions: tuple[float, ...] = tuple(float(load) for load in NOMINAL_RPM)
+    condition_unit = "HP"
+    example_seconds = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows
 
     def __init__(
         self,
@@ -125,6 +138,43 @@ class SyntheticDataset:
         self.label_set = label_set
         self.geometry = geometry
         self.classes: tuple[str, ...] = CWRU_10_CLASSES if label_set == "10class" else FAULT_TYPES
+        self.bearing = geometry.name
+
+    def files_present(self) -> None:
+        return None
+
+    def info(self) -> InfoTable:
+        rows = []
+        for load, rpm in NOMINAL_RPM.items():
+            f = defect_frequencies(self.geometry, rpm / 60)
+            values = (f.shaft, f.bpfo, f.bpfi, f.bsf, f.ftf)
+            rows.append((str(load), f"{rpm:g}", *(f"{v:.2f}" for v in values)))
+        return InfoTable(
+            title=f"synthetic: {len(self.classes)} classes x {len(NOMINAL_RPM)} loads, {self.duration_s:g} s "
+                  f"each at {self.sampling_rate:g} Hz ({self.bearing})",
+            columns=("load (HP)", "rpm", "shaft (Hz)", "BPFO (Hz)", "BPFI (Hz)", "BSF (Hz)", "FTF (Hz)"),
+            rows=rows,
+            footer=f"classes: {', '.join(self.classes)}",
+        )
+
+    def examples(self) -> list[DatasetExample]:
+        """The simulator's signal of every CWRU class at 0 HP (seed 0), made on demand."""
+        rpm, rate = NOMINAL_RPM[0], self.sampling_rate
+        return [
+            DatasetExample(
+                name=f"sim-{label}",
+                title=f"Simulated · {pretty_label(label)}",
+                group=f"Simulated ({rate / 1000:g} kHz, {rpm:g} rpm)",
+                label=label,
+                sampling_rate=rate,
+                rpm=rpm,
+                bearing=self.bearing,
+                unit="acceleration (a.u.)",
+                description=f"{self.example_seconds:g} s from the embedded bearing simulator (seed 0)",
+                samples=lambda label=label: _example_signal(label, self.example_seconds, rate, rpm),
+            )
+            for label in CWRU_10_CLASSES
+        ]
 
     def recordings(
         self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
@@ -153,6 +203,11 @@ class SyntheticDataset:
                     bearing=self.geometry,
                 ))
         return out
+
+
+@lru_cache(maxsize=16)
+def _example_signal(label: str, duration_s: float, sampling_rate: float, rpm: float) -> np.ndarray:
+    return simulate(label, duration_s=duration_s, sampling_rate=sampling_rate, rpm=rpm, seed=0)
 
 
 # Domain-randomised machines. Amplitudes are in arbitrary units: only ratios matter until the sensor gain.
@@ -487,7 +542,10 @@ class RandomizedSimDataset:
     """
 
     name = "simulated"
+    summary = "domain-randomised simulated machines (geometry, speed, resonances, path); embedded"
     classes: tuple[str, ...] = FAULT_TYPES
+    condition_unit = "machine"
+    bearing = "random per machine"
 
     def __init__(
         self, machines: int = 200, duration_s: float = 1.0, sampling_rate: float = 12000, seed: int = 0
@@ -499,6 +557,28 @@ class RandomizedSimDataset:
         self.duration_s = float(duration_s)
         self.sampling_rate = float(sampling_rate)
         self.seed = int(seed)
+        self.conditions: tuple[float, ...] = tuple(float(i) for i in range(self.machines))
+
+    def files_present(self) -> None:
+        return None
+
+    def info(self) -> InfoTable:
+        rows = []
+        for index in range(min(self.machines, 10)):
+            m = self.machine(index)
+            f = m.defects
+            rows.append((str(index), m.geometry.name, f"{m.rpm:g}", f"{f.bpfo:.1f}", f"{f.bpfi:.1f}",
+                         f"{f.bsf:.1f}"))
+        return InfoTable(
+            title=f"simulated: {self.machines} random machines x {len(self.classes)} fault types, "
+                  f"{self.duration_s:g} s each at {self.sampling_rate:g} Hz (first 10 machines shown)",
+            columns=("machine", "bearing", "rpm", "BPFO (Hz)", "BPFI (Hz)", "BSF (Hz)"),
+            rows=rows,
+            footer=f"classes: {', '.join(self.classes)}",
+        )
+
+    def examples(self) -> list[DatasetExample]:
+        return []  # the page's simulated examples come from the ``synthetic`` dataset
 
     def machine(self, index: int) -> Machine:
         """Machine ``index`` (its own random stream, so any subset of machines is reproducible)."""

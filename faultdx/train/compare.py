@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from faultdx.atomic import write_text_atomic
+from faultdx.data.registry import get_dataset
 from faultdx.train.config import RunConfig, load_config, parse_override, set_dotted, validate_config
 from faultdx.train.run import train
 
@@ -88,7 +89,7 @@ def run_compare(
 ) -> str:
     """Train every planned run not finished yet, then write and return the markdown table."""
     base = load_config(config_path, overrides or [])
-    conditions = conditions or [0.0, 1.0, 2.0, 3.0]
+    conditions = conditions or list(get_dataset(base.data.name, **base.data.options).conditions)
     out = Path(out)
     specs = plan_runs(activations, seeds, cross_load_seeds, conditions)
     for i, spec in enumerate(specs, start=1):

@@ -62,7 +62,9 @@ class Protocol:
 
 
 def _load_folds() -> tuple[Fold, ...]:
-    loads = (0.0, 1.0, 2.0, 3.0)
+    from faultdx.data.cwru import CWRUDataset
+
+    loads = CWRUDataset.conditions  # the protocol is CWRU's: its motor loads
     return tuple(
         Fold("load", f"test{c:g}hp", {"split.protocol": "condition",
                                       "split.train_conditions": [o for o in loads if o != c],

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import math
 from contextlib import suppress
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -30,16 +29,12 @@ from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
 from faultdx_service.schemas import Bearing, SamplingRate, rpm_or_none
 from pydantic import BaseModel, Field, field_validator
 
-from faultdx.data.base import CWRU_10_CLASSES, fault_type_of
-from faultdx.data.bearing import MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
-from faultdx.data.catalogue import CwruFile, MfptFile
+from faultdx.data.base import DatasetExample
+from faultdx.data.bearing import BearingGeometry, defect_frequencies
 from faultdx.data.envelope import envelope_spectrum
 from faultdx.diagnose import Diagnoser, check_sampling_rate
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-SIM_SECONDS = 2.0  # long enough for 0.5 Hz envelope resolution and a dozen windows
-SIM_RATE = 12000.0
-SIM_RPM = 1797.0  # CWRU 0 HP
 WAVEFORM_POINTS = 1600  # min/max pairs in the waveform preview (about one per screen pixel)
 MAX_SPECTRUM_POINTS = 4000  # longer spectra are max-pooled (keeps the peaks a defect line makes)
 MIN_ENVELOPE_SAMPLES = 256
@@ -82,101 +77,38 @@ class ExampleSignal(Example):
     signal: list[float]
 
 
-def _pretty(label: str) -> str:
-    """``inner_race_007`` → ``inner race 0.007 in``."""
-    fault = fault_type_of(label)
-    size = label[len(fault) + 1 :]
-    return fault.replace("_", " ") + (f" 0.{size} in" if size else "")
+EXAMPLE_DATASETS = {  # registry name → options: every file at its own rate
+    "synthetic": {},
+    "cwru": {"set": "12k_drive_end", "sampling_rate": None},
+    "mfpt": {},
+}
 
 
-def _datasets() -> dict[str, Any]:
-    """The datasets whose files on disk become examples, each at its files' own sampling rate."""
-    from faultdx.data.registry import get_dataset
+def _examples() -> dict[str, DatasetExample]:
+    """Every example by name: each registered dataset's own (simulated always, files where present)."""
+    from faultdx.data.registry import dataset_names, get_dataset
 
-    return {"cwru": get_dataset("cwru", set="12k_drive_end", sampling_rate=None), "mfpt": get_dataset("mfpt")}
-
-
-def _cwru_example(entry: CwruFile) -> Example:
-    load = f"{entry.load_hp} HP"
-    return Example(
-        name=f"cwru-{entry.number}",
-        title=f"CWRU {entry.filename} · {_pretty(entry.class_name)} · {load}",
-        group="CWRU files (drive end, SKF 6205)",
-        source="dataset",
-        label=entry.class_name,
-        fault_type=entry.fault_type,
-        sampling_rate=entry.sampling_rate,
-        rpm=entry.rpm,
-        unit="acceleration (g)",
-        description=f"CWRU {entry.relpath}, drive-end accelerometer, motor load {load}",
-        bearing=SKF_6205.name,
-    )
-
-
-def _mfpt_example(entry: MfptFile) -> Example:
-    stem = Path(entry.file).stem
-    return Example(
-        name=f"mfpt-{stem}",
-        title=f"MFPT {stem} · {_pretty(entry.fault_type)} · {entry.load_lbs:g} lbs",
-        group="MFPT files (another rig: NICE bearing)",
-        source="dataset",
-        label=entry.fault_type,
-        fault_type=entry.fault_type,
-        sampling_rate=entry.sampling_rate,
-        rpm=entry.shaft_hz * 60,
-        unit="acceleration (g)",
-        description=f"MFPT {entry.relpath}, load {entry.load_lbs:g} lbs (a rig the CWRU model never saw)",
-        bearing=MFPT_NICE.name,
-    )
-
-
-def _sim_example(label: str) -> Example:
-    return Example(
-        name=f"sim-{label}",
-        title=f"Simulated · {_pretty(label)}",
-        group=f"Simulated ({SIM_RATE / 1000:g} kHz, {SIM_RPM:g} rpm)",
-        source="simulated",
-        label=label,
-        fault_type=fault_type_of(label),
-        sampling_rate=SIM_RATE,
-        rpm=SIM_RPM,
-        unit="acceleration (a.u.)",
-        description=f"{SIM_SECONDS:g} s from the embedded bearing simulator (seed 0)",
-        bearing=SKF_6205.name,
-    )
-
-
-def _examples() -> dict[str, tuple[Example, tuple[Any, CwruFile | MfptFile] | None]]:
-    """Every example by name → (metadata, (dataset, catalogue entry) or None for simulated ones).
-
-    Simulated ones always; dataset files only where present on disk (normal baseline first).
-    """
-    out: dict[str, tuple[Example, tuple[Any, CwruFile | MfptFile] | None]] = {}
-    for label in CWRU_10_CLASSES:
-        ex = _sim_example(label)
-        out[ex.name] = (ex, None)
-    datasets = _datasets()
-    describe = {"cwru": _cwru_example, "mfpt": _mfpt_example}
-    for key, dataset in datasets.items():
-        for entry in sorted(dataset.files(), key=lambda e: (e.fault_type != "normal", e.relpath)):
-            if dataset.path_of(entry).is_file():
-                ex = describe[key](entry)
-                out[ex.name] = (ex, (dataset, entry))
+    out: dict[str, DatasetExample] = {}
+    for name in dataset_names():
+        for example in get_dataset(name, **EXAMPLE_DATASETS.get(name, {})).examples():
+            out[example.name] = example
     return out
 
 
-def _lookup(name: str) -> tuple[Example, tuple[Any, CwruFile | MfptFile] | None]:
+def _described(example: DatasetExample) -> Example:
+    return Example(
+        name=example.name, title=example.title, group=example.group,
+        source="dataset" if example.path is not None else "simulated", label=example.label,
+        fault_type=example.fault_type, sampling_rate=example.sampling_rate, rpm=example.rpm,
+        unit=example.unit, description=example.description, bearing=example.bearing,
+    )
+
+
+def _lookup(name: str) -> DatasetExample:
     examples = _examples()
     if name not in examples:
         raise ApiError(404, f"name: unknown example {name!r}; valid: {', '.join(examples)}", "name")
     return examples[name]
-
-
-@lru_cache(maxsize=16)
-def _simulated(label: str) -> np.ndarray:
-    from faultdx.data.synthetic import simulate
-
-    return simulate(label, duration_s=SIM_SECONDS, sampling_rate=SIM_RATE, rpm=SIM_RPM, seed=0)
 
 
 def _json_floats(values: np.ndarray) -> str:
@@ -186,8 +118,8 @@ def _json_floats(values: np.ndarray) -> str:
 
 @api.get("/examples", response_model=ExampleList)
 def list_examples() -> ExampleList:
-    """Built-in example signals: simulated ones of every class, and the CWRU / MFPT files present on disk."""
-    return ExampleList(examples=[ex for ex, _ in _examples().values()])
+    """Built-in example signals: every registered dataset's (simulated ones always, files present on disk)."""
+    return ExampleList(examples=[_described(ex) for ex in _examples().values()])
 
 
 @api.get(
@@ -197,23 +129,17 @@ def list_examples() -> ExampleList:
 )
 def get_example(name: str, format: Literal["json", "file"] = "json") -> Response:
     """One example's signal as JSON, or (``format=file``) the file itself (original ``.mat`` / ``.npy``)."""
-    example, stored = _lookup(name)
+    example = _lookup(name)
     if format == "file":
-        if stored is not None:
-            dataset, entry = stored
-            path = dataset.path_of(entry)
-            return FileResponse(path, media_type="application/octet-stream", filename=path.name)
+        if example.path is not None:
+            return FileResponse(example.path, media_type="application/octet-stream",
+                                filename=example.path.name)
         buf = io.BytesIO()
-        np.save(buf, _simulated(example.label))
+        np.save(buf, example.samples())
         return Response(buf.getvalue(), media_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{name}.npy"'})
-    if stored is not None:
-        dataset, entry = stored
-        signal = dataset.load(entry).signal[0]  # CWRU: the drive-end channel; MFPT has one
-    else:
-        signal = _simulated(example.label)
-    head = example.model_dump_json()[:-1]  # the metadata object, left open for the samples
-    return Response(f'{head},"signal":{_json_floats(signal)}}}', media_type="application/json")
+    head = _described(example).model_dump_json()[:-1]  # the metadata object, left open for the samples
+    return Response(f'{head},"signal":{_json_floats(example.samples())}}}', media_type="application/json")
 
 
 # ------------------------------------------------------------------------------------------------- envelope
