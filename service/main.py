@@ -16,7 +16,7 @@ from faultdx_service.batching import BatchStats, MicroBatcher
 from faultdx_service.deps import ModelSet, ServedModel, require_api_key
 from faultdx_service.errors import install_error_handlers
 from faultdx_service.limits import BodyLimitMiddleware
-from faultdx_service.routes import bearings, diagnose, health, metrics, models, page, v2
+from faultdx_service.routes import bearings, diagnose, docs, health, metrics, models, page, v2
 from faultdx_service.settings import Settings, get_settings
 from faultdx_service.telemetry import (
     BATCH_REQUESTS,
@@ -117,6 +117,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Rolling-bearing fault diagnosis with APReLU residual networks: /v1 JSON API, Open "
         "Inference Protocol at /v2, Prometheus /metrics.",
         lifespan=lifespan,
+        docs_url=None,  # served below from the packaged Swagger UI: the default loads it from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.models = None
@@ -128,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, dependencies=auth)
     app.include_router(v2.router, dependencies=auth)
     app.include_router(page.router)
+    app.include_router(docs.router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -156,3 +156,23 @@ def test_serve_refuses_a_missing_model_before_starting(monkeypatch, tmp_path) ->
     result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "nowhere"), "--port", "0"])
     assert result.exit_code != 0
     assert "nowhere" in result.output and "FAULTDX_MODEL" in result.output
+
+
+def test_api_docs_are_served_without_a_cdn(tmp_path) -> None:
+    """/docs names only this server's own assets, and they are there."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from tests.service_support import make_model_dir
+
+    app = create_app(Settings(model=[str(make_model_dir(tmp_path / "m"))], log_json=False, trace=False))
+    with TestClient(app) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+        assert urls and all(u.startswith("/static/swagger/") for u in urls), urls
+        for url in urls:
+            assert client.get(url).status_code == 200
+        assert "openapi.json" in page.text and client.get("/openapi.json").status_code == 200
+        assert client.get("/redoc").status_code == 404
