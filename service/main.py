@@ -28,6 +28,7 @@ from faultdx_service.telemetry import (
 
 from faultdx import __version__
 from faultdx.diagnose import FORWARD_BATCH, Diagnoser
+from faultdx.modeldir import CheckpointError
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,12 @@ def load_models(settings: Settings) -> dict[str, Diagnoser]:
         diagnoser = Diagnoser.from_dir(where, batch_size=batch, trace=settings.trace)
         diagnoser.slope_channels()  # lists the slope layers
         warm_up(diagnoser)
+        if diagnoser.name in loaded:
+            raise CheckpointError(
+                f"two models are named {diagnoser.name!r} ({loaded[diagnoser.name].path} and "
+                f"{diagnoser.path}): a request could not say which it means; serve one, or re-export one "
+                "under another name"
+            )
         loaded[diagnoser.name] = diagnoser
         log.info(
             "loaded model %s v%s from %s (traced: %s)",

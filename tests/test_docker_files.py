@@ -292,3 +292,9 @@ def test_unknown_log_level_names_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="verbose.*valid: critical, error, warning, info, debug, trace"):
         uvicorn_log_config("verbose", True)
     assert set(LOG_LEVELS) == {"critical", "error", "warning", "info", "debug", "trace"}
+
+
+def test_compose_sizes_no_shared_memory_for_dataloader_workers_that_do_not_exist() -> None:
+    """Training batches live in one process (no DataLoader workers): /dev/shm needs no resizing."""
+    assert all("shm_size" not in service for service in _compose()["services"].values())
+    assert "num_workers" not in (ROOT / "faultdx/train/loop.py").read_text()

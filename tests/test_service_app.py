@@ -176,3 +176,25 @@ def test_api_docs_are_served_without_a_cdn(tmp_path) -> None:
             assert client.get(url).status_code == 200
         assert "openapi.json" in page.text and client.get("/openapi.json").status_code == 200
         assert client.get("/redoc").status_code == 404
+
+
+def test_two_models_under_one_name_are_refused(tmp_path) -> None:
+    """`--model a --model b` both named alike would serve one and hide the other: refused, naming both."""
+    import typer
+    from faultdx_service.main import load_models
+    from typer.testing import CliRunner
+
+    from faultdx.cli import app as cli
+    from faultdx.cli.serve import _check_models
+    from faultdx.modeldir import CheckpointError
+    from tests.service_support import make_model_dir
+
+    first, second = make_model_dir(tmp_path / "a", name="twin"), make_model_dir(tmp_path / "b", name="twin")
+    settings = Settings(model=[str(first), str(second)], log_json=False, trace=False)
+    with pytest.raises(CheckpointError, match=r"two models are named 'twin'.*\ba\b.*\bb\b"):
+        load_models(settings)
+    with pytest.raises(typer.BadParameter, match="both named 'twin'"):
+        _check_models(settings)
+    result = CliRunner().invoke(cli, ["serve", "--model", str(first), "--model", str(second)],
+                                env={"COLUMNS": "400"})
+    assert result.exit_code != 0 and "both named 'twin'" in result.output

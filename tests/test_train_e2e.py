@@ -72,3 +72,19 @@ def test_evaluate_unknown_target_is_a_clear_error():
     result = CliRunner().invoke(app, ["evaluate", "no-such-model"])
     assert result.exit_code == 2
     assert "no model 'no-such-model'" in result.output
+
+
+def test_evaluate_writes_under_runs_not_into_the_models_folder(tiny_run, tmp_path, monkeypatch):
+    run, _ = tiny_run
+    monkeypatch.setenv("FAULTDX_RUNS", str(tmp_path / "runs"))
+    result = CliRunner().invoke(app, ["evaluate", str(run)])
+    assert result.exit_code == 0, result.output
+    name = load_model_dir(run / "best").meta.name
+    assert (tmp_path / "runs" / "eval" / name / "report.md").is_file()
+    assert not list(run.parent.glob("eval-*"))
+
+
+def test_train_help_names_each_default():
+    result = CliRunner().invoke(app, ["train", "--help"], env={"COLUMNS": "300"})
+    for default in ("data.name; default: cwru", "out_dir; default: runs", "epochs; default: "):
+        assert default in result.output

@@ -93,14 +93,19 @@ def _check_models(settings) -> None:
     from faultdx.baselines.envelope import ENVELOPE_NAME
     from faultdx.modeldir import CheckpointError, read_meta, resolve_model
 
+    names: dict[str, str] = {}
     for entry in settings.model:
         where = settings.models / entry if (settings.models / entry).is_dir() else entry
         if entry == ENVELOPE_NAME and not Path(where).is_dir():
             continue  # the envelope reference is built in code, not read from a directory
         try:
-            read_meta(resolve_model(where))
+            name = read_meta(resolve_model(where)).name
         except CheckpointError as err:
             raise typer.BadParameter(str(err), param_hint="--model / FAULTDX_MODEL") from err
+        if name in names:
+            raise typer.BadParameter(f"{names[name]!r} and {entry!r} are both named {name!r}: serve one, or "
+                                     "re-export one under another name", param_hint="--model / FAULTDX_MODEL")
+        names[name] = entry
 
 
 def _metrics_dir() -> tuple[Path, bool]:

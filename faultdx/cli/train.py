@@ -14,6 +14,17 @@ SetOpt = Annotated[
 ]
 
 
+def _h(text: str, key: str) -> str:
+    """Help for an option that sets run-config field ``key``: the options default to None so that a config
+    file can set them, but the help still says what a bare run uses."""
+    from faultdx.train.config import RunConfig
+
+    value = RunConfig()
+    for part in key.split("."):
+        value = getattr(value, part)
+    return f"{text} ({key}; default: {value})"
+
+
 def _fail(err: Exception) -> None:
     typer.secho(f"error: {err}", fg=typer.colors.RED, err=True)
     raise typer.Exit(2)
@@ -22,18 +33,20 @@ def _fail(err: Exception) -> None:
 def train_command(
     config: ConfigOpt = None,
     set_: SetOpt = None,
-    dataset: Annotated[str | None, typer.Option(help="Dataset name (data.name).")] = None,
-    preset: Annotated[str | None, typer.Option(help="Network preset (model.preset).")] = None,
-    activation: Annotated[str | None, typer.Option(help="Activation (model.activation).")] = None,
-    protocol: Annotated[str | None, typer.Option(help="time | condition (split.protocol).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs.")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Global batch size.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Peak learning rate (optim.lr).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto | cpu | cuda | cuda:N.")] = None,
-    precision: Annotated[str | None, typer.Option(help="auto | fp32 | bf16 | fp16.")] = None,
-    compile: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile.")] = None,
-    out_dir: Annotated[str | None, typer.Option("--out", help="Folder of run folders.")] = None,
+    dataset: Annotated[str | None, typer.Option(help=_h("Dataset name", "data.name"))] = None,
+    preset: Annotated[str | None, typer.Option(help=_h("Network preset", "model.preset"))] = None,
+    activation: Annotated[str | None, typer.Option(help=_h("Activation", "model.activation"))] = None,
+    protocol: Annotated[str | None, typer.Option(help=_h("time | condition", "split.protocol"))] = None,
+    epochs: Annotated[int | None, typer.Option(help=_h("Epochs", "epochs"))] = None,
+    batch_size: Annotated[int | None, typer.Option(help=_h("Global batch size", "batch_size"))] = None,
+    lr: Annotated[float | None, typer.Option(help=_h("Peak learning rate", "optim.lr"))] = None,
+    seed: Annotated[int | None, typer.Option(help=_h("Seed", "seed"))] = None,
+    device: Annotated[str | None, typer.Option(help=_h("auto | cpu | cuda | cuda:N", "device"))] = None,
+    precision: Annotated[str | None, typer.Option(help=_h("auto | fp32 | bf16 | fp16", "precision"))] = None,
+    compile: Annotated[
+        bool | None, typer.Option("--compile/--no-compile", help=_h("torch.compile", "compile"))
+    ] = None,
+    out_dir: Annotated[str | None, typer.Option("--out", help=_h("Folder of run folders", "out_dir"))] = None,
     name: Annotated[str | None, typer.Option(help="Run folder name.")] = None,
     resume: Annotated[
         Path | None, typer.Option(help="Continue the run in this folder (its run.yaml; options ignored).")
@@ -82,7 +95,7 @@ def evaluate_command(
     target: Annotated[str, typer.Argument(help="Run folder, model directory or model name.")],
     dataset: Annotated[str | None, typer.Option(help="Dataset instead of the model's.")] = None,
     set_: SetOpt = None,
-    out: Annotated[Path | None, typer.Option(help="Report folder (default: <model>/../eval).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report folder (default: runs/eval/<model name>).")] = None,
     device: Annotated[str, typer.Option(help="auto | cpu | cuda.")] = "auto",
     protocol: Annotated[
         str | None,

@@ -21,6 +21,7 @@ import torch
 from faultdx.atomic import write_text_atomic
 from faultdx.data.base import FAULT_TYPES
 from faultdx.modeldir import LoadedModel, ModelMeta, load_model_dir, resolve_model
+from faultdx.paths import runs_dir
 from faultdx.train.config import RunConfig, parse_override, set_dotted, validate_config
 from faultdx.train.device import resolve_device, resolve_precision
 from faultdx.train.loop import DeviceSplit, predict_logits, type_log_probs
@@ -135,7 +136,7 @@ def evaluate_target(
     loaded = load_model_dir(model_dir, device=torch_device)
     config = config_from_meta(loaded.meta, dataset=dataset, overrides=overrides)
     evaluation = evaluate_model(loaded, config, device=torch_device)
-    out = Path(out) if out is not None else model_dir.parent / f"eval-{model_dir.name}"
+    out = Path(out) if out is not None else runs_dir() / "eval" / evaluation.meta.name
     return write_report(evaluation, out, source=str(model_dir))
 
 
