@@ -15,6 +15,7 @@ from faultdx.data.registry import get_dataset
 from faultdx.data.synthetic import random_machine, simulate, simulate_machine
 from faultdx.data.windows import frame, standardize
 from faultdx.diagnose import Diagnoser
+from tests.data_helpers import missing_data
 
 RATE, WINDOW = 12000.0, 2048
 
@@ -109,7 +110,7 @@ def _recordings(name: str, **options):
     except FileNotFoundError:
         recordings = []
     if not recordings:
-        pytest.skip(f"no {name} files under FAULTDX_DATA")
+        missing_data(f"no {name} files")
     return recordings
 
 

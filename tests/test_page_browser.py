@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from faultdx.paths import PROJECT_ROOT
+from tests.data_helpers import missing_data
 from tests.service_support import running_server
 
 CHROMIUM = os.environ.get("FAULTDX_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -75,10 +76,9 @@ def canvas_stats(page, canvas_id: str) -> dict:
     )
 
 
-@pytest.mark.skipif(
-    not CWRU_105.is_file(), reason=f"needs the CWRU file {CWRU_105}: set FAULTDX_DATA to the data root"
-)
 def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browser, server, artefacts):
+    if not CWRU_105.is_file():
+        missing_data(f"the CWRU file {CWRU_105}")
     form = {"sampling_rate": "12000", "rpm": "1797", "include_slopes": "true"}  # what the page sends
     upload = {"file": ("105.mat", CWRU_105.read_bytes())}
     expected = httpx.post(f"{server}/v1/diagnose/file", files=upload, data=form, timeout=60)

@@ -20,6 +20,7 @@ import scipy.io
 import scipy.io.wavfile
 
 from faultdx.diagnose import Diagnoser
+from tests.data_helpers import missing_data
 from tests.service_support import (
     RATE,
     SHIPPED,
@@ -170,7 +171,7 @@ def test_real_cwru_file_upload(client, local) -> None:
 
     path = data_dir() / "cwru" / "12k_drive_end" / "105.mat"  # inner race 0.007 in, 0 HP
     if not path.is_file():
-        pytest.skip(f"CWRU file {path} not present (set FAULTDX_DATA to the shared data folder)")
+        missing_data(f"the CWRU file {path}")
     # no rate sent: the reader knows CWRU file 105 is 12 kHz; no channel sent: the model's DE is picked
     r = client.post("/v1/diagnose/file", files={"file": ("105.mat", path.read_bytes())}, data={"hop": "2048"})
     assert r.status_code == 200, r.text

@@ -10,6 +10,7 @@ from faultdx.data.cwru import read_cwru_file
 from faultdx.data.synthetic import simulate
 from faultdx.paths import data_dir
 from faultdx.speed import estimate_rpm
+from tests.data_helpers import missing_data
 
 
 @pytest.mark.parametrize("rpm", [900.0, 1797.0, 3000.0])
@@ -44,7 +45,7 @@ def test_cwru_whole_recordings() -> None:
     root = data_dir()
     entries = [e for e in cwru_files() if e.set == "12k_drive_end" and (root / e.relpath).is_file()]
     if len(entries) < 10:
-        pytest.skip(f"fewer than 10 CWRU 12 kHz drive-end files under {root} (set FAULTDX_DATA)")
+        missing_data(f"fewer than 10 CWRU 12 kHz drive-end files under {root}")
     signals = [read_cwru_file(root / e.relpath, e, ("DE",))[0] for e in entries]
     errors = [abs(estimate_rpm(x, e.sampling_rate) - e.rpm) / e.rpm
               for x, e in zip(signals, entries, strict=True)]

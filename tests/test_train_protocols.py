@@ -23,8 +23,8 @@ from faultdx.train.protocols import (
     resolve_recipes,
     summarise,
 )
-from tests.data_helpers import HAS_MFPT, isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
-from tests.train_helpers import HAS_CWRU, TINY
+from tests.data_helpers import HAS_MFPT, isolated_cache, needs_cwru, needs_mfpt  # noqa: F401  (autouse fixture: temp decoded-array cache)
+from tests.train_helpers import TINY
 
 
 def test_size_protocol_holds_out_each_fault_size_once():
@@ -83,7 +83,8 @@ def test_recordings_vote_on_the_mean_window_probability():
 # ---- a tiny real sweep --------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not (HAS_CWRU and HAS_MFPT), reason="CWRU and MFPT files not under FAULTDX_DATA")
+@needs_cwru
+@needs_mfpt
 def test_tiny_rig_sweep_writes_results_json_with_finite_figures(tmp_path, monkeypatch):
     monkeypatch.setenv("FAULTDX_RESULTS", str(tmp_path / "results"))
     sets = [*TINY, "epochs=1", "data.mix=[{name: simulated, options: {machines: 4}}]"]

@@ -12,13 +12,14 @@ from faultdx_service.settings import Settings
 
 from faultdx.data.registry import get_dataset
 from faultdx.paths import DEFAULT_MODEL
+from tests.data_helpers import missing_data
 
 
 @pytest.fixture(scope="module")
 def mfpt():
     recordings = get_dataset("mfpt").recordings()  # the files' own rate, no resampling here
     if len(recordings) < 14:
-        pytest.skip(f"needs the 14 MFPT files under FAULTDX_DATA (found {len(recordings)})")
+        missing_data(f"the 14 MFPT files (found {len(recordings)})")
     return recordings
 
 
