@@ -313,6 +313,19 @@ def render_settings() -> str:
     return "\n".join(rows) + "\n"
 
 
+def render_results_index() -> str:
+    """One row per ``results/*.json``: what measured it, where and when."""
+    from faultdx.paths import results_dir
+
+    rows = ["| file | command | commit | date |", "|---|---|---|---|"]
+    for path in sorted(results_dir().glob("*.json")):
+        payload = read_result(path.stem) or {}
+        rows.append(f"| `results/{path.name}` | `{payload.get('command')}` | {payload.get('commit')} | "
+                    f"{str(payload.get('date'))[:10]} |")
+    return "\n".join(rows) + "\n"
+
+
 FROM_CODE: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("faultdx.settings.Settings", render_settings),
+    "results_index": ("results/*.json", render_results_index),
 }
