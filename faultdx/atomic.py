@@ -42,16 +42,26 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Replace the file at ``path`` with ``text`` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with atomic_file(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``target`` for the caller to write (any writer: Parquet, text...); on
+    success it is fsynced and renamed onto ``target``. On an exception it is removed, ``target`` untouched."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
+    tmp = Path(name)
     try:
-        write_text(tmp, text)
+        yield tmp
+        fsync_file(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
