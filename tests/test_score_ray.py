@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from faultdx.cli import app
 from faultdx.data.archive import write_archive
 from faultdx.score import score_archive
-from tests.data_helpers import HAS_CWRU, HAS_MFPT, REAL_ROOT, needs_cwru
+from tests.data_helpers import HAS_CWRU, HAS_MFPT, REAL_ROOT, needs_cwru, needs_mfpt
 
 # real recordings: (path under FAULTDX_DATA, rpm, bearing, fault type the shipped model must find)
 REAL = [
@@ -91,12 +91,11 @@ def test_a_bad_file_is_a_row_with_its_error_and_the_others_are_diagnosed(tables,
 
 
 @needs_cwru
+@needs_mfpt
 def test_real_recordings_with_their_context(tables, archive):
     folder, _ = archive
     table = tables["local"].set_index("file")
     for name, rpm, bearing, fault_type in REAL:
-        if not (REAL_ROOT / name).is_file():
-            continue  # MFPT may be absent where CWRU is present: the CWRU rows still count
         row = table.loc[str(folder / "real" / name)]
         assert (row["fault_type"], row["rpm"], row["rpm_source"], row["bearing"]) == (
             fault_type, rpm, "given", bearing), name
