@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     cache: Path = Field(default_factory=_default_cache, description="decoded-array cache (never in git)")
     runs: Path = Field(default=Path("runs"), description="where training and evaluation runs are written")
     cwru_url: str | None = Field(default=None, description="mirror of the CWRU files (else the publisher)")
+    database_url: str | None = Field(
+        default=None, description="monitoring database, e.g. postgresql://host/db (default: SQLite file "
+        "./data/faultdx.sqlite)"
+    )
     # ---- the service
     model: Annotated[list[str], NoDecode] = Field(
         default=[DEFAULT_MODEL, "envelope"],  # the envelope reference is served beside the network
@@ -78,7 +82,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("api_key", "cwru_url", mode="before")
+    @field_validator("api_key", "cwru_url", "database_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value

@@ -16,7 +16,8 @@ from faultdx_service.batching import BatchStats, MicroBatcher
 from faultdx_service.deps import ModelSet, ServedModel, require_api_key
 from faultdx_service.errors import install_error_handlers
 from faultdx_service.limits import BodyLimitMiddleware
-from faultdx_service.routes import bearings, diagnose, docs, health, metrics, models, page, v2
+from faultdx_service.monitoring import StoreHolder
+from faultdx_service.routes import alarms, assets, bearings, diagnose, docs, health, metrics, models, page, v2
 from faultdx_service.settings import Settings, get_settings
 from faultdx_service.telemetry import (
     BATCH_REQUESTS,
@@ -25,6 +26,7 @@ from faultdx_service.telemetry import (
     MetricsMiddleware,
     in_flight,
 )
+from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
 from faultdx.diagnose import FORWARD_BATCH, Diagnoser
@@ -108,9 +110,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     diagnosers = load_models(settings)
     served = {name: ServedModel(d, _batcher(d, settings, threads)) for name, d in diagnosers.items()}
     app.state.models = ModelSet(served, default=next(iter(served)))
+    await run_in_threadpool(app.state.store.start)
     try:
         yield
     finally:
+        app.state.store.close()
         for model in served.values():
             await model.batcher.close()
 
@@ -129,15 +133,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.models = None
+    app.state.store = StoreHolder(settings.database_url)
     install_error_handlers(app)
     auth = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(v2.open_router)
-    for module in (models, bearings, diagnose, metrics):
+    for module in (models, bearings, diagnose, metrics, assets, alarms):
         app.include_router(module.router, dependencies=auth)
     app.include_router(v2.router, dependencies=auth)
     app.include_router(page.router)
     app.include_router(docs.router)
+    app.include_router(assets.page_router)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

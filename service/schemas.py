@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -97,7 +98,7 @@ class DiagnoseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
 
     signals: Signals
-    sampling_rate: SamplingRate
+    sampling_rate: SamplingRate | None = Field(default=None, description="required unless the asset has one")
     model: str | None = Field(default=None, description="a loaded model's name; default model when omitted")
     window: int | None = Field(default=None, ge=1, description="window length in samples at the model's rate")
     hop: int | None = Field(
@@ -109,6 +110,14 @@ class DiagnoseRequest(BaseModel):
     include_slopes: bool = Field(default=False, description="also return each window's APReLU slopes")
     rpm: float | None = Field(default=None, description=RPM_DESCRIPTION, examples=[1797])
     bearing: Bearing = None
+    asset: str | None = Field(
+        default=None, max_length=200,
+        description="store the diagnosis for this asset (id or name); its rpm, bearing and sampling rate "
+        "are used where the request gives none",
+    )
+    measured_at: datetime | None = Field(
+        default=None, description="when the signals were measured (stored with an asset); default: now"
+    )
 
     @field_validator("rpm")
     @classmethod
@@ -180,6 +189,9 @@ class DiagnoseResponse(BaseModel):
 
     model: ModelRef
     results: list[SignalResult]
+    stored: dict[str, Any] | None = Field(
+        default=None, description="with an asset: the stored diagnosis ids, zones and the alarms changed"
+    )
 
 
 class ModelSummary(BaseModel):

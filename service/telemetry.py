@@ -15,6 +15,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -44,6 +45,8 @@ FORWARD_SECONDS = Histogram(
 )
 DIAGNOSES = Counter("faultdx_diagnoses_total", "Signals diagnosed, by model and verdict", ["model", "label"])
 WINDOWS = Counter("faultdx_windows_total", "Windows classified, by model", ["model"])
+# set from the database after every alarm change; with several workers the latest one set wins
+OPEN_ALARMS = Gauge("faultdx_open_alarms", "Open condition-monitoring alarms", multiprocess_mode="mostrecent")
 
 _in_flight = 0  # HTTP requests being handled by this process (read by the micro-batcher)
 

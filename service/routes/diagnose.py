@@ -8,18 +8,19 @@ its fault type and that type's probability; the class within the type gives the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, Header, UploadFile
 from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
 from faultdx_service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
+from faultdx_service.monitoring import StoreDep, call, new_diagnoses, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
     RPM_DESCRIPTION,
@@ -36,6 +37,7 @@ from faultdx.diagnose import Diagnoser, Diagnosis, Windows
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread
 DECIMALS = 6
+Keep = Callable[[list[Diagnosis], dict[str, Any]], Awaitable[dict[str, Any]]]  # stores, says what it stored
 
 
 @dataclass(frozen=True)
@@ -54,13 +56,37 @@ class Job:
 
 
 @router.post("/diagnose", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
-async def diagnose(body: DiagnoseRequest, models: ModelsDep, settings: SettingsDep) -> JSONResponse:
+async def diagnose(
+    body: DiagnoseRequest,
+    models: ModelsDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    idempotency_key: Annotated[str | None, Header(
+        max_length=200, description="with an asset: a retried request with the same key is stored once"
+    )] = None,
+) -> JSONResponse:
     """Diagnose one or more signals of one machine (``rpm``, ``bearing``): per signal the most probable fault
-    type and its probability, the class within it (severity), the evidence and the machine context used."""
+    type and its probability, the class within it (severity), the evidence and the machine context used.
+
+    With ``asset``, the asset's rpm, bearing and sampling rate fill in what the request leaves out, and the
+    diagnoses are stored with the signals' condition indicators and zone, and the asset's alarms updated,
+    before the answer (``stored``) is sent."""
     served = models.get(body.model)
-    job = Job(body.signals, body.sampling_rate, body.window, body.hop, body.channels, body.include_slopes,
-              body.rpm, parse_bearing(body.bearing))
-    return await _diagnose(served, job, settings.max_windows)
+    asset = None if body.asset is None else await call(store, lambda s: s.get_asset(body.asset))
+    context = asset or {}
+    rate = body.sampling_rate if body.sampling_rate is not None else context.get("sampling_rate")
+    if rate is None:
+        raise ApiError(422, "sampling_rate: required (the request and its asset give none)", "sampling_rate")
+    rpm = body.rpm if body.rpm is not None else context.get("rpm")
+    bearing = body.bearing if body.bearing is not None else context.get("bearing")
+    job = Job(body.signals, rate, body.window, body.hop, body.channels, body.include_slopes, rpm,
+              parse_bearing(bearing))
+    keep = None
+    if asset is not None:
+        async def keep(diagnoses: list[Diagnosis], payload: dict[str, Any]) -> dict[str, Any]:
+            items = new_diagnoses(diagnoses, payload["results"], job.signals, rate, payload["model"])
+            return await record(store, asset, items, body.measured_at, idempotency_key)
+    return await _diagnose(served, job, settings.max_windows, keep)
 
 
 @router.post("/diagnose/file", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
@@ -126,7 +152,9 @@ async def _read(data: bytes, filename: str, sampling_rate: float | None, channel
         raise ApiError(422, f"{field}: {err}", field) from err
 
 
-async def _diagnose(served: ServedModel, job: Job, max_windows: int) -> JSONResponse:
+async def _diagnose(
+    served: ServedModel, job: Job, max_windows: int, keep: Keep | None = None
+) -> JSONResponse:
     diagnoser = served.diagnoser
     prepare = partial(_windows, served, job, max_windows)
     large = sum(s.size for s in job.signals) > INLINE_SAMPLES
@@ -141,9 +169,10 @@ async def _diagnose(served: ServedModel, job: Job, max_windows: int) -> JSONResp
     note = severity_note(diagnoser)
     seconds = [s.shape[-1] / job.sampling_rate for s in job.signals]
     results = [result_of(d, note, t) for d, t in zip(diagnoses, seconds, strict=True)]
-    return FastJSONResponse(
-        {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
-    )
+    payload = {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
+    if keep is not None:
+        payload["stored"] = await keep(diagnoses, payload)
+    return FastJSONResponse(payload)
 
 
 def _windows(served: ServedModel, job: Job, max_windows: int) -> list[Windows]:
