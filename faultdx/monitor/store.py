@@ -440,23 +440,26 @@ class Store:
             ]
             s.add_all(rows)
             s.flush()
-            opened, closed = self._evaluate_alarms(s, asset, rows[-1].id)
+            opened, closed = self._evaluate_alarms(s, asset)
             return Recorded(asset_dict(asset), [r.id for r in rows], [r.zone for r in rows],
                             opened=opened, closed=closed, open_alarms=self._alarms(s, "open", asset.id))
 
-    def _evaluate_alarms(self, s: Session, asset: Asset, by: int) -> tuple[list[dict], list[dict]]:
+    def _evaluate_alarms(self, s: Session, asset: Asset) -> tuple[list[dict], list[dict]]:
+        """Open, update and close the asset's alarms for its latest measurements; an alarm is stamped with
+        the measurement time (and id) of the diagnosis that opened or closed it."""
         rule = AlarmRule(asset.alarm_repeat_n, asset.alarm_repeat_m)
         recent = s.execute(
-            select(DiagnosisRow.zone, DiagnosisRow.fault_type, DiagnosisRow.velocity_rms)
+            select(DiagnosisRow.id, DiagnosisRow.measured_at, DiagnosisRow.zone, DiagnosisRow.fault_type,
+                   DiagnosisRow.velocity_rms)
             .where(DiagnosisRow.asset_id == asset.id)
             .order_by(DiagnosisRow.measured_at.desc(), DiagnosisRow.id.desc())
             .limit(rule.repeat_m)
         ).all()
-        holding = conditions([Measurement(*r) for r in recent], rule)
+        holding = conditions([Measurement(*r[2:]) for r in recent], rule)
         open_rows = {(a.kind, a.key): a for a in s.scalars(
             select(AlarmRow).where(AlarmRow.asset_id == asset.id, AlarmRow.closed_at.is_(None)))}
         todo = changes({k: a.level for k, a in open_rows.items()}, holding)
-        stamp = now()
+        by, stamp = recent[0].id, recent[0].measured_at
         opened = [AlarmRow(asset_id=asset.id, kind=c.kind, key=c.key, level=c.level, message=c.message,
                            opened_at=stamp, opened_by=by) for c in todo.open]
         s.add_all(opened)
@@ -464,7 +467,7 @@ class Store:
             row = open_rows[(c.kind, c.key)]
             row.level, row.message = c.level, c.message
         for key in todo.close:
-            open_rows[key].closed_at, open_rows[key].closed_by = stamp, by
+            open_rows[key].closed_at, open_rows[key].closed_by = max(stamp, open_rows[key].opened_at), by
         s.flush()
         closed = [alarm_dict(open_rows[k], asset.name) for k in todo.close]
         return [alarm_dict(a, asset.name) for a in opened], closed
