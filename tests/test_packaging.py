@@ -58,3 +58,12 @@ def test_paths_default_to_folders_of_the_working_directory(monkeypatch, tmp_path
         tmp_path / "data", tmp_path / "models", tmp_path / "results", tmp_path / "runs"]
     monkeypatch.setenv("FAULTDX_MODELS", "~/elsewhere")
     assert Settings().models == Path.home() / "elsewhere"
+
+
+def test_the_monitoring_migrations_ship_and_run_from_the_installed_package(installed, tmp_path) -> None:
+    code = ("from faultdx.monitor.store import Store\ns = Store()\nprint(s.count_diagnoses(), "
+            "s.engine.url.database)")
+    done = _run(code, installed, tmp_path)
+    assert done.returncode == 0, done.stderr
+    count, database = done.stdout.split()
+    assert count == "0" and Path(database) == tmp_path / "data" / "faultdx.sqlite"  # under the working dir
