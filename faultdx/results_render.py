@@ -283,6 +283,36 @@ def render_bench_service(payload: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_scaling(payload: dict[str, Any]) -> str:
+    """`faultdx score` per engine (files/s, windows/s, steady windows/s, start-up, speed-up over one
+    process), then the cost of a 10,000-hour archive on N nodes from the measured per-window cost."""
+    d = payload["data"]
+    a, p = d["archive"], d["projection"]
+    out = [f"`faultdx score` with `{d['model']}` on one archive of {a['files']} files ({a['real_files']} "
+           f"real CWRU/MFPT recordings, {a['simulated_files']} simulated files of "
+           f"{a['simulated_seconds']:g} s in every format; {a['recorded_hours'] * 60:.1f} recorded minutes, "
+           f"{a['windows']:,} windows), "
+           f"{d['cores']} cores, median of {d['rounds']} interleaved rounds; the tables of all engines are "
+           "identical:", "",
+           "| engine | files/s | windows/s | steady windows/s | start-up (s) | steady speed-up |",
+           "|---|---|---|---|---|---|"]
+    for label, e in d["engines"].items():
+        out.append(f"| {label} | {_num(e['files_per_s'], '.2f')} | {_num(e['windows_per_s'], ',.0f')} | "
+                   f"{_num(e['steady_windows_per_s'], ',.0f')} | {_num(e['first_row_s'], '.1f')} | "
+                   f"{_num(e['speedup_vs_1_process'], '.2f', '×')} |")
+    loads = [x for r in d["load_average"] for x in (r["before"], r["after"])]
+    out += ["", f"files/s and windows/s over the whole run, start-up included; steady = after the first row "
+            f"came back. Load average (1 min) around the rounds: {min(loads):.1f} to {max(loads):.1f} on "
+            f"{d['cores']} cores ({d['load_average_note']}), so the multi-process figures are a floor.", "",
+            f"**A {p['archive_hours']:,}-hour archive** at the model's {d['model_rate'] / 1000:g} kHz and "
+            f"hop {d['hop']} is {p['windows']:,.0f} windows; at the measured {d['core_ms_per_window']:.3f} "
+            f"core-ms per window (1 process, steady) that is {p['core_hours']:,.0f} core-hours. Wall-clock "
+            f"time on nodes of {p['node_cores']} cores ({p['assumption']}):", "",
+            "| nodes | cores | wall-clock hours |", "|---|---|---|"]
+    out += [f"| {n['nodes']} | {n['cores']} | {n['wall_hours']:,.1f} |" for n in p["nodes"]]
+    return "\n".join(out) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
@@ -292,6 +322,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,
     "bench_service": render_bench_service,
+    "scaling": render_scaling,
 }
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import json
 
-from faultdx.results_render import RENDERERS, render_bench_activations, render_bench_service, render_text
+from faultdx.results_render import (
+    RENDERERS,
+    render_bench_activations,
+    render_bench_service,
+    render_scaling,
+    render_text,
+)
 
 PROVENANCE = {
     "commit": "abc1234",
@@ -101,3 +107,45 @@ def test_blocks_render_from_the_results_dir_with_a_caption(tmp_path, monkeypatch
     assert ("Measured at commit abc1234, 2026-12-02T06:00:00+00:00, on x86_64, 16 cores, torch 2.5.0, by "
             "`bench_x.py --rounds 2`.") in out
     assert "| aprelu | 128.0 |" in render_text(text.replace("bench_service", "bench_activations"))
+
+
+def scaling_payload() -> dict:
+    def engine(engine: str, workers: int, fps: float, wps: float, steady: float, start: float,
+               speedup: float) -> dict:
+        return {"engine": engine, "workers": workers, "rounds": [], "seconds": 10.0, "first_row_s": start,
+                "files_per_s": fps, "windows_per_s": wps, "steady_windows_per_s": steady,
+                "speedup_vs_1_process": speedup}
+
+    windows_per_hour = 3600 * 12000 / 1024
+    return {"name": "scaling", **PROVENANCE, "data": {
+        "model": "hybrid-aprelu", "model_rate": 12000.0, "window": 2048, "hop": 1024, "cores": 2, "rounds": 3,
+        "archive": {"real_files": 51, "simulated_files": 24, "simulated_seconds": 10.0, "files": 75,
+                    "windows": 7630, "recorded_hours": 0.18, "errors": 0},
+        "engines": {"local, 1 process": engine("local", 1, 7.5, 800.0, 1000.0, 1.9, 1.0),
+                    "local, 2 processes": engine("local", 2, 9.1, 1210.4, 1900.0, 4.2, 1.9),
+                    "Ray, 2 actors": engine("ray", 2, 6.0, 700.0, 1800.0, 9.0, 1.8)},
+        "load_average": [{"round": 1, "before": 1.2, "after": 2.5},
+                         {"round": 2, "before": 2.4, "after": 2.0}],
+        "load_average_note": "the machine's cores are shared with other sessions",
+        "core_ms_per_window": 1.0, "windows_per_recorded_hour": windows_per_hour,
+        "projection": {"archive_hours": 10000, "windows": 10000 * windows_per_hour,
+                       "core_hours": 10000 * windows_per_hour * 1e-3 / 3600, "node_cores": 16,
+                       "assumption": "linear scaling",
+                       "nodes": [{"nodes": n, "cores": 16 * n,
+                                  "wall_hours": 10000 * windows_per_hour * 1e-3 / 3600 / (16 * n)}
+                                 for n in (1, 4, 16, 64)]},
+    }}
+
+
+def test_scaling_table_and_projection():
+    lines = render_scaling(scaling_payload()).splitlines()
+    assert lines[0].startswith("`faultdx score` with `hybrid-aprelu` on one archive of 75 files (51 real "
+                               "CWRU/MFPT recordings, 24 simulated files of 10 s in every format; 10.8 "
+                               "recorded minutes, 7,630 windows), 2 cores, median of 3 interleaved rounds")
+    assert "| local, 2 processes | 9.10 | 1,210 | 1,900 | 4.2 | 1.90× |" in lines
+    assert "| Ray, 2 actors | 6.00 | 700 | 1,800 | 9.0 | 1.80× |" in lines
+    assert any("Load average (1 min) around the rounds: 1.2 to 2.5 on 2 cores" in line for line in lines)
+    # 421,875,000 windows x 1 core-ms = 117 core-hours; on 4 nodes of 16 cores 1.8 h
+    assert any("is 421,875,000 windows" in line and "117 core-hours" in line for line in lines)
+    assert "| 4 | 64 | 1.8 |" in lines and lines[-1] == "| 64 | 1024 | 0.1 |"
+    assert RENDERERS["scaling"] is render_scaling
