@@ -5,12 +5,13 @@ in training (classes, window, hop, sampling rate, channels, normalisation), plus
 (dataset files and their sha256, protocol, metrics). Weights are safetensors only: nothing here ever
 unpickles a file.
 
-Writes are atomic: the directory is assembled under a temporary name next to the target and renamed into
-place, so a reader sees either the old model or the new one, never half of one.
+Writes are atomic (:func:`faultdx.atomic.atomic_directory`): the directory is assembled next to the target and
+exchanged with it in one step, so a reader sees the old model or the new one, never half of one or none.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
-from faultdx.atomic import atomic_directory, fsync_file, write_text
+from faultdx.atomic import atomic_directory, fsync_file, recover, write_text
 from faultdx.errors import InputError
 from faultdx.paths import PROJECT_ROOT, models_dir
 
@@ -141,6 +142,9 @@ def save_model_dir(
 def read_meta(path: str | Path) -> ModelMeta:
     """Read and validate ``config.json`` of a model directory without touching the weights."""
     directory = Path(path)
+    if not directory.is_dir():
+        with contextlib.suppress(OSError):  # a writer killed mid-swap may have left it aside as .NAME.*.old
+            recover(directory)
     if not directory.is_dir():
         raise CheckpointError(f"model directory {str(directory)!r} does not exist")
     config_path = directory / CONFIG_FILE

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from faultdx.atomic import write_text_atomic
 from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
 
@@ -37,7 +38,7 @@ def render(paths: list[Path] | None = None, *, check: bool = False) -> list[Path
         if new != text:
             changed.append(Path(path))
             if not check:
-                Path(path).write_text(new, encoding="utf-8")
+                write_text_atomic(path, new)
     return changed
 
 

@@ -86,7 +86,7 @@ def test_model_export_writes_onnx_matching_the_model_dir(tmp_path):
     got = session.run(["logits"], {i.name: feeds[i.name] for i in session.get_inputs()})[0]
     np.testing.assert_allclose(got, want, atol=1e-4)
 
-    missing = runner.invoke(app, ["model", "export", str(tmp_path / "nope"), str(out)])
+    missing = runner.invoke(app, ["model", "export", str(tmp_path / "nope"), str(tmp_path / "nope.onnx")])
     assert missing.exit_code == 2 and "no model" in missing.output
 
 
@@ -102,3 +102,29 @@ def test_model_export_without_onnx_names_the_extra(monkeypatch, tmp_path):
     result = CliRunner().invoke(app, ["model", "export", "hybrid-aprelu", str(tmp_path / "m.onnx")])
     assert result.exit_code == 2
     assert "faultdx[dev]" in result.output and "onnx" in result.output
+
+
+def test_model_export_never_overwrites_without_force(tmp_path, monkeypatch):
+    from faultdx.atomic import write_text_atomic
+    from faultdx.modeldir import save_model_dir
+    from faultdx.nn import export as export_module
+
+    config = preset_config("small", num_classes=2, widths=(4,), depths=(1,), strides=(2,), stem_channels=4)
+    net = ResNet1d(config)
+    meta = {"name": "tiny", "classes": ["a", "b"], "window": 256, "hop": 256, "sampling_rate": 12000,
+            "channels": ["DE"], "dataset": {"name": "synthetic"}}
+    model_dir = save_model_dir(tmp_path / "tiny", net, meta)
+
+    def fake_export(model, path, **kwargs):  # the real exporter is tested above; here only --force
+        write_text_atomic(path, "new")
+        return path
+
+    monkeypatch.setattr(export_module, "export_onnx", fake_export)
+    out = tmp_path / "tiny.onnx"
+    out.write_text("old")
+    refused = runner.invoke(app, ["model", "export", str(model_dir), str(out)])
+    assert refused.exit_code == 2 and "--force" in refused.output
+    assert out.read_text() == "old"
+    forced = runner.invoke(app, ["model", "export", str(model_dir), str(out), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert out.read_text() == "new"

@@ -95,3 +95,16 @@ def test_cli_reports_bad_options_with_exit_code_2():
     assert result.exit_code == 2
     assert "optim.lr" in result.output
     assert "model.activation" in result.output
+
+
+def test_export_over_an_existing_model_is_refused_before_training_unless_forced(tmp_path):
+    shipped = tmp_path / "models" / "cwru12k-aprelu"
+    shipped.mkdir(parents=True)
+    (shipped / "config.json").write_text("{}")
+    args = ["train", "--out", str(tmp_path / "runs"), "--export", str(shipped), "--set", "optim.lr=0"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2
+    assert "already exists" in refused.output and "--force" in refused.output
+    assert not (tmp_path / "runs").exists() and (shipped / "config.json").read_text() == "{}"
+    forced = CliRunner().invoke(app, [*args, "--force"])  # gets past the check, to the next error
+    assert forced.exit_code == 2 and "optim.lr" in forced.output and "--force" not in forced.output

@@ -53,11 +53,14 @@ def test_resume_after_sigkill_mid_epoch_matches_an_uninterrupted_run(tmp_path):
     assert state["epoch"] == 1
     assert not (run / "test.json").exists()
     leftovers = [p.name for p in run.iterdir() if p.name.startswith(".")]
-    assert all(p.endswith((".tmp", ".old")) for p in leftovers)  # only staging dirs a kill may leave
+    assert all(p.endswith((".tmp", ".trash")) for p in leftovers)  # only staging dirs a kill may leave
+    # and as a kill between the two renames of the fallback swap (no renameat2) leaves it: state/ set aside
+    (run / "state").rename(run / ".state.0000000000000001-abcdef.old")
 
     result = CliRunner().invoke(app, ["train", "--resume", str(run), "--no-progress"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert f"epochs 2..{EPOCHS}" in result.output
+    assert [p.name for p in run.iterdir() if p.name.startswith(".")] == []  # nothing stranded
 
     reference = train(load_config(None, tiny_overrides(tmp_path, "reference", *RESUME)), log=None)
     resumed = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -17,6 +17,7 @@ from typing import Annotated
 
 import typer
 
+from faultdx.atomic import atomic_file
 from faultdx.paths import DEFAULT_MODEL
 
 SIM_MODEL = "sim-aprelu"
@@ -100,9 +101,8 @@ def write_examples(folder: Path) -> dict[str, Path]:
         signal = simulate(
             label, duration_s=EXAMPLE_SECONDS, sampling_rate=12000, rpm=EXAMPLE_RPM, seed=EXAMPLE_SEED + seed
         )
-        tmp = path.with_suffix(".csv.part")
-        np.savetxt(tmp, signal, fmt="%.6e", header="acceleration_g", comments="")
-        tmp.replace(path)
+        with atomic_file(path) as tmp:
+            np.savetxt(tmp, signal, fmt="%.6e", header="acceleration_g", comments="")
         files[label] = path
     return files
 

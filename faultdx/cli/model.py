@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -82,6 +83,7 @@ def export(
     model: Annotated[str, typer.Argument(help="Model name (in FAULTDX_MODELS) or model directory.")],
     output: Annotated[str, typer.Argument(help="Where to write the .onnx file.")],
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 18,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing OUTPUT file.")] = False,
 ) -> None:
     """Export a model directory to ONNX: inputs ``windows`` [N, C, window] and ``context`` [N, 5] (shaft,
     BPFO, BPFI, BSF, FTF in cycles per sample), outputs ``logits`` then slopes."""
@@ -90,6 +92,9 @@ def export(
     from faultdx.modeldir import load_model_dir, resolve_model
     from faultdx.nn.export import export_onnx
 
+    if Path(output).exists() and not force:
+        typer.echo(f"{output} already exists; pass --force to replace it", err=True)
+        raise typer.Exit(2)
     missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
     if missing:
         typer.echo(f"ONNX export needs {' and '.join(missing)}: pip install 'faultdx[dev]' (or pip install "

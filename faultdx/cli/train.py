@@ -54,6 +54,9 @@ def train_command(
     export: Annotated[
         Path | None, typer.Option(help="Also write the best-on-val model directory here (e.g. models/NAME).")
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --export replace an existing model directory.")
+    ] = False,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bar.")] = True,
 ) -> None:
     """Train a network; writes a run folder (config, metrics.jsonl, best/ and last/ models, curves.png)."""
@@ -61,6 +64,8 @@ def train_command(
     from faultdx.train.run import load_run_config, train
 
     try:
+        if export is not None and export.exists() and not force:  # refuse before training, not after
+            raise ValueError(f"--export {export} already exists; pass --force to replace it")
         if resume is not None:
             cfg = load_run_config(resume)
         else:

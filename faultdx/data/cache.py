@@ -2,14 +2,12 @@
 
 Decoding a MAT file and resampling it costs far more than reading a .npy; the cache makes every read after
 the first one cheap. Keys include the source's size and mtime, so a replaced file is decoded again. Writes are
-atomic (temp file in the same folder, fsync, ``os.replace``), so concurrent readers never see half a file.
+atomic (:func:`faultdx.atomic.save_npy_atomic`), so concurrent readers never see half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faultdx.atomic import save_npy_atomic
 from faultdx.paths import cache_dir
 
 MEMO_BYTES = 1 << 30  # in-process memo of decoded arrays: at most 1 GiB (the 12 kHz CWRU set is 18 MB)
@@ -28,21 +27,6 @@ def source_key(path: Path) -> str:
     """Identity of a source file: name, size and modification time (ns)."""
     st = path.stat()
     return f"{path.stem}-{st.st_size}-{st.st_mtime_ns}"
-
-
-def atomic_save_npy(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _remember(path: str, array: np.ndarray) -> np.ndarray:
@@ -77,5 +61,5 @@ def cached_array(namespace: str, key: str, compute: Callable[[], np.ndarray]) ->
             path.unlink(missing_ok=True)
     array = np.ascontiguousarray(compute())
     with contextlib.suppress(OSError):
-        atomic_save_npy(path, array)
+        save_npy_atomic(path, array)
     return _remember(str(path), array)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from faultdx.atomic import commit_file
 from faultdx.data.catalogue import CwruFile
 from faultdx.data.checksum import check_file
 from faultdx.settings import current
@@ -107,7 +108,7 @@ def fetch_file(
             f"{final.name}: {result.algorithm} mismatch (expected {result.expected}, got {result.actual}); "
             f"the download from {url} was discarded and nothing was saved as {final}"
         )
-    os.replace(part, final)
+    commit_file(part, final)
     return FetchResult(final, "downloaded", result.status)
 
 

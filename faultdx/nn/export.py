@@ -8,13 +8,12 @@ the physics front end runs inside the exported graph too.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from faultdx.atomic import atomic_file
 from faultdx.nn.resnet1d import ResNet1d
 
 
@@ -53,26 +52,17 @@ def export_onnx(model: ResNet1d, path: str | Path, *, window: int = 2048, opset:
     path = Path(path)
     wrapper = LogitsAndSlopes(model).eval()
     batch = torch.export.Dim("batch", min=1, max=65536)
-    fd, tmp = tempfile.mkstemp(suffix=".onnx.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        program = torch.onnx.export(
-            wrapper,
-            _example(model, window),
-            dynamo=True,
-            opset_version=opset,
-            input_names=["windows", "context"],
-            output_names=["logits", *wrapper.names],
-            dynamic_shapes={"x": {0: batch}, "context": {0: batch}},
-            external_data=False,
-            verbose=False,
-        )
-        program.save(tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    program = torch.onnx.export(
+        wrapper,
+        _example(model, window),
+        dynamo=True,
+        opset_version=opset,
+        input_names=["windows", "context"],
+        output_names=["logits", *wrapper.names],
+        dynamic_shapes={"x": {0: batch}, "context": {0: batch}},
+        external_data=False,
+        verbose=False,
+    )
+    with atomic_file(path) as tmp:
+        program.save(str(tmp))
     return path

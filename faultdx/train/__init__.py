@@ -3,6 +3,6 @@
 
 Modules: ``config`` (run config), ``prepare`` (config -> leakage-free splits), ``optim`` (network, AdamW,
 schedule), ``device`` (device + mixed precision), ``distributed`` (DDP), ``loop`` (one epoch, prediction),
-``state`` (resume), ``checkpoint`` (model directories), ``atomic`` (atomic writes), ``run`` (a whole run),
+``state`` (resume), ``run`` (a whole run; model directories are :mod:`faultdx.modeldir`),
 ``metrics``, ``plots``, ``report`` (`faultdx evaluate`), ``compare`` (`faultdx compare`).
 """

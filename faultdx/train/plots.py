@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from faultdx.atomic import atomic_file
 
 
 def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6.4, 4.0)):
@@ -21,18 +21,12 @@ def _figure(rows: int = 1, cols: int = 1, size: tuple[float, float] = (6.4, 4.0)
 
 
 def _save(plt, fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=110, bbox_inches="tight")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def plot_learning_curves(records: Sequence[dict], path: str | Path) -> Path:

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from faultdx.atomic import write_text_atomic
+from faultdx.atomic import recover, write_text_atomic
 from faultdx.modeldir import save_model_dir
 from faultdx.train.config import RunConfig, dump_config, read_config_file, validate_config
 from faultdx.train.device import Precision, resolve_device, resolve_precision
@@ -213,6 +213,8 @@ def _train(
 
 def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
     if resume:
+        for name in ("state", "best", "last"):  # a run killed mid-swap: finish or undo it first
+            recover(run_dir / name)
         if not (run_dir / "state").is_dir():
             raise ValueError(f"--resume: {str(run_dir)!r} has no state/ to resume from")
         return

@@ -3,7 +3,8 @@
 The optimiser's per-parameter tensors (AdamW moments, step) are flattened to ``optim.<param>.<name>`` keys;
 its param groups, the scheduler, the grad scaler and the loop's counters go to JSON. The model weights are
 ``model.<key>``; the global RNG state is ``rng.torch`` (and ``rng.cuda.<i>``). Written atomically as a
-directory, at the end of every epoch.
+directory (:func:`faultdx.atomic.atomic_directory`) at the end of every epoch; loading first recovers what a
+writer killed part-way left behind, so a resume after a crash at any instant finds the old or the new state.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
-from faultdx.atomic import atomic_directory, fsync_file, write_text
+from faultdx.atomic import atomic_directory, fsync_file, recover, write_text
 from faultdx.modeldir import CheckpointError, load_state
 
 TENSORS_FILE = "state.safetensors"
@@ -87,6 +88,7 @@ def load_train_state(
 ) -> TrainState:
     """Restore model, optimiser, scheduler, scaler and RNG from ``path``; return the counters."""
     directory = Path(path)
+    recover(directory)
     json_path = directory / JSON_FILE
     if not json_path.is_file():
         raise CheckpointError(f"no training state to resume at {str(directory)!r} ({JSON_FILE} missing)")
