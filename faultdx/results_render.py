@@ -189,6 +189,41 @@ def render_simulated_rigs(payload: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_monitor_example(payload: dict[str, Any]) -> str:
+    """The worked monitoring example day by day: velocity, worst zone, verdicts, alarms opened; then when the
+    zones and alarms changed."""
+    data = payload["data"]
+    limits = data["limits"]
+    opened: dict[str, list[str]] = {}
+    for row in data["measurements"]:
+        for alarm in row["alarms_opened"]:
+            opened.setdefault(row["measured_at"][:10], []).append(f"{alarm} ({row['measured_at'][11:16]})")
+    asset = data["asset"]
+    zones = f"{limits['ab']:g} / {limits['bc']:g} / {limits['cd']:g} mm/s"
+    lines = [f"Asset `{asset['name']}` ({asset['bearing']}, {asset['rpm']:g} rpm, ISO 20816-3 group "
+             f"{asset['iso_group']} {asset['support']}: zones A/B/C/D at {zones}), model "
+             f"`{data['model']['name']}`; {data['posted']} measurements posted, {data['stored']} stored (a "
+             f"retried post with the same Idempotency-Key replayed: {str(data['retry_replayed']).lower()}).",
+             "", "| day | measurements | velocity RMS mean / max (mm/s) | worst zone | verdicts "
+             "| alarms opened |", "|---" * 6 + "|"]
+    for day in data["daily"]:
+        verdicts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in day["fault_types"].items())
+        lines.append(f"| {day['day']} | {day['count']} | {day['velocity_rms_mean']:.2f} / "
+                     f"{day['velocity_rms_max']:.2f} | {day['zone_worst']} | {verdicts} | "
+                     f"{', '.join(opened.get(day['day'], [])) or '-'} |")
+    when = {k: v[:16].replace("T", " ") for k, v in data["first"].items()}
+
+    def at(key: str) -> str:
+        return when.get(key, "never")
+
+    lines += ["", f"The fault is present from {at('fault_present')}; the model first says outer race at "
+              f"{at('diagnosed_outer_race')}; the fault alarm (3 of the last 5) opens at "
+              f"{at('alarm_fault:outer_race')}; the zone reaches B at {at('zone_B')}, C at {at('zone_C')} "
+              f"(zone alarm), D at {at('zone_D')}. At the end: zone {data['final']['zone']}, "
+              f"{data['final']['open_alarms']} open alarms."]
+    return "\n".join(lines) + "\n"
+
+
 def render_shipped_training(payload: dict[str, Any]) -> str:
     """How long the shipped model took to train on CPU, and its held-out CWRU figures."""
     data = payload["data"]
@@ -324,6 +359,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench_activations": render_bench_activations,
     "bench_service": render_bench_service,
     "scaling": render_scaling,
+    "monitor_example": render_monitor_example,
 }
 
 
@@ -357,7 +393,18 @@ def render_results_index() -> str:
     return "\n".join(rows) + "\n"
 
 
+def render_iso_zones() -> str:
+    """The ISO 20816-3 zone boundaries the monitor judges velocity RMS by, with their source."""
+    from faultdx.monitor.zones import iso_table
+
+    rows = ["| group | support | A/B | B/C | C/D (mm/s) | source |", "|---|---|---|---|---|---|"]
+    for (group, support), z in iso_table().items():
+        rows.append(f"| {group} | {support} | {z.ab:g} | {z.bc:g} | {z.cd:g} | {z.source} |")
+    return "\n".join(rows) + "\n"
+
+
 FROM_CODE: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("faultdx.settings.Settings", render_settings),
     "results_index": ("results/*.json", render_results_index),
+    "iso_zones": ("faultdx/monitor/iso20816_3.csv", render_iso_zones),
 }
