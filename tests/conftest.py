@@ -1,11 +1,41 @@
-"""Fixtures every test module may use: a throwaway monitoring database for anything that starts the service,
-and the real PostgreSQL server (started once per session, only by the tests that ask for it)."""
+"""Session-wide test setup.
+
+- Without the real recordings (and outside CI), FAULTDX_DATA points at a simulated stand-in in the publishers'
+  layouts (tests/standin_data.py), so that the tests of layouts, splits, training and spectra still run.
+- Services started by tests write their monitoring database to a throwaway file; the real PostgreSQL server
+  starts once per session, only for the tests that ask for it.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
+from faultdx import __version__
 from tests.postgres_support import PostgresServer, require_pg_bin
+
+STANDIN_ENV = "FAULTDX_TEST_STANDIN"
+
+
+def pytest_configure(config) -> None:
+    root = Path(os.environ.get("FAULTDX_DATA", "data")).expanduser()
+    if (root / "cwru/12k_drive_end/105.mat").is_file() or os.environ.get("CI"):
+        return
+    from tests.standin_data import build
+
+    standin = Path(tempfile.gettempdir()) / f"faultdx-standin-{__version__}"
+    os.environ["FAULTDX_DATA"] = str(build(standin))
+    os.environ[STANDIN_ENV] = "1"
+
+
+def pytest_report_header(config) -> str | None:
+    if os.environ.get(STANDIN_ENV):
+        return (f"FAULTDX_DATA={os.environ['FAULTDX_DATA']}: a SIMULATED stand-in (no real recordings "
+                "found); tests of the real files' contents skip")
+    return None
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -16,6 +16,10 @@ HAS_MFPT = (REAL_ROOT / "mfpt/InnerRaceFault_vload_1.mat").is_file()
 IN_CI = bool(os.environ.get("CI"))  # CI has the recordings: a missing file fails there, never skips
 WHERE = ("the real CWRU / MFPT recordings; set FAULTDX_DATA to a folder in the layout of "
          "../shared/data/MANIFEST.md (e.g. FAULTDX_DATA=../shared/data) or run `faultdx data fetch cwru`")
+STANDIN = bool(os.environ.get("FAULTDX_TEST_STANDIN"))  # set by tests/conftest.py
+needs_real_data = pytest.mark.skipif(
+    STANDIN, reason=f"checks the real files; FAULTDX_DATA is a simulated stand-in; needs {WHERE}"
+)
 needs_cwru = pytest.mark.skipif(
     not HAS_CWRU and not IN_CI, reason=f"needs {WHERE} (not found under {REAL_ROOT})"
 )

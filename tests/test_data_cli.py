@@ -8,7 +8,14 @@ import shutil
 from typer.testing import CliRunner
 
 from faultdx.cli import app
-from tests.data_helpers import REAL_ROOT, PublisherServer, isolated_cache, needs_cwru, needs_mfpt  # noqa: F401
+from tests.data_helpers import (  # noqa: F401
+    REAL_ROOT,
+    PublisherServer,
+    isolated_cache,
+    needs_cwru,
+    needs_mfpt,
+    needs_real_data,
+)
 
 runner = CliRunner()
 
@@ -24,6 +31,7 @@ def _rows(output: str) -> dict[str, list[str]]:
 
 
 @needs_cwru
+@needs_real_data  # the publisher's checksums
 def test_info_cwru_lists_the_10_class_set(monkeypatch):
     monkeypatch.setenv("FAULTDX_DATA", str(REAL_ROOT))
     result = runner.invoke(app, ["data", "info", "cwru"])
@@ -118,6 +126,7 @@ def test_list_and_unknown_names(monkeypatch, tmp_path):
 
 
 @needs_cwru
+@needs_real_data  # the publisher's checksums
 def test_verify_flags_a_corrupted_copy(tmp_path):
     shutil.copy(REAL_ROOT / "cwru/12k_drive_end/105.mat", tmp_path / "105.mat")
     data = bytearray((REAL_ROOT / "cwru/12k_drive_end/106.mat").read_bytes())
@@ -136,6 +145,7 @@ def test_verify_flags_a_corrupted_copy(tmp_path):
 
 
 @needs_cwru
+@needs_real_data  # the publisher's checksums
 def test_fetch_cli_against_local_publisher(tmp_path):
     files = {"105.mat": (REAL_ROOT / "cwru/12k_drive_end/105.mat").read_bytes(), "106.mat": b"not the file"}
     with PublisherServer(files) as server:

@@ -8,7 +8,7 @@ import pytest
 
 from faultdx.data.catalogue import cwru_file
 from faultdx.data.download import DEFAULT_CWRU_URL, DownloadError, cwru_url, fetch_cwru, fetch_file
-from tests.data_helpers import REAL_ROOT, PublisherServer, isolated_cache, needs_cwru  # noqa: F401
+from tests.data_helpers import REAL_ROOT, PublisherServer, isolated_cache, needs_cwru, needs_real_data  # noqa: F401
 
 PAYLOAD = bytes(range(256)) * 4000  # ~1 MB
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
@@ -83,6 +83,7 @@ def test_cwru_url(monkeypatch):
 
 
 @needs_cwru
+@needs_real_data  # the publisher's checksums
 def test_fetch_real_cwru_files_from_local_publisher(tmp_path):
     """Real bytes under the publisher's URL layout: one intact, one interrupted, one corrupted."""
     numbers = {105: "12k_drive_end", 97: "normal_baseline", 106: "12k_drive_end"}

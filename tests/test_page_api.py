@@ -29,6 +29,7 @@ from faultdx.data.catalogue import cwru_file
 from faultdx.data.synthetic import simulate
 from faultdx.modeldir import save_model_dir
 from faultdx.nn import ResNet1d, preset_config
+from tests.data_helpers import needs_real_data
 
 CWRU_DIR = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru"
 needs_cwru = pytest.mark.skipif(
@@ -157,6 +158,7 @@ def test_simulated_example_is_the_simulator_signal(client):
 
 
 @needs_cwru
+@needs_real_data  # the publisher's checksums
 def test_cwru_example_is_the_drive_end_column_and_downloads_the_original_bytes(client):
     from scipy.io import loadmat
 
