@@ -26,6 +26,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -47,12 +48,13 @@ PART_SECONDS = 30.0  # ...or this much time's
 MERGE_ROWS = 65_536  # rows per row group of the merged table
 RAY_CHUNK = 20_000  # files per Ray Dataset: the job list of one chunk sits in the object store
 RAY_BATCH = 8  # files per map_batches call
-SIDECAR_FIELDS = ("asset", "rpm", "bearing", "rate")
+SIDECAR_FIELDS = ("asset", "rpm", "bearing", "rate", "measured_at")
 
 SCHEMA = pa.schema([
     ("file", pa.string()),
     ("sha256", pa.string()),
     ("asset", pa.string()),
+    ("measured_at", pa.timestamp("us", tz="UTC")),  # the sidecar's, else the file's modification time
     ("rate", pa.float64()),  # Hz, as read (file or sidecar/flag)
     ("duration_s", pa.float64()),
     ("windows", pa.int64()),
@@ -61,14 +63,19 @@ SCHEMA = pa.schema([
     ("label", pa.string()),  # most probable class of that fault type
     ("severity", pa.string()),
     ("confidence", pa.float64()),
+    ("p_normal", pa.float64()),  # probability of each fault type
+    ("p_ball", pa.float64()),
+    ("p_inner_race", pa.float64()),
+    ("p_outer_race", pa.float64()),
     ("unknown_score", pa.float64()),  # None from a Diagnoser without an unknown-condition score
     ("rpm", pa.float64()),
     ("rpm_source", pa.string()),  # given | estimated
     ("bearing", pa.string()),
-    ("rms", pa.float64()),  # condition indicators of the diagnosed channel, in the file's units
+    ("rms", pa.float64()),  # condition indicators of the diagnosed channel (faultdx.monitor.indicators)
     ("peak", pa.float64()),
     ("crest_factor", pa.float64()),
     ("kurtosis", pa.float64()),  # Pearson's (3 for Gaussian noise)
+    ("velocity_rms", pa.float64()),  # mm/s over 10-1000 Hz, for a signal in g (ISO 20816-3)
     ("model", pa.string()),
     ("model_version", pa.string()),
     ("error", pa.string()),
@@ -83,7 +90,8 @@ class ScoreInputError(InputError):
 class Job:
     """One file to score and its machine context (plain values: they travel to processes and Ray actors).
 
-    ``bearing`` is a catalogue name or a geometry object as JSON text; ``rate`` overrides the file's own.
+    ``bearing`` is a catalogue name or a geometry object as JSON text; ``rate`` overrides the file's own;
+    ``measured_at`` (ISO 8601, UTC) overrides the file's modification time.
     """
 
     file: str
@@ -91,6 +99,7 @@ class Job:
     rpm: float | None = None
     bearing: str | None = None
     rate: float | None = None
+    measured_at: str | None = None
 
 
 @dataclass
@@ -186,12 +195,12 @@ def parse_bearing(text: str, field: str = "bearing"):
 
 
 def check_context(asset: Any = None, rpm: Any = None, bearing: Any = None, rate: Any = None,
-                  where: str = "") -> dict[str, Any]:
+                  measured_at: Any = None, where: str = "") -> dict[str, Any]:
     """Validated machine-context values (None where not given); errors name ``where`` + the field."""
     from faultdx.context import ContextError, check_rpm
     from faultdx.diagnose import DiagnoseInputError, check_sampling_rate
 
-    out: dict[str, Any] = {"asset": None, "rpm": None, "bearing": None, "rate": None}
+    out: dict[str, Any] = dict.fromkeys(SIDECAR_FIELDS)
     if _given(asset):
         out["asset"] = str(asset)
     try:
@@ -210,11 +219,31 @@ def check_context(asset: Any = None, rpm: Any = None, bearing: Any = None, rate:
         except ScoreInputError as err:
             raise ScoreInputError(f"{where}{err}", "bearing") from None
         out["bearing"] = str(bearing)
+    if _given(measured_at):
+        out["measured_at"] = _utc(measured_at, where).isoformat()
     return out
 
 
+def _utc(value: Any, where: str = "") -> datetime:
+    """An ISO 8601 time (or a datetime) in UTC; a time without a zone is taken as UTC."""
+    try:
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    except ValueError:
+        message = f"{where}measured_at: not an ISO 8601 time, got {value!r}"
+        raise ScoreInputError(message, "measured_at") from None
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
 def _given(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value)) and value != ""
+    """Whether a flag or sidecar cell holds a value (None, NaN, NaT and blank text do not)."""
+    import pandas as pd
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    try:
+        return not bool(pd.isna(value))
+    except (TypeError, ValueError):  # not a scalar
+        return True
 
 
 def _number(value: Any) -> Any:
@@ -225,9 +254,10 @@ def _number(value: Any) -> Any:
 
 
 def read_sidecar(path: str | Path) -> dict[str, dict[str, Any]]:
-    """A CSV or Parquet table ``file, asset, rpm, bearing, rate`` (all but ``file`` optional, blank = not
-    given, other columns ignored) → ``{absolute file path: context}``. ``file`` is absolute or relative to
-    the sidecar's folder. Every row is checked up front; a bad one raises naming its row and column."""
+    """A CSV or Parquet table ``file, asset, rpm, bearing, rate, measured_at`` (all but ``file`` optional,
+    blank = not given, other columns ignored) → ``{absolute file path: context}``. ``file`` is absolute or
+    relative to the sidecar's folder. Every row is checked up front; a bad one raises naming its row and
+    column."""
     import pandas as pd
 
     path = Path(path)
@@ -235,7 +265,7 @@ def read_sidecar(path: str | Path) -> dict[str, dict[str, Any]]:
         if path.suffix.lower() == ".parquet":
             frame = pd.read_parquet(path)
         elif path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, dtype={"file": str, "asset": str, "bearing": str})
+            frame = pd.read_csv(path, dtype={"file": str, "asset": str, "bearing": str, "measured_at": str})
         else:
             raise ScoreInputError(f"{path}: a sidecar is a .csv or .parquet table", "sidecar")
     except (OSError, ValueError, pa.ArrowException) as err:
@@ -280,24 +310,14 @@ def load_diagnoser(model: str | Path) -> Diagnoser:
     return Diagnoser.from_dir(model, trace=True)
 
 
-def condition_indicators(signal: np.ndarray) -> dict[str, float]:
-    """RMS, peak (largest absolute value), crest factor (peak / RMS) and Pearson's kurtosis of a 1-D
-    signal, in its own units. (Asset monitoring may come to own these; they stay one small function.)"""
-    x = np.asarray(signal, dtype=np.float64).ravel()
-    rms = float(np.sqrt(np.mean(x * x)))
-    peak = float(np.max(np.abs(x)))
-    centred = x - x.mean()
-    variance = float(np.mean(centred**2))
-    kurtosis = float(np.mean(centred**4) / variance**2) if variance > 0 else None
-    return {"rms": rms, "peak": peak, "crest_factor": peak / rms if rms > 0 else None, "kurtosis": kurtosis}
-
-
 def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
     """The row of one file. Never raises for a bad file: its ``error`` says what went wrong."""
     row: dict[str, Any] = dict.fromkeys(SCHEMA.names)
     row.update(file=job.file, asset=job.asset, rate=job.rate, model=diagnoser.name,
                model_version=diagnoser.meta.version)
     try:
+        row["measured_at"] = (_utc(job.measured_at) if job.measured_at is not None else
+                              datetime.fromtimestamp(os.stat(job.file).st_mtime, timezone.utc))
         data = Path(job.file).read_bytes()
         row["sha256"] = hashlib.sha256(data).hexdigest()
         signal, rate = _read(diagnoser, job, data)
@@ -312,17 +332,20 @@ def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
     except Exception as err:  # a damaged file can fail deep inside a decoder: one file never stops the run
         row["error"] = f"{type(err).__name__}: {err}"
         return row
+    from faultdx.monitor.indicators import indicators
+
     machine = d.machine
     unknown = getattr(d, "unknown_score", None)
     row.update(
         rate=rate, duration_s=signal.shape[-1] / rate, windows=len(d.start),
         verdict="healthy" if d.fault_type == "normal" else "fault", fault_type=d.fault_type, label=d.label,
         severity=d.severity, confidence=float(d.confidence),
+        **{f"p_{name}": p for name, p in d.type_probabilities.items()},
         unknown_score=None if unknown is None else float(unknown),
         rpm=None if machine is None else machine.rpm,
         rpm_source=None if machine is None else machine.rpm_source,
         bearing=None if machine is None else machine.bearing.name or "custom",
-        **condition_indicators(signal[0]),
+        **indicators(signal[0], rate).as_dict(),
     )
     return row
 
@@ -339,6 +362,41 @@ def _read(diagnoser: Diagnoser, job: Job, data: bytes) -> tuple[np.ndarray, floa
         raise SignalFileError(f"{name} does not state its sampling rate: give it in the sidecar's `rate` "
                               "column or with --rate")
     return signal_file.signal, float(signal_file.sampling_rate)
+
+
+def history_recorder(store: Any, assets: Iterable[str]) -> Callable[[dict[str, Any]], None]:
+    """``row → None`` storing every diagnosed row in the asset history of ``store``
+    (:class:`faultdx.monitor.store.Store`), measured at the row's ``measured_at``. Every asset must exist
+    (:class:`ScoreInputError` otherwise). A file stored twice (a resumed run) is stored once: the key is the
+    asset and the file's hash."""
+    from faultdx.data.base import FAULT_TYPES
+    from faultdx.monitor.indicators import Indicators
+    from faultdx.monitor.store import NewDiagnosis
+
+    ids = {}
+    for name in assets:
+        try:
+            ids[name] = store.get_asset(name)["id"]
+        except InputError:
+            raise ScoreInputError(f"asset {name!r} is not in the asset history: create it first "
+                                  f"(faultdx assets create {name!r} ...)", "history") from None
+
+    def record(row: dict[str, Any]) -> None:
+        if row["error"] is not None:
+            return
+        item = NewDiagnosis(
+            model_name=row["model"], model_version=row["model_version"], fault_type=row["fault_type"],
+            label=row["label"], confidence=row["confidence"],
+            type_probabilities={t: row[f"p_{t}"] for t in FAULT_TYPES},
+            indicators=Indicators(**{k: row[k] for k in Indicators.__dataclass_fields__}),
+            sampling_rate=row["rate"], severity=row["severity"], unknown_score=row["unknown_score"],
+            rpm=row["rpm"], rpm_source=row["rpm_source"],
+        )
+        asset_id = ids[row["asset"]]
+        store.record(asset_id, [item], measured_at=row["measured_at"],
+                     idempotency_key=f"score:{asset_id}:{row['sha256']}")
+
+    return record
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
@@ -546,13 +604,16 @@ def score_archive(
     sidecar: str | Path | None = None,
     defaults: dict[str, Any] | None = None,
     progress: bool = False,
+    history: Any = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> ScoreSummary:
     """Score every recording under ``paths`` into the Parquet table ``out`` (resuming it) → summary.
 
     ``defaults``: ``asset``, ``rpm``, ``bearing``, ``rate`` for files the ``sidecar`` does not cover.
-    ``on_row`` sees every new row (e.g. to store it elsewhere). ``workers``: processes (local, default: one
-    per core) or actors (Ray, default: one per CPU of the cluster).
+    ``history``: a :class:`faultdx.monitor.store.Store` to store every diagnosis in its asset's history
+    (every file then needs an existing asset). ``on_row`` sees every new row before it is written.
+    ``workers``: processes (local, default: one per core) or actors (Ray, default: one per CPU of the
+    cluster).
     """
     from faultdx.diagnose import Diagnoser
     from faultdx.modeldir import CheckpointError
@@ -578,8 +639,19 @@ def score_archive(
     done = done_files(out)
     exclude = [out, parts_dir(out), *([sidecar] if sidecar is not None else [])]
     total = skipped = 0
-    for key in discover(paths, exclude):  # a first pass for the progress bar's total (names only)
-        skipped, total = (skipped + 1, total) if key in done else (skipped, total + 1)
+    assets: set[str | None] = set()
+    for job in plan(discover(paths, exclude), contexts, defaults):  # names only: the progress bar's total
+        if job.file in done:
+            skipped += 1
+        else:
+            total += 1
+            assets.add(job.asset)
+    if history is not None:
+        if None in assets:
+            raise ScoreInputError("storing in the asset history needs every file's asset: give it in the "
+                                  "sidecar's `asset` column or with --asset", "history")
+        record = history_recorder(history, sorted(assets))
+        on_row = record if on_row is None else _both(record, on_row)
     jobs = plan((key for key in discover(paths, exclude) if key not in done), contexts, defaults)
     if engine == "local":
         workers = workers or os.cpu_count() or 1
@@ -591,9 +663,9 @@ def score_archive(
     try:
         with _progress(progress, total) as advance:
             for row in rows:
-                sink.add(row)
                 if on_row is not None:
-                    on_row(row)
+                    on_row(row)  # first: a row that failed there is not kept, so a resumed run redoes it
+                sink.add(row)
                 _count(summary, row, time.perf_counter() - started)
                 advance(summary)
     except BaseException:
@@ -602,6 +674,15 @@ def score_archive(
     summary.seconds = time.perf_counter() - started
     sink.merge()
     return summary
+
+
+def _both(first: Callable[[dict[str, Any]], None], then: Callable[[dict[str, Any]], None]
+          ) -> Callable[[dict[str, Any]], None]:
+    def call(row: dict[str, Any]) -> None:
+        first(row)
+        then(row)
+
+    return call
 
 
 def _count(summary: ScoreSummary, row: dict[str, Any], elapsed: float) -> None:

@@ -6,7 +6,7 @@ The engines' agreement (local pool vs Ray Data) is in tests/test_score_ray.py.""
 from __future__ import annotations
 
 import hashlib
-import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 
 from faultdx.cli import app
 from faultdx.data.archive import write_archive
+from faultdx.monitor.indicators import indicators
 from faultdx.score import (
     SCHEMA,
     Job,
     ResultSink,
     ScoreInputError,
-    condition_indicators,
     discover,
     done_files,
     parts_dir,
@@ -72,10 +72,12 @@ def test_sidecar_maps_files_to_their_machine_and_names_a_bad_row(tmp_path):
     pd.DataFrame({"file": ["x/a.npy", str(tmp_path / "b.wav")], "asset": ["pump 1", None],
                   "rpm": [1750, None], "bearing": ["SKF 6205", '{"balls": 8, "ball_diameter_mm": 7.9, '
                                                    '"pitch_diameter_mm": 34.5}'],
-                  "rate": [25600, None], "location": ["hall", "yard"]}).to_parquet(tmp_path / "s.parquet")
+                  "rate": [25600, None], "location": ["hall", "yard"],
+                  "measured_at": ["2026-03-01T08:00:00", None]}).to_parquet(tmp_path / "s.parquet")
     contexts = read_sidecar(tmp_path / "s.parquet")
     assert contexts[str(tmp_path / "x/a.npy")] == {"asset": "pump 1", "rpm": 1750.0, "bearing": "SKF 6205",
-                                                   "rate": 25600.0}
+                                                   "rate": 25600.0,
+                                                   "measured_at": "2026-03-01T08:00:00+00:00"}
     assert contexts[str(tmp_path / "b.wav")]["rpm"] is None
     bad = tmp_path / "bad.csv"
     for rows, needle in [
@@ -83,22 +85,13 @@ def test_sidecar_maps_files_to_their_machine_and_names_a_bad_row(tmp_path):
         ("file,bearing\na.npy,SKF 9999\n", "bad.csv row 2: bearing: unknown bearing 'SKF 9999'"),
         ("file,rate\na.npy,12\n", "bad.csv row 2: sampling_rate must be a number of Hz"),
         ("file,rpm\na.npy,1750\na.npy,1760\n", "a.npy is listed twice"),
+        ("file,measured_at\na.npy,yesterday\n", "bad.csv row 2: measured_at: not an ISO 8601 time"),
         ("name,rpm\na.npy,1750\n", "no `file` column"),
     ]:
         bad.write_text(rows)
         with pytest.raises(ScoreInputError, match=needle.replace("(", r"\(")) as err:
             read_sidecar(bad)
         assert err.value.field == "sidecar"
-
-
-def test_condition_indicators_of_a_sine():
-    x = 2.0 * np.sin(2 * np.pi * np.arange(12_000) / 120)
-    got = condition_indicators(x)
-    assert got["rms"] == pytest.approx(2 / math.sqrt(2), rel=1e-6)
-    assert got["peak"] == pytest.approx(2.0, rel=1e-6)
-    assert got["crest_factor"] == pytest.approx(math.sqrt(2), rel=1e-6)
-    assert got["kurtosis"] == pytest.approx(1.5, rel=1e-4)  # a sine's; 3 for Gaussian noise
-    assert condition_indicators(np.zeros(10))["crest_factor"] is None
 
 
 def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
@@ -113,7 +106,15 @@ def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
         assert (row["rpm"], row["rpm_source"], row["bearing"]) == (f.rpm, "given", "SKF 6205")
         assert row["rate"] == pytest.approx(RATE) and row["duration_s"] == pytest.approx(0.5, rel=1e-4)
         assert row["windows"] == 1 + (6000 - 2048) // 1024 and 0.25 < row["confidence"] <= 1
-        assert row["asset"].startswith("asset-") and row["rms"] > 0 and row["kurtosis"] > 1
+        assert row["asset"].startswith("asset-")
+        signal = np.load(f.path) if f.path.suffix == ".npy" else None
+        if signal is not None:  # the monitor's indicators of the very signal diagnosed
+            assert {k: row[k] for k in indicators(signal, RATE).as_dict()} == pytest.approx(
+                indicators(signal, RATE).as_dict())
+        assert sum(row[f"p_{t}"] for t in ("normal", "ball", "inner_race", "outer_race")) == pytest.approx(1)
+        assert row["p_" + row["fault_type"]] == row["confidence"]
+        mtime = datetime.fromtimestamp(f.path.stat().st_mtime, timezone.utc)
+        assert row["measured_at"] == mtime
         assert (row["model"], row["model_version"]) == ("hybrid-aprelu", diagnoser.meta.version)
     errors = {name: score_file(diagnoser, Job(str(folder / name), rate=RATE))
               for name in ("asset-0/broken.mat", "asset-1/empty.wav", "asset-2/gap.npy", "nowhere.npy")}
@@ -161,10 +162,11 @@ def test_a_killed_run_resumes_where_it_stopped(archive, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         score_archive([folder], out, sidecar=sidecar, workers=1, on_row=stop_after_three)
-    assert not out.exists() and done_files(out) == set(seen)  # the scored rows were kept in a part
+    # the rows handled before the interruption were kept in a part; the one it broke into was not
+    assert not out.exists() and done_files(out) == set(seen[:2])
     summary = score_archive([folder], out, sidecar=sidecar, workers=1)
     total = 7  # 4 recordings + 3 bad files; the sidecar and the output are not recordings
-    assert (summary.skipped, summary.files) == (3, total - 3)
+    assert (summary.skipped, summary.files) == (2, total - 2)
     table = pd.read_parquet(out)
     assert len(table) == total and table["file"].is_unique and not parts_dir(out).exists()
     assert set(table["file"]) >= set(seen)
@@ -172,6 +174,34 @@ def test_a_killed_run_resumes_where_it_stopped(archive, tmp_path):
     again = score_archive([folder], out, sidecar=sidecar, workers=1)
     assert (again.skipped, again.files) == (total, 0)
     pd.testing.assert_frame_equal(pd.read_parquet(out), table)
+
+
+def test_diagnoses_stored_in_the_asset_history_once(archive, tmp_path):
+    from faultdx.monitor.assets import AssetSpec
+    from faultdx.monitor.store import Store
+
+    folder, sidecar, files = archive
+    store = Store(f"sqlite:///{tmp_path / 'history.sqlite'}")
+    try:
+        store.create_asset(AssetSpec(name="asset-0"))
+        only = [str(f.path) for f in files if "asset-0" in str(f.path)]
+        with pytest.raises(ScoreInputError, match="'asset-1' is not in the asset history"):
+            score_archive([f.path for f in files], tmp_path / "a.parquet", sidecar=sidecar, workers=1,
+                          history=store)
+        for _ in range(2):  # a second run into a fresh table stores nothing new
+            (tmp_path / "a.parquet").unlink(missing_ok=True)
+            score_archive(only, tmp_path / "a.parquet", sidecar=sidecar, workers=1, history=store)
+            stored = store.diagnoses("asset-0")
+            assert stored["total"] == len(only)
+        row = pd.read_parquet(tmp_path / "a.parquet").set_index("file").loc[only[0]]
+        match = [d for d in stored["items"] if d["confidence"] == pytest.approx(row["confidence"])]
+        assert match and match[0]["fault_type"] == row["fault_type"]
+        assert match[0]["indicators"]["velocity_rms"] == pytest.approx(row["velocity_rms"])
+        assert match[0]["measured_at"] == row["measured_at"].to_pydatetime()
+        with pytest.raises(ScoreInputError, match="needs every file's asset"):
+            score_archive([files[0].path], tmp_path / "b.parquet", workers=1, history=store, defaults={})
+    finally:
+        store.close()
 
 
 def run(*args: str):
@@ -206,6 +236,10 @@ def test_bad_paths_sidecar_and_output_exit_2(archive, tmp_path):
     (tmp_path / "s.csv").write_text("file,rpm\na.npy,fast\n")
     result = run(str(folder), "--out", str(tmp_path / "o.parquet"), "--sidecar", str(tmp_path / "s.csv"))
     assert result.exit_code == 2 and "--sidecar" in result.output and "row 2" in result.output
+    result = run(str(folder), "--out", str(tmp_path / "o.parquet"), "--sidecar", str(archive[1]), "--asset",
+                 "spare", "--history", "--database-url", f"sqlite:///{tmp_path / 'history.sqlite'}")
+    assert result.exit_code == 2 and "--history" in result.output
+    assert "'asset-0' is not in the asset history" in result.output
     (tmp_path / "o.parquet").write_bytes(b"not parquet")
     result = run(str(folder), "--out", str(tmp_path / "o.parquet"))
     assert result.exit_code == 2 and "--out" in result.output

@@ -14,7 +14,7 @@ from faultdx.paths import DEFAULT_MODEL
 
 OPTIONS = {"paths": "PATH", "out": "--out", "model": "--model", "engine": "--engine", "workers": "--workers",
            "address": "--address", "sidecar": "--sidecar", "rpm": "--rpm", "bearing": "--bearing",
-           "rate": "--rate"}
+           "rate": "--rate", "history": "--history", "measured_at": "--sidecar"}
 
 
 def register(app: typer.Typer) -> None:
@@ -42,6 +42,11 @@ def register(app: typer.Typer) -> None:
         ] = None,
         rate: Annotated[float | None, typer.Option(
             help="sampling rate (Hz) of files that do not state theirs")] = None,
+        history: Annotated[bool, typer.Option(
+            help="also store every diagnosis in its asset's history (the monitoring database)")] = False,
+        database_url: Annotated[str | None, typer.Option(
+            envvar="FAULTDX_DATABASE_URL", help="the history database; default sqlite ./data/faultdx.sqlite",
+        )] = None,
         progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
     ) -> None:
         """Diagnose every recording under PATH... into one Parquet table, one row per file (verdict, fault
@@ -49,14 +54,23 @@ def register(app: typer.Typer) -> None:
         skipped."""
         from faultdx.score import ScoreInputError, score_archive
 
+        store = None
+        if history:
+            from faultdx.monitor.store import Store
+
+            store = Store(database_url)
         try:
             summary = score_archive(
                 paths, out, model=model, engine=engine, workers=workers, address=address, sidecar=sidecar,
                 defaults={"asset": asset, "rpm": rpm, "bearing": bearing, "rate": rate}, progress=progress,
+                history=store,
             )
         except ScoreInputError as err:
             hint = OPTIONS.get(str(err.field), str(err.field))
             raise typer.BadParameter(str(err), param_hint=hint) from None
+        finally:
+            if store is not None:
+                store.close()
         s = summary
         typer.echo(
             f"{s.files} file(s) scored ({s.errors} with an error), {s.skipped} already in {out}; "
