@@ -73,3 +73,17 @@ def test_a_wrong_bearing_changes_the_envelope_evidence(client, mfpt):
     assert right["fault_type"] == "outer_race" and right["evidence"]["defect_frequency"] == "BPFO"
     wrong = answer({"balls": 13, "ball_diameter_mm": 4.0, "pitch_diameter_mm": 40.0})
     assert np.isfinite(wrong["confidence"]) and wrong["type_probabilities"]["outer_race"] < 0.5
+
+
+def test_the_pages_simulated_examples_get_their_fault_type_from_the_default_model(client) -> None:
+    """What a new user sees first: every simulated example on the page, diagnosed as the page sends it (its own
+    rate, rpm and bearing), is given its own fault type by the default model."""
+    examples = [e for e in client.get("/v1/examples").json()["examples"] if e["source"] == "simulated"]
+    assert len(examples) == 10
+    for example in examples:
+        signal = client.get(f"/v1/examples/{example['name']}").json()["signal"]
+        body = {"signals": [signal], "sampling_rate": example["sampling_rate"], "rpm": example["rpm"],
+                "bearing": example["bearing"]}
+        reply = client.post("/v1/diagnose", json=body)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["results"][0]["fault_type"] == example["fault_type"], example["name"]
