@@ -76,8 +76,8 @@ def test_a_wrong_bearing_changes_the_envelope_evidence(client, mfpt):
 
 
 def test_the_pages_simulated_examples_get_their_fault_type_from_the_default_model(client) -> None:
-    """What a new user sees first: every simulated example on the page, diagnosed as the page sends it (its own
-    rate, rpm and bearing), is given its own fault type by the default model."""
+    """What a new user sees first: every simulated example on the page, diagnosed as the page sends it (its
+    own rate, rpm and bearing), is given its own fault type by the default model."""
     examples = [e for e in client.get("/v1/examples").json()["examples"] if e["source"] == "simulated"]
     assert len(examples) == 10
     for example in examples:
