@@ -11,6 +11,11 @@ through the network in batches.
 confidence is that sum. The severity (fault size) is the most probable class within that type, and only as
 meaningful as the training rig's sizes (``severity_note`` says so). Every window's own verdict is kept.
 
+**Unknown condition.** A model directory with a calibration (:mod:`faultdx.ood`) scores every window
+(normalised: 0 typical, 1 the threshold set at a stated false-alarm rate on validation windows); the signal's
+``unknown_score`` is the median of its windows' scores, and above 1 its fault type and label are ``"unknown"``
+instead of the closest class (a window's own label likewise). Without a calibration the score is None.
+
 The CLI, the REST service and the page all call this module; the service splits :meth:`Diagnoser.diagnose`
 into :meth:`Diagnoser.windows` → :meth:`Diagnoser.predict_windows` (batched across requests) →
 :meth:`Diagnoser.aggregate`.
@@ -25,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,6 +41,7 @@ from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.errors import InputError
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
+from faultdx.ood import UNKNOWN, OodCalibration, load_calibration, signal_score
 
 MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
 MAX_SAMPLING_RATE = 1_000_000.0  # Hz; above any accelerometer front end
@@ -62,12 +69,20 @@ class Windows:
     machine: MachineContext | None = None
 
 
+class Predictions(NamedTuple):
+    """What the network says about ``N`` windows."""
+
+    probabilities: np.ndarray  # [N, K]
+    slopes: dict[str, np.ndarray]  # {layer: [N, C_layer]}, empty unless asked for
+    unknown: np.ndarray | None  # [N] normalised unknown-condition score; None without a calibration
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """The verdict on one signal: aggregate (mean of window probabilities) and per window.
 
     ``window_probabilities``: ``[N, K]``; ``start``: ``[N]``; ``slopes``: ``{layer: [N, C_layer]}`` when
-    asked for.
+    asked for; ``window_unknown``: ``[N]`` unknown-condition scores (None for an uncalibrated model).
     """
 
     classes: tuple[str, ...]
@@ -75,6 +90,19 @@ class Diagnosis:
     start: np.ndarray
     slopes: dict[str, np.ndarray] | None = None
     machine: MachineContext | None = None
+    window_unknown: np.ndarray | None = None
+
+    @property
+    def unknown_score(self) -> float | None:
+        """The signal's unknown-condition score (median over windows; above 1 = unknown), None if the model
+        has no calibration."""
+        return None if self.window_unknown is None else signal_score(self.window_unknown)
+
+    @property
+    def is_unknown(self) -> bool:
+        """Whether the signal is beyond the calibrated threshold (its verdict is then ``"unknown"``)."""
+        score = self.unknown_score
+        return score is not None and score > 1.0
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -93,19 +121,26 @@ class Diagnosis:
         return self.window_probabilities @ type_membership(self.classes)
 
     @property
-    def fault_type(self) -> str:
-        """The primary answer: the most probable fault type."""
+    def closest_fault_type(self) -> str:
+        """The network's most probable fault type, also when the signal is unknown."""
         probs = self.type_probabilities
         return max(probs, key=probs.__getitem__)
 
     @property
+    def fault_type(self) -> str:
+        """The primary answer: the most probable fault type, or ``"unknown"``."""
+        return UNKNOWN if self.is_unknown else self.closest_fault_type
+
+    @property
     def confidence(self) -> float:
-        """Probability of :attr:`fault_type`."""
-        return self.type_probabilities[self.fault_type]
+        """Probability of :attr:`closest_fault_type` (= :attr:`fault_type` unless unknown)."""
+        return self.type_probabilities[self.closest_fault_type]
 
     @property
     def label(self) -> str:
-        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``)."""
+        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``)."""
+        if self.is_unknown:
+            return UNKNOWN
         members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
         probs = np.where(members, self.probabilities, -1.0)
         return self.classes[int(np.argmax(probs))]
@@ -120,7 +155,7 @@ class Diagnosis:
     def evidence(self) -> dict[str, float | str] | None:
         """The defect frequency whose lines carry the verdict (BPFO for outer race, BPFI for inner race,
         2×BSF for a ball), in Hz at the signal's speed; None for normal or without context."""
-        if self.machine is None or self.fault_type == "normal":
+        if self.machine is None or self.fault_type in ("normal", UNKNOWN):
             return None
         f = self.machine.frequencies()
         name, hz = {"outer_race": ("BPFO", f["bpfo"]), "inner_race": ("BPFI", f["bpfi"]),
@@ -129,11 +164,17 @@ class Diagnosis:
 
     @property
     def window_labels(self) -> list[str]:
-        return [self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)]
+        return self._unless_unknown([self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)])
 
     @property
     def window_fault_types(self) -> list[str]:
-        return [FAULT_TYPES[i] for i in np.argmax(self.window_type_probabilities, axis=1)]
+        types = [FAULT_TYPES[i] for i in np.argmax(self.window_type_probabilities, axis=1)]
+        return self._unless_unknown(types)
+
+    def _unless_unknown(self, answers: list[str]) -> list[str]:
+        if self.window_unknown is None:
+            return answers
+        return [UNKNOWN if s > 1.0 else a for a, s in zip(answers, self.window_unknown.tolist(), strict=True)]
 
     @property
     def slope_summary(self) -> dict[str, float] | None:
@@ -154,15 +195,20 @@ class Diagnoser:
         path: Path | None = None,
         batch_size: int = FORWARD_BATCH,
         trace: bool = False,
+        ood: OodCalibration | None = None,
     ) -> None:
         self.model = model.eval()
         self.meta = meta
         self.path = path
         self.batch_size = batch_size
+        self.ood = ood
         self._slope_channels: dict[str, int] | None = None
         self._forward: Callable[[torch.Tensor], torch.Tensor] = self.model
         self._forward_slopes: Callable[[torch.Tensor], tuple[torch.Tensor, dict]] = (
             self.model.forward_with_slopes
+        )
+        self._forward_features: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = (
+            self.model.forward_with_features if ood is not None and ood.needs_features else None
         )
         self.traced = trace and self._trace()
 
@@ -181,7 +227,8 @@ class Diagnoser:
             return envelope_diagnoser()
         path = resolve_model(path_or_name)
         loaded = load_model_dir(path)
-        return cls(loaded.model, loaded.meta, path=path, batch_size=batch_size, trace=trace)
+        ood = load_calibration(path)
+        return cls(loaded.model, loaded.meta, path=path, batch_size=batch_size, trace=trace, ood=ood)
 
     def _trace(self) -> bool:
         """Swap in a traced, frozen copy of the network if it reproduces the eager one; say whether it did.
@@ -203,6 +250,9 @@ class Diagnoser:
                 with_slopes = torch.jit.freeze(
                     torch.jit.trace(_WithSlopes(self.model).eval(), example, check_trace=False, strict=False)
                 )
+                with_features = self._forward_features and torch.jit.freeze(
+                    torch.jit.trace(_WithFeatures(self.model).eval(), example, check_trace=False)
+                )
                 for n, length in ((3, w), (2, w // 2 + 7)):
                     x = torch.randn(n, c, length, generator=generator)
                     ctx = context.expand(n, -1) * (1 + 0.1 * torch.rand(n, 1, generator=generator))
@@ -210,6 +260,9 @@ class Diagnoser:
                     got_logits, got_slopes = with_slopes(x, ctx)
                     expected = [logits, logits, *slopes.values()]
                     got = [forward(x, ctx), got_logits, *(got_slopes.get(k) for k in slopes)]
+                    if with_features:
+                        expected += self.model.forward_with_features(x, ctx)
+                        got += with_features(x, ctx)
                     if got_slopes.keys() != slopes.keys() or not all(
                         torch.allclose(a, b, atol=1e-4) for a, b in zip(got, expected, strict=True)
                     ):
@@ -219,6 +272,7 @@ class Diagnoser:
             log.warning("could not trace %s (%s); running eager", self.name, err)
             return False
         self._forward, self._forward_slopes = forward, with_slopes
+        self._forward_features = with_features or None
         return True
 
     # -- what the model expects ------------------------------------------------------------------------------
@@ -267,7 +321,7 @@ class Diagnoser:
         if self._slope_channels is None:
             x = np.zeros((1, len(self.channels), self.window), dtype=np.float32)
             context = self.default_context().vector(self.sampling_rate)[None]
-            _, slopes = self.predict_windows(x, context, include_slopes=True)
+            slopes = self.predict_windows(x, context, include_slopes=True).slopes
             self._slope_channels = {name: int(v.shape[1]) for name, v in slopes.items()}
         return self._slope_channels
 
@@ -387,8 +441,9 @@ class Diagnoser:
     # -- windows → network -----------------------------------------------------------------------------------
     def predict_windows(
         self, x: np.ndarray, context: np.ndarray | None = None, include_slopes: bool = False
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Class probabilities ``[N, K]`` (and slopes ``{layer: [N, C]}`` if asked) for standardised ``x``.
+    ) -> Predictions:
+        """Class probabilities ``[N, K]``, slopes ``{layer: [N, C]}`` if asked, and unknown-condition scores
+        ``[N]`` when the model is calibrated, for standardised ``x``.
 
         ``x``: float32 ``[N, C, W]`` and ``context``: float32 ``[N, 5]`` as returned in :class:`Windows`
         (the context may be None for a network that does not read it). Runs in batches of ``batch_size``.
@@ -402,27 +457,38 @@ class Diagnoser:
                 message = "this model reads the machine context: pass context [N, 5]"
                 raise DiagnoseInputError(message, "context")
             context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
-        probs, slopes = [], []
+        probs, slopes, unknown = [], [], []
         with torch.inference_mode():
             for i in range(0, max(len(x), 1), self.batch_size):
                 part = slice(i, i + self.batch_size)
                 batch = torch.from_numpy(np.ascontiguousarray(x[part], dtype=np.float32))
                 ctx = torch.from_numpy(np.ascontiguousarray(context[part], dtype=np.float32))
+                features = None
                 if include_slopes:
                     logits, layer_slopes = self._forward_slopes(batch, ctx)
                     slopes.append({k: v.float().numpy() for k, v in layer_slopes.items()})
+                elif self._forward_features is not None:
+                    logits, features = self._forward_features(batch, ctx)
                 else:
                     logits = self._forward(batch, ctx)
                 probs.append(torch.softmax(logits.float(), dim=-1).numpy())
+                if self.ood is not None:
+                    if features is None and self._forward_features is not None:  # slopes asked: 2nd pass
+                        features = self._forward_features(batch, ctx)[1]
+                    unknown.append(self.ood.score(logits.float(), features))
         merged = {k: np.concatenate([s[k] for s in slopes]) for k in slopes[0]} if slopes else {}
-        return np.concatenate(probs), merged
+        return Predictions(np.concatenate(probs), merged, np.concatenate(unknown) if unknown else None)
 
     # -- network → diagnosis ---------------------------------------------------------------------------------
     def aggregate(
-        self, windows: Windows, probs: np.ndarray, slopes: dict[str, np.ndarray] | None = None
+        self,
+        windows: Windows,
+        probs: np.ndarray,
+        slopes: dict[str, np.ndarray] | None = None,
+        unknown: np.ndarray | None = None,
     ) -> Diagnosis:
-        """Wrap one signal's window probabilities (and slopes) as a :class:`Diagnosis`."""
-        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine)
+        """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
+        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown)
 
     def diagnose(
         self,
@@ -449,18 +515,23 @@ class Diagnoser:
             raise DiagnoseInputError("signals: no signal given", "signals")
         x = np.concatenate([w.x for w in prepared])
         context = np.concatenate([w.context for w in prepared])
-        probs, slopes = self.predict_windows(x, context, include_slopes)
-        return self.split(prepared, probs, slopes if include_slopes else None)
+        probs, slopes, unknown = self.predict_windows(x, context, include_slopes)
+        return self.split(prepared, probs, slopes if include_slopes else None, unknown)
 
     def split(
-        self, prepared: Sequence[Windows], probs: np.ndarray, slopes: dict[str, np.ndarray] | None
+        self,
+        prepared: Sequence[Windows],
+        probs: np.ndarray,
+        slopes: dict[str, np.ndarray] | None,
+        unknown: np.ndarray | None = None,
     ) -> list[Diagnosis]:
         """Cut the predictions for concatenated windows back into one :class:`Diagnosis` per signal."""
         out, offset = [], 0
         for w in prepared:
             n = len(w.x)
             part = None if slopes is None else {k: v[offset : offset + n] for k, v in slopes.items()}
-            out.append(self.aggregate(w, probs[offset : offset + n], part))
+            scores = None if unknown is None else unknown[offset : offset + n]
+            out.append(self.aggregate(w, probs[offset : offset + n], part, scores))
             offset += n
         return out
 
@@ -526,3 +597,14 @@ class _WithSlopes(torch.nn.Module):
         self, x: torch.Tensor, context: torch.Tensor
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.model.forward_with_slopes(x, context)
+
+
+class _WithFeatures(torch.nn.Module):
+    """``forward_with_features`` as a module's ``forward``, so it can be traced."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.forward_with_features(x, context)

@@ -7,12 +7,18 @@ unpickles a file.
 
 Writes are atomic (:func:`faultdx.atomic.atomic_directory`): the directory is assembled next to the target and
 exchanged with it in one step, so a reader sees the old model or the new one, never half of one or none.
+
+An optional unknown-condition calibration (:mod:`faultdx.ood`) sits beside the weights as ``ood.safetensors``
+(its tensors) + ``ood.json`` (method, threshold, target rate, the data it came from, the sha256 of the weights
+it was fitted to). :func:`save_model_dir` never carries one over (new weights invalidate it);
+:func:`write_calibration` adds or replaces it in an existing directory.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,6 +40,8 @@ FORMAT = "faultdx-model/1"
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
+OOD_WEIGHTS_FILE = "ood.safetensors"
+OOD_CONFIG_FILE = "ood.json"
 
 
 class CheckpointError(InputError):
@@ -202,6 +210,39 @@ def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> L
             f"{str(directory)!r}: weights do not match the network in config.json: {_first_lines(err)}"
         ) from err
     return LoadedModel(model=model.to(device).eval(), meta=meta)
+
+
+def write_calibration(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Add (or replace) the unknown-condition calibration of the model directory at ``path``, atomically:
+    the directory is rebuilt with its other files copied and swapped into place as a whole."""
+    directory = Path(path)
+    read_meta(directory)  # refuse anything that is not a model directory
+    replaced = (OOD_WEIGHTS_FILE, OOD_CONFIG_FILE)
+    keep = [p for p in directory.iterdir() if p.is_file() and p.name not in replaced]
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in tensors.items()}
+    with atomic_directory(directory) as staging:
+        for file in keep:
+            shutil.copyfile(file, staging / file.name)
+            fsync_file(staging / file.name)
+        save_file(state, str(staging / OOD_WEIGHTS_FILE), metadata={"format": FORMAT})
+        fsync_file(staging / OOD_WEIGHTS_FILE)
+        write_text(staging / OOD_CONFIG_FILE, json.dumps(meta, indent=2, allow_nan=False) + "\n")
+    return directory
+
+
+def read_calibration(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]] | None:
+    """The calibration tensors and JSON of a model directory; None when it has none (older directories)."""
+    directory = Path(path)
+    config_path = directory / OOD_CONFIG_FILE
+    if not config_path.is_file():
+        return None
+    try:
+        meta = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(config_path)!r} is not valid JSON: {err}") from err
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{str(config_path)!r} must hold a JSON object, got {type(meta).__name__}")
+    return load_state(directory / OOD_WEIGHTS_FILE), meta
 
 
 def resolve_model(name_or_path: str | Path) -> Path:

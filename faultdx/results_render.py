@@ -349,6 +349,36 @@ def render_scaling(payload: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_ood(payload: dict[str, Any]) -> str:
+    """Per model, one row per set of windows: for each score, AUROC against the in-distribution test windows
+    and the share flagged at the calibrated threshold, per window and per signal (median rule)."""
+    data = payload["data"]
+    lines = [f"Unknown-condition score, threshold at {_pct(data['target_rate'], 0)} % of the validation "
+             "windows. AUROC against the in-distribution windows; flagged = share above the threshold, "
+             "per window / per signal (one signal per recording, median rule). On the in-distribution row "
+             "flagged is the false-alarm rate.", ""]
+    for model in data["models"]:
+        methods = list(model["methods"])
+        lines += [f"**{model['name']}** ({model['trained']}; {model['note']}):", "",
+                  "| windows | n | " + " | ".join(f"{m} AUROC | {m} flagged" for m in methods) + " |",
+                  "|---" * (2 + 2 * len(methods)) + "|"]
+        for name in model["methods"][methods[0]]["sets"]:
+            first = model["methods"][methods[0]]["sets"][name]
+            cells = []
+            for m in methods:
+                f = model["methods"][m]["sets"][name]
+                auc = "–" if f["auroc"] is None else f"{f['auroc']:.3f}"
+                cells += [auc, f"{_pct(f['flagged'], 1)} / {_pct(f['signals_flagged'], 0)} %"]
+            lines.append(f"| {name} | {first['windows']} ({first['signals']} signals) | "
+                         + " | ".join(cells) + " |")
+        training = model.get("training") or {}
+        if "seconds" in training:
+            lines += ["", f"Trained for {training['epochs']} epochs in {training['seconds'] / 60:.1f} min on "
+                          f"{training['threads']} CPU thread(s)."]
+        lines.append("")
+    return "\n".join(lines)
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
@@ -360,6 +390,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "bench_service": render_bench_service,
     "scaling": render_scaling,
     "monitor_example": render_monitor_example,
+    "ood": render_ood,
 }
 
 

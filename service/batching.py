@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-Predict = Callable[[np.ndarray, np.ndarray, bool], tuple[np.ndarray, dict[str, np.ndarray]]]
-Result = tuple[np.ndarray, dict[str, np.ndarray]]
+# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None): Diagnoser.predict_windows
+Result = tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]
+Predict = Callable[[np.ndarray, np.ndarray, bool], Result]
 
 
 @dataclass
@@ -46,8 +47,8 @@ class MicroBatcher:
     """Gather jobs of ``[n, C, W]`` windows (+ their ``[n, 5]`` context) into forward passes of at most
     ``max_batch`` windows.
 
-    ``predict(x, context, include_slopes) -> (probs [N, K], slopes {layer: [N, C]})`` (``Diagnoser.
-    predict_windows``) is called in a worker thread.
+    ``predict(x, context, include_slopes) -> (probs [N, K], slopes {layer: [N, C]}, unknown [N] | None)``
+    (``Diagnoser.predict_windows``) is called in a worker thread.
     ``busy() -> int`` tells how many requests are in progress (including the queued ones); ``on_batch`` is
     called after each forward pass.
     """
@@ -80,8 +81,8 @@ class MicroBatcher:
         self._task: asyncio.Task | None = None
 
     async def submit(self, x: np.ndarray, context: np.ndarray, include_slopes: bool = False) -> Result:
-        """Queue ``x [n, C, W]`` with its ``context [n, 5]``; return its own ``(probs [n, K], slopes)`` once
-        its batch has run."""
+        """Queue ``x [n, C, W]`` with its ``context [n, 5]``; return its own ``(probs [n, K], slopes,
+        unknown)`` once its batch has run."""
         if len(context) != len(x):
             raise ValueError(f"context: {len(context)} rows for {len(x)} windows")
         if self._task is None or self._task.done():
@@ -162,12 +163,13 @@ class MicroBatcher:
             groups.setdefault(job.x.shape[1:], []).append(job)
         for jobs in groups.values():
             try:
-                probs, slopes, stats = await loop.run_in_executor(self._executor, self._forward, jobs)
+                result, stats = await loop.run_in_executor(self._executor, self._forward, jobs)
             except Exception as exc:  # every caller of the failed pass gets the error
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
+            probs, slopes, unknown = result
             offset = 0
             for job in jobs:
                 n = len(job.x)
@@ -175,17 +177,18 @@ class MicroBatcher:
                     mine = (
                         {k: v[offset : offset + n] for k, v in slopes.items()} if job.include_slopes else {}
                     )
-                    job.future.set_result((probs[offset : offset + n], mine))
+                    scores = None if unknown is None else unknown[offset : offset + n]
+                    job.future.set_result((probs[offset : offset + n], mine, scores))
                 offset += n
             if self.on_batch is not None:
                 self.on_batch(stats)
 
-    def _forward(self, jobs: list[_Job]) -> tuple[np.ndarray, dict[str, np.ndarray], BatchStats]:
+    def _forward(self, jobs: list[_Job]) -> tuple[Result, BatchStats]:
         start = time.perf_counter()
         if len(jobs) == 1:
             x, context = jobs[0].x, jobs[0].context
         else:
             x = np.concatenate([job.x for job in jobs])
             context = np.concatenate([job.context for job in jobs])
-        probs, slopes = self.predict(x, context, any(job.include_slopes for job in jobs))
-        return probs, slopes, BatchStats(len(x), len(jobs), time.perf_counter() - start)
+        probs, slopes, unknown = self.predict(x, context, any(job.include_slopes for job in jobs))
+        return (probs, slopes, unknown), BatchStats(len(x), len(jobs), time.perf_counter() - start)

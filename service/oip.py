@@ -190,7 +190,7 @@ def encode_response(
     model_name: str,
     model_version: str,
     request_id: str | None,
-    parameters: dict[str, str | float | bool] | None = None,
+    parameters: dict[str, str | float | bool | None] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """The response body and headers: JSON for JSON outputs, JSON + bytes when any output is binary."""
     described, chunks = [], []

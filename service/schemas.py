@@ -133,9 +133,12 @@ class ModelRef(BaseModel):
 class WindowResult(BaseModel):
     start: int = Field(description="first sample of the window in the signal as sent")
     fault_type: str = Field(description="the window's most probable fault type")
-    label: str = Field(description="the window's most probable class")
-    confidence: float = Field(description="probability of the window's label")
+    label: str = Field(description="the window's most probable class, or 'unknown' (unknown_score > 1)")
+    confidence: float = Field(description="probability of the window's most probable class")
     probabilities: dict[str, float]
+    unknown_score: float | None = Field(
+        default=None, description="the window's unknown-condition score (1 = threshold); null: uncalibrated"
+    )
 
 
 class BearingOut(BaseModel):
@@ -163,8 +166,17 @@ class MachineOut(BaseModel):
 
 
 class SignalResult(BaseModel):
-    fault_type: str = Field(description="the primary answer: most probable fault type (summed classes)")
-    confidence: float = Field(description="probability of fault_type")
+    fault_type: str = Field(
+        description="the primary answer: most probable fault type (summed classes), or 'unknown' when "
+        "unknown_score > 1"
+    )
+    confidence: float = Field(description="probability of closest_fault_type (= fault_type unless unknown)")
+    unknown_score: float | None = Field(
+        description="unknown-condition score, the median of the windows' (0: typical of the calibration "
+        "data; above 1: unknown; the threshold flags a stated share of validation windows, see the model's "
+        "ood.json); null when the model has no calibration"
+    )
+    closest_fault_type: str = Field(description="the network's most probable fault type, also when unknown")
     type_probabilities: dict[str, float] = Field(description="probability of each fault type")
     label: str = Field(description="most probable class within fault_type")
     severity: str | None = Field(default=None, description="fault size of label (e.g. '0.014 in')")

@@ -65,8 +65,8 @@ def test_several_signals_each_get_their_own_diagnosis(diagnoser: Diagnoser) -> N
 
 def test_a_window_alone_equals_the_same_window_in_a_batch(diagnoser: Diagnoser) -> None:
     x = diagnoser.windows(tone(3.0, seed=4), RATE).x
-    batch, _ = diagnoser.predict_windows(x)
-    single, _ = diagnoser.predict_windows(x[3:4])
+    batch = diagnoser.predict_windows(x).probabilities
+    single = diagnoser.predict_windows(x[3:4]).probabilities
     np.testing.assert_allclose(single[0], batch[3], atol=1e-5)
 
 

@@ -22,7 +22,7 @@ class FakeModel:
 
     def predict(
         self, x: np.ndarray, context: np.ndarray, include_slopes: bool
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
         assert context.shape == (len(x), 5)
         np.testing.assert_array_equal(context[:, 0], x[:, 0, 0])  # each window's context came along with it
         self.calls.append((len(x), include_slopes))
@@ -32,7 +32,7 @@ class FakeModel:
             raise RuntimeError("boom")
         sums = x.reshape(len(x), -1).sum(axis=1, keepdims=True)
         slopes = {"layer": np.repeat(sums, 3, axis=1)} if include_slopes else {}
-        return np.concatenate([sums, -sums], axis=1), slopes
+        return np.concatenate([sums, -sums], axis=1), slopes, sums[:, 0] / 2  # last: unknown-condition score
 
 
 def job(value: float, n: int = 1, width: int = 4) -> np.ndarray:
@@ -55,10 +55,11 @@ def test_concurrent_jobs_share_passes_and_get_their_own_rows() -> None:
         return results
 
     results = asyncio.run(main())
-    for i, (probs, slopes) in enumerate(results):
+    for i, (probs, slopes, unknown) in enumerate(results):
         n = 1 + i % 3
         assert probs.shape == (n, 2) and slopes == {}
         np.testing.assert_array_equal(probs[:, 0], np.full(n, 4.0 * i))
+        np.testing.assert_array_equal(unknown, np.full(n, 2.0 * i))  # each job gets its own scores back
     assert len(model.calls) < 40  # batched, not one pass per job
     assert max(n for n, _ in model.calls) <= 64
     assert sum(s.windows for s in stats) == sum(1 + i % 3 for i in range(40))
@@ -130,7 +131,7 @@ def test_slopes_only_for_those_who_asked() -> None:
         await batcher.close()
         return out
 
-    (p1, s1), (p2, s2) = asyncio.run(main())
+    (p1, s1, _), (p2, s2, _) = asyncio.run(main())
     assert s1["layer"].shape == (2, 3) and np.all(s1["layer"] == 4.0)
     assert s2 == {} and p2.shape == (1, 2)
 
@@ -144,7 +145,7 @@ def test_windows_of_different_lengths_run_in_separate_passes() -> None:
         await batcher.close()
         return out
 
-    (a, _), (b, _) = asyncio.run(main())
+    (a, _, _), (b, _, _) = asyncio.run(main())
     assert a[0, 0] == 4.0 and b[0, 0] == 8.0
 
 

@@ -79,6 +79,8 @@ def verdict(diagnoser: Any, path: Path, rate: float | None, rpm: float | None, b
         "file": str(path),
         "fault_type": d.fault_type,
         "confidence": round(d.confidence, 4),
+        "unknown_score": None if d.unknown_score is None else round(d.unknown_score, 4),
+        "closest_fault_type": d.closest_fault_type,
         "type_probabilities": {k: round(v, 4) for k, v in d.type_probabilities.items()},
         "label": d.label,
         "severity": d.severity,
@@ -95,8 +97,9 @@ def _line(v: dict) -> str:
         f"{m['rpm']:.0f} rpm ({m['rpm_source']}), {name} ({m['bearing_source']})"
     )
     evidence = "-" if e is None else f"{e['defect_frequency']} {e['hz']:.1f} Hz"
+    unknown = "-" if v["unknown_score"] is None else f"{v['unknown_score']:.2f}"
     return (f"{Path(v['file']).name:<28} {v['fault_type']:<11} {100 * v['confidence']:5.1f} %  "
-            f"{v['severity'] or '-':<9} {evidence:<16} {machine}")
+            f"{unknown:>7}  {v['severity'] or '-':<9} {evidence:<16} {machine}")
 
 
 def register(app: typer.Typer) -> None:
@@ -120,7 +123,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     ) -> None:
-        """Diagnose signal files: fault type, confidence, severity, evidence and the machine context used."""
+        """Diagnose signal files: fault type, confidence, unknown-condition score (above 1: the fault type is
+        "unknown"), severity, evidence and the machine context used."""
         from faultdx.diagnose import Diagnoser
 
         rpm_value, geometry = _rpm(rpm), _bearing(bearing, bearing_json)
@@ -132,6 +136,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(verdicts, indent=1))
             return
-        typer.echo(f"{'file':<28} {'fault type':<11} {'conf.':>7}  {'severity':<9} {'evidence':<16} machine")
+        typer.echo(f"{'file':<28} {'fault type':<11} {'conf.':>7}  {'unknown':>7}  {'severity':<9} "
+                   f"{'evidence':<16} machine")
         for v in verdicts:
             typer.echo(_line(v))

@@ -1,4 +1,5 @@
-"""`faultdx model` commands: the network presets and activations, and what a configuration costs."""
+"""`faultdx model` commands: the network presets and activations, what a configuration costs, ONNX export and
+the unknown-condition calibration of a model directory."""
 
 from __future__ import annotations
 
@@ -107,6 +108,54 @@ def export(
         raise typer.BadParameter(str(err)) from err
     n_slopes = len(loaded.model.slope_names())
     typer.echo(f"wrote {path} (window {loaded.meta.window}, outputs: logits + {n_slopes} slope tensors)")
+
+
+@model_app.command("calibrate-ood")
+def calibrate_ood(
+    model: Annotated[str, typer.Argument(help="Model name (in FAULTDX_MODELS) or model directory.")],
+    data: Annotated[str, typer.Option(help="Run config (YAML/JSON/TOML) whose splits the model came from, "
+                                      "e.g. models/hybrid-aprelu.train.yaml")],
+    method: Annotated[str, typer.Option(help="combined, mahalanobis (features) or energy (logits).")] = (
+        "combined"
+    ),
+    windows: Annotated[str, typer.Option(help="labelled (the model's classes) or all windows.")] = "labelled",
+    target_rate: Annotated[float, typer.Option(help="Share of validation windows flagged.")] = 0.01,
+    max_fit_windows: Annotated[int, typer.Option(help="At most this many training windows fit it.")] = 4000,
+    seed: Annotated[int, typer.Option(help="Seed of the draw of fit windows.")] = 0,
+) -> None:
+    """Calibrate the unknown-condition score of a model directory and write it there (atomically):
+    fitted on the config's training split, threshold at ``--target-rate`` of its validation windows."""
+    from faultdx.modeldir import resolve_model
+    from faultdx.ood import METHODS
+    from faultdx.train.calibrate import calibrate_model_dir
+    from faultdx.train.config import load_config
+
+    if method not in METHODS:
+        message = f"must be one of {', '.join(METHODS)}, got {method!r}"
+        raise typer.BadParameter(message, param_hint="--method")
+    if windows not in ("labelled", "all"):
+        raise typer.BadParameter(f"must be labelled or all, got {windows!r}", param_hint="--windows")
+    if not 0.0 < target_rate < 0.5:
+        raise typer.BadParameter(f"must be in (0, 0.5), got {target_rate}", param_hint="--target-rate")
+    if max_fit_windows < 50:
+        raise typer.BadParameter(f"must be >= 50, got {max_fit_windows}", param_hint="--max-fit-windows")
+    try:
+        path = resolve_model(model)
+        config = load_config(data)
+    except ValueError as err:
+        raise typer.BadParameter(str(err)) from err
+    try:
+        result = calibrate_model_dir(path, config, config_name=data, method=method, target_rate=target_rate,
+                                     max_fit_windows=max_fit_windows, seed=seed, windows=windows)
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--data") from err
+    info = result.info
+    typer.echo(
+        f"wrote {path}/ood.json + ood.safetensors: {result.method}, threshold {result.threshold:.4g} "
+        f"(median {result.center:.4g}); fitted on {info['fit_windows']} {windows} training windows, "
+        f"{100 * info['calibration_flagged_rate']:.2f} % of {info['calibration_windows']} validation windows "
+        f"flagged (target {100 * target_rate:g} %)"
+    )
 
 
 def register(app: typer.Typer) -> None:

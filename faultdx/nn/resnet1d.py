@@ -5,7 +5,8 @@ raw waveform (``frontend="raw"``) or, with ``frontend="defect_spectrum"``, the w
 the axes of its bearing's defect frequencies (:mod:`faultdx.nn.frontend`), which needs the machine context
 (shaft speed and bearing, as a ``[N, 5]`` context vector). ``ResNet1d.forward`` returns logits;
 ``ResNet1d.forward_with_slopes`` returns the same logits plus every per-sample activation parameter
-(APReLU slopes, shrinkage thresholds, DY-ReLU coefficients) computed in the same pass, keyed by layer name.
+(APReLU slopes, shrinkage thresholds, DY-ReLU coefficients) computed in the same pass, keyed by layer name;
+``ResNet1d.forward_with_features`` returns the logits plus the penultimate features.
 Shapes: N windows, C_in sensors, T samples, K classes.
 """
 
@@ -183,11 +184,13 @@ class Head(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.fc = nn.Linear(channels + extra, config.num_classes)
 
-    def forward(self, x: Tensor, params: Params | None = None, extra: Tensor | None = None) -> Tensor:
+    def features(self, x: Tensor, params: Params | None = None, extra: Tensor | None = None) -> Tensor:
+        """The penultimate features ``[N, C + extra]``: what the final linear layer reads."""
         x = _act(self.act, self.bn(x), "head.act", params).mean(dim=-1)  # [N, C]
-        if extra is not None:
-            x = torch.cat([x, extra], dim=1)  # [N, C + extra]
-        return self.fc(self.dropout(x))  # [N, K]
+        return x if extra is None else torch.cat([x, extra], dim=1)  # [N, C + extra]
+
+    def forward(self, x: Tensor, params: Params | None = None, extra: Tensor | None = None) -> Tensor:
+        return self.fc(self.dropout(self.features(x, params, extra)))  # [N, K]
 
 
 class RawTrunk(nn.Module):
@@ -271,7 +274,7 @@ class ResNet1d(nn.Module):
             if isinstance(m, nn.Conv1d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
-    def _forward(self, x: Tensor, context: Tensor | None, params: Params | None) -> Tensor:
+    def _features(self, x: Tensor, context: Tensor | None, params: Params | None) -> Tensor:
         if x.dim() != 3 or x.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"ResNet1d expects input [N, {self.config.in_channels}, T], got {tuple(x.shape)}"
@@ -286,11 +289,21 @@ class ResNet1d(nn.Module):
             stage = getattr(self, f"stage{i}")
             for j, block in enumerate(stage.children(), start=1):
                 x = block(x, f"stage{i}.block{j}", params)  # [N, width_i, L / prod(strides[:i])]
-        return self.head(x, params, raw)  # [N, K]
+        return self.head.features(x, params, raw)  # [N, D]
+
+    def _forward(self, x: Tensor, context: Tensor | None, params: Params | None) -> Tensor:
+        return self.head.fc(self.head.dropout(self._features(x, context, params)))  # [N, K]
 
     def forward(self, x: Tensor, context: Tensor | None = None) -> Tensor:
         """Logits ``[N, K]`` for windows ``x [N, C_in, T]`` (and their context ``[N, 5]`` when needed)."""
         return self._forward(x, context, None)
+
+    def forward_with_features(self, x: Tensor, context: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Logits ``[N, K]`` and, from the same pass, the penultimate features ``[N, D]`` they are a linear
+        function of (the pooled head, plus the raw trunk's for a hybrid network); used by
+        :mod:`faultdx.ood`."""
+        features = self._features(x, context, None)
+        return self.head.fc(self.head.dropout(features)), features
 
     def forward_with_slopes(
         self, x: Tensor, context: Tensor | None = None

@@ -33,6 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Diagnoser, Diagnosis, Windows
+from faultdx.ood import UNKNOWN
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread
@@ -161,8 +162,8 @@ async def _diagnose(
     prepared = await run_in_threadpool(prepare) if large else prepare()
     x = prepared[0].x if len(prepared) == 1 else np.concatenate([w.x for w in prepared])
     context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
-    probs, slopes = await served.batcher.submit(x, context, job.include_slopes)
-    diagnoses = diagnoser.split(prepared, probs, slopes if job.include_slopes else None)
+    probs, slopes, unknown = await served.batcher.submit(x, context, job.include_slopes)
+    diagnoses = diagnoser.split(prepared, probs, slopes if job.include_slopes else None, unknown)
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()
@@ -200,16 +201,19 @@ def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
     classes = d.classes
     window_probs = np.round(d.window_probabilities.astype(np.float64), DECIMALS)
     best = window_probs.argmax(axis=1)
+    unknown = d.window_unknown
+    scores = [None] * len(best) if unknown is None else [_score(v) for v in unknown.tolist()]
     windows = [
         {
             "start": int(s),
             "fault_type": t,
-            "label": classes[k],
+            "label": UNKNOWN if u is not None and u > 1.0 else classes[k],
             "confidence": float(p[k]),
             "probabilities": dict(zip(classes, p.tolist(), strict=True)),
+            "unknown_score": u,
         }
-        for s, t, k, p in zip(
-            d.start.tolist(), d.window_fault_types, best.tolist(), window_probs, strict=True
+        for s, t, k, p, u in zip(
+            d.start.tolist(), d.window_fault_types, best.tolist(), window_probs, scores, strict=True
         )
     ]
     mean = np.round(d.probabilities.astype(np.float64), DECIMALS)
@@ -219,6 +223,8 @@ def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "fault_type": d.fault_type,
         "confidence": round(d.confidence, DECIMALS),
+        "unknown_score": _score(d.unknown_score),
+        "closest_fault_type": d.closest_fault_type,
         "type_probabilities": {k: round(v, DECIMALS) for k, v in d.type_probabilities.items()},
         "label": d.label,
         "severity": severity,
@@ -234,3 +240,8 @@ def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
     if machine is not None:
         out["defect_frequencies_hz"] = machine["defect_frequencies_hz"]
     return out
+
+
+def _score(value: float | None) -> float | None:
+    """An unknown-condition score for JSON: rounded, None stays None."""
+    return None if value is None else round(float(value), 4)

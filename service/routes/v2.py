@@ -2,8 +2,11 @@
 
 Model ``<name>``: input ``signal``, FP32 ``[N, window]`` (or ``[N, channels, window]``) raw windows at the
 model's sampling rate (standardised here per window, as in training). Outputs: ``probabilities`` FP32 ``[N,
-K]``, ``label`` BYTES ``[N]`` and, only when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per
-APReLU layer. Without an ``outputs`` list the response holds ``probabilities`` and ``label``.
+K]``, ``label`` BYTES ``[N]`` (``unknown`` for a window beyond the unknown-condition threshold), for a model
+with an unknown-condition calibration ``unknown_score`` FP32 ``[N]`` (per window; 1 = threshold) and, only
+when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per APReLU layer. Without an ``outputs``
+list the response holds ``probabilities``, ``label`` and ``unknown_score`` (when calibrated). The response's
+``parameters.unknown_score`` is the median over the request's windows (null without a calibration).
 
 Machine context: request ``parameters`` ``"rpm"`` (shaft speed) and ``"bearing"`` (a catalogue name, or a
 geometry object as in /v1); without ``rpm`` it is estimated from the windows laid end to end, without
@@ -25,10 +28,12 @@ from faultdx_service.telemetry import WINDOWS
 from faultdx import __version__
 from faultdx.context import MachineContext
 from faultdx.data.windows import standardize
+from faultdx.ood import UNKNOWN, signal_score
 
 INPUT = "signal"
 SLOPES = "slopes."
 DEFAULT_OUTPUTS = ("probabilities", "label")
+UNKNOWN_SCORE = "unknown_score"
 
 open_router = APIRouter(prefix="/v2", tags=["v2"])  # health: no API key
 router = APIRouter(prefix="/v2", tags=["v2"])
@@ -107,7 +112,7 @@ def _metadata(served: ServedModel) -> dict:
     outputs = [
         {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(d.classes)]},
         {"name": "label", "datatype": "BYTES", "shape": [-1]},
-    ] + [
+    ] + ([{"name": UNKNOWN_SCORE, "datatype": "FP32", "shape": [-1]}] if d.ood is not None else []) + [
         {"name": SLOPES + layer, "datatype": "FP32", "shape": [-1, channels]}
         for layer, channels in d.slope_channels().items()
     ]
@@ -175,8 +180,9 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
     machine = _machine(served, raw, parsed.parameters)
     x = standardize(raw)
     context = np.repeat(machine.vector(d.sampling_rate)[None], len(x), axis=0)
-    outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in DEFAULT_OUTPUTS]
-    valid = [*DEFAULT_OUTPUTS, *(SLOPES + layer for layer in d.slope_channels())]
+    defaults = (*DEFAULT_OUTPUTS, UNKNOWN_SCORE) if d.ood is not None else DEFAULT_OUTPUTS
+    outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in defaults]
+    valid = [*defaults, *(SLOPES + layer for layer in d.slope_channels())]
     for out in outputs:
         if out.name not in valid:
             raise ApiError(
@@ -184,11 +190,15 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
             )
         out.binary = out.binary or parsed.binary_output
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
-    probs, slopes = await served.batcher.submit(x, context, include_slopes)
+    probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
+    labels = [d.classes[i] for i in probs.argmax(axis=1)]
+    if unknown is not None:
+        labels = [UNKNOWN if s > 1.0 else label for label, s in zip(labels, unknown.tolist(), strict=True)]
     tensors = {
         "probabilities": probs.astype(np.float32),
-        "label": np.array([d.classes[i] for i in probs.argmax(axis=1)], dtype=object),
+        "label": np.array(labels, dtype=object),
+        **({} if unknown is None else {UNKNOWN_SCORE: unknown.astype(np.float32)}),
         **{SLOPES + k: v.astype(np.float32) for k, v in slopes.items()},
     }
     body_out, headers = encode_response(
@@ -201,6 +211,7 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
             "rpm_source": machine.rpm_source,
             "bearing": machine.bearing.name or "custom",
             "bearing_source": machine.bearing_source,
+            "unknown_score": None if unknown is None else round(signal_score(unknown), 4),
         },
     )
     return Response(body_out, headers=headers)

@@ -5,8 +5,9 @@
 // Okabe-Ito palette (distinguishable with the common colour-vision deficiencies); a fault type and the defect
 // frequency that betrays it share one colour (inner race <-> BPFI, outer race <-> BPFO, ball <-> BSF).
 const FAULT_TYPES = ["normal", "ball", "inner_race", "outer_race"];
-const FAULT_COLOUR = { normal: "#009E73", ball: "#E69F00", inner_race: "#D55E00", outer_race: "#0072B2" };
-const FAULT_NAME = { normal: "Healthy", ball: "Ball fault", inner_race: "Inner-race fault", outer_race: "Outer-race fault" };
+const FAULT_COLOUR = { normal: "#009E73", ball: "#E69F00", inner_race: "#D55E00", outer_race: "#0072B2", unknown: "#888" };
+const FAULT_NAME = { normal: "Healthy", ball: "Ball fault", inner_race: "Inner-race fault", outer_race: "Outer-race fault",
+                     unknown: "Unknown condition" };
 const DEFECTS = [
   { key: "shaft", name: "Shaft 1×", colour: "#6b7785" },
   { key: "ftf", name: "FTF (cage)", colour: "#CC79A7" },
@@ -204,8 +205,11 @@ function renderVerdict() {
   const dur = env && env.waveform ? `${fmtNum(env.waveform.duration_s)} s at ${fmtNum(env.sampling_rate, 6)} Hz · ` : "";
   const ev = r.evidence ? ` · evidence: <b>${esc(r.evidence.defect_frequency)}</b> at ${fmtNum(r.evidence.hz, 5)} Hz` : "";
   const sev = r.severity ? `<br><span class="muted small">severity ${esc(r.severity)}: ${esc(r.severity_note || "")}</span>` : "";
+  const unknown = r.unknown_score == null ? "" :
+    ` · unknown-condition score <b>${fmtNum(r.unknown_score, 3)}</b>` +
+    (type === "unknown" ? ` (above 1; closest: ${esc(r.closest_fault_type)})` : "");
   $("verdict-meta").innerHTML =
-    `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}<br>` +
+    `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}${unknown}<br>` +
     `class <b>${esc(r.label)}</b>${sev}<br>` +
     `${dur}<b>${agree}</b> of ${wins.length} windows agree<br>` +
     `<span class="badge">${esc(model.name || "model")} ${model.version ? "v" + esc(model.version) : ""}</span>`;
