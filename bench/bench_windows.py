@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import tempfile
 import time
 
@@ -57,7 +58,8 @@ def main() -> None:
     cache._memo.clear()  # what a new process sees: only the .npy files
     start = time.perf_counter()
     dataset.recordings()
-    print(f"read from the .npy cache (a new process): {time.perf_counter() - start:.3f} s; "
+    cached = time.perf_counter() - start
+    print(f"read from the .npy cache (a new process): {cached:.3f} s; "
           f"later reads in this process come from memory")
 
     def run(hop: int) -> int:
@@ -77,12 +79,22 @@ def main() -> None:
           f"(target >= {TARGET:,} windows/s)")
     print(f"{'train hop':>9} {'windows':>8} {'best ms':>8} {'median ms':>10} {'windows/s (best)':>17} "
           f"{'windows/s (median)':>19}  target")
+    rows = []
     for hop in args.hops:
         best, median = min(times[hop]), statistics.median(times[hop])
         rate_best, rate_median = counts[hop] / best, counts[hop] / median
         verdict = "met" if rate_median >= TARGET else ("best round only" if rate_best >= TARGET else "MISSED")
         print(f"{hop:>9} {counts[hop]:>8} {best * 1e3:>8.1f} {median * 1e3:>10.1f} {rate_best:>17,.0f} "
               f"{rate_median:>19,.0f}  {verdict}")
+        rows.append({"train_hop": hop, "windows": counts[hop], "windows_per_s_median": rate_median,
+                     "windows_per_s_best": rate_best, "target": TARGET, "verdict": verdict})
+    from faultdx.results import write_result
+
+    path = write_result("bench_windows", {
+        "dataset": dataset.name, "recordings": len(recordings), "samples": samples, "window": args.window,
+        "rounds": args.rounds, "first_read_s": first, "cached_read_s": cached, "rows": rows,
+    }, command="bench_windows.py " + " ".join(sys.argv[1:]))
+    print(f"wrote {path}")
     if tmp is not None:
         tmp.cleanup()
 

@@ -40,6 +40,8 @@ def provenance(command: str | None = None) -> dict[str, Any]:
             "torch": torch.__version__,
             "python": platform.python_version(),
             "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            # other processes' load moves every timing on a shared machine: recorded beside the figures
+            "load_average_1min": round(os.getloadavg()[0], 2),
         },
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

@@ -70,6 +70,8 @@ def caption(payload: dict[str, Any]) -> str:
     machine = f"{m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
     if m.get("gpu"):
         machine += f", {m['gpu']}"
+    if m.get("load_average_1min") is not None:
+        machine += f", load average {m['load_average_1min']:g}"
     return (f"\nMeasured at commit {payload.get('commit')}, {payload.get('date')}, on {machine}, by "
             f"`{payload.get('command')}`.\n")
 
@@ -379,6 +381,20 @@ def render_ood(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def render_bench_windows(payload: dict[str, Any]) -> str:
+    d = payload["data"]
+    out = [f"{d['dataset']}: {d['recordings']} recordings, {d['samples']:,} samples; window {d['window']}, "
+           f"split 70/15/15 %, val/test hop {d['window']}, {d['rounds']} rounds. First read (decode, "
+           f"resample, write cache) {d['first_read_s']:.2f} s; a new process reading the cache "
+           f"{d['cached_read_s']:.3f} s.",
+           "", "| train hop | windows | windows/s, median round | windows/s, best round | target |",
+           "|---|---|---|---|---|"]
+    for r in d["rows"]:
+        out.append(f"| {r['train_hop']} | {r['windows']:,} | {r['windows_per_s_median']:,.0f} | "
+                   f"{r['windows_per_s_best']:,.0f} | ≥ {r['target']:,}: {r['verdict']} |")
+    return "\n".join(out) + "\n"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
@@ -391,6 +407,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "scaling": render_scaling,
     "monitor_example": render_monitor_example,
     "ood": render_ood,
+    "bench_windows": render_bench_windows,
 }
 
 
