@@ -6,9 +6,9 @@ Prints and writes (``results/bench_activations.json``, via :func:`faultdx.result
 (batch 256, window 2048 by default) for every activation, each activation's time per batch over ReLU's, and,
 for activations with per-sample parameters, ``forward_with_slopes`` time over ``forward`` time.
 
-Built for a shared machine: throughput is the fastest of the rounds (least disturbed by other processes), and
-each ratio is the median over rounds of back-to-back pairs (ReLU then the activation; forward then
-forward_with_slopes), so slow swings in machine load cancel out of the ratios.
+Timed with ``torch.utils.benchmark``. Built for a shared machine: throughput is the fastest of the rounds
+(least disturbed by other processes), and each ratio is the median over rounds of back-to-back pairs (ReLU
+then the activation; forward then forward_with_slopes), so slow load swings cancel out of the ratios.
 
     python bench/bench_activations.py [--preset physics] [--frontend hybrid] [--batch 256] [--window 2048]
         [--rounds 15] [--threads N] [--activations relu,aprelu,...] [--results-name bench_activations]
@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
+import torch.utils.benchmark as benchmark
 
 from faultdx.data.bearing import SKF_6205, context_vector
 from faultdx.nn import ResNet1d, activation_names, preset_config
@@ -43,10 +43,11 @@ class Timings:
     slopes_on_off: list[float] = field(default_factory=list)  # per round: with slopes / without, back to back
 
 
-def _seconds(fn: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _seconds(fn: Callable[[], object], calls: int = 2) -> float:
+    """Seconds per call of ``fn``, timed by ``torch.utils.benchmark`` (its timer and thread setting) over a
+    short block; the rounds in :func:`measure` interleave these blocks so that machine load hits all alike."""
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.timeit(calls).mean
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
