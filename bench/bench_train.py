@@ -1,24 +1,25 @@
-"""Training figures side by side: throughput per activation, and the issue's targets against measured runs.
+"""Training throughput per activation, side by side in one run; written to results/bench_train_<device>.json.
 
-    python bench/bench_train.py                      # throughput + targets (reads runs/compare, runs/ship-v1)
-    python bench/bench_train.py --device cuda        # throughput on a GPU (AMP as `faultdx train` picks it)
-    python bench/bench_train.py --skip-throughput --compare runs/compare --ship runs/ship-v1
+    python bench/bench_train.py                      # CPU
+    python bench/bench_train.py --device cuda        # a GPU (AMP as `faultdx train` picks it)
 
 Throughput = training windows per second of one optimiser step (forward, backward, AdamW) on a batch of
 2048-sample windows, after warm-up; it includes noise augmentation and standardisation as in training.
-Targets are read from finished runs (`faultdx compare`, and the shipped model's run folder), never re-trained.
+Accuracy targets come from `faultdx compare --protocols` (results/protocols.json), never from this script.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
+import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from faultdx.data.base import CWRU_10_CLASSES, WindowSet, type_membership
+from faultdx.data.bearing import SKF_6205, context_vector
 from faultdx.train.config import load_config
 from faultdx.train.device import resolve_device, resolve_precision
 from faultdx.train.distributed import DistInfo
@@ -26,6 +27,21 @@ from faultdx.train.loop import DeviceSplit, train_one_epoch
 from faultdx.train.optim import build_model, build_optimizer, build_scheduler
 
 ACTIVATIONS = ("relu", "prelu", "dyrelu_b", "shrinkage", "aprelu")
+
+
+RECIPE = Path(__file__).resolve().parent.parent / "models" / "hybrid-aprelu.train.yaml"  # the shipped design
+
+
+def random_split(n: int, device: torch.device) -> DeviceSplit:
+    """``n`` random 2048-sample windows of the 10 CWRU classes; context: SKF 6205, 1797 rpm, 12 kHz."""
+    classes = CWRU_10_CLASSES
+    y = np.random.default_rng(0).integers(0, len(classes), n)
+    context = np.repeat(context_vector(SKF_6205, 1797.0, 12000.0)[None], n, axis=0)
+    x = np.random.default_rng(1).standard_normal((n, 1, 2048), dtype=np.float32)
+    windows = WindowSet(x=x, y=y, recording=np.zeros(n, int), start=np.zeros(n, int), classes=classes,
+                        keys=("random",), sampling_rate=12000.0,
+                        fault_type=type_membership(classes)[y].argmax(1), context=context)
+    return DeviceSplit.from_windows(windows, device)
 
 
 def throughput(device_spec: str, preset: str, batch: int, steps: int, threads: int | None) -> None:
@@ -40,16 +56,14 @@ def throughput(device_spec: str, preset: str, batch: int, steps: int, threads: i
     )
     print(f"training throughput, preset {preset}, batch {batch}, {precision.name}, {name}")
     print(f"{'activation':<12} {'windows/s':>10}")
+    rows = {}
     for activation in ACTIVATIONS:
-        config = load_config(None, [f"model.activation={activation}", f"model.preset={preset}"])
+        config = load_config(RECIPE, [f"model.activation={activation}", f"model.preset={preset}"])
         torch.manual_seed(0)
         model = build_model(config, 10).to(device)
         optimizer = build_optimizer(model, config)
         scheduler = build_scheduler(optimizer, config, 10 * steps)
-        data = DeviceSplit(
-            torch.randn(batch * steps, 1, 2048, device=device), torch.randint(0, 10, (batch * steps,))
-        )
-        data.y = data.y.to(device)
+        data = random_split(batch * steps, device)
         kwargs = dict(
             optimizer=optimizer,
             scheduler=scheduler,
@@ -62,64 +76,22 @@ def throughput(device_spec: str, preset: str, batch: int, steps: int, threads: i
             label_smoothing=0.0,
             dist_info=DistInfo(),
         )
-        train_one_epoch(model, DeviceSplit(data.x[: 2 * batch], data.y[: 2 * batch]), epoch=0, **kwargs)
+        train_one_epoch(model, random_split(2 * batch, device), epoch=0, **kwargs)
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
         train_one_epoch(model, data, epoch=1, **kwargs)
         if device.type == "cuda":
             torch.cuda.synchronize()
-        print(f"{activation:<12} {batch * steps / (time.perf_counter() - start):>10.0f}")
+        rows[activation] = batch * steps / (time.perf_counter() - start)
+        print(f"{activation:<12} {rows[activation]:>10.0f}")
+    from faultdx.results import write_result
 
-
-def _load(path: Path) -> dict | None:
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
-def targets(compare: Path, ship: Path, activation: str) -> None:
-    rows = []
-    time_runs = sorted((compare / "time").glob(f"{activation}-s*/test.json"))
-    clean = {sel: [_load(p)[sel]["accuracy"] for p in time_runs] for sel in ("best", "last")}
-    noisy = {sel: [_load(p)[sel].get("accuracy_snr_-4dB") for p in time_runs] for sel in ("best", "last")}
-    cross: dict[str, dict[int, list[float]]] = {"best": {}, "last": {}}
-    for path in sorted((compare / "cross").glob(f"{activation}-s*-test*/test.json")):
-        seed = int(path.parent.name.split("-s")[1].split("-")[0])
-        for sel in ("best", "last"):
-            cross[sel].setdefault(seed, []).append(_load(path)[sel]["accuracy"])
-    cross_means = {
-        sel: [statistics.fmean(v) for v in by.values() if len(v) == 4] for sel, by in cross.items()
-    }
-    rows.append(("clean test accuracy (time split)", ">= 99.5 %", clean, 99.5))
-    rows.append(("accuracy at SNR -4 dB (time split)", ">= 90 %", noisy, 90.0))
-    rows.append(("by-condition, 9 classes, 3 loads -> 4th", ">= 97 %", cross_means, 97.0))
-    print(f"\ntargets for {activation} ({compare}): mean ± std over seeds, n = seeds")
-    print(f"{'target':<42} {'goal':<10} {'best-on-val':<22} {'last epoch':<22} met")
-    for label, goal, values, threshold in rows:
-        cells, met = [], True
-        for sel in ("best", "last"):
-            vals = [100 * v for v in values[sel] if v is not None]
-            if not vals:
-                cells.append("not run")
-                met = False
-                continue
-            std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            cells.append(f"{statistics.fmean(vals):.2f} ± {std:.2f} (n={len(vals)})")
-            met &= statistics.fmean(vals) >= threshold and len(vals) >= 3
-        print(f"{label:<42} {goal:<10} {cells[0]:<22} {cells[1]:<22} {'yes' if met else 'NO'}")
-    records = (
-        [json.loads(line) for line in (ship / "metrics.jsonl").read_text().splitlines()]
-        if (ship / "metrics.jsonl").is_file()
-        else []
-    )
-    if records:
-        minutes = records[-1]["elapsed_s"] / 60
-        test = _load(ship / "test.json") or {}
-        acc = 100 * test.get("best", {}).get("accuracy", float("nan"))
-        measured = f"{minutes:.1f} min, {len(records)} epochs, test {acc:.2f} %"
-        verdict = "yes" if minutes <= 10 else "NO"
-        print(f"{'CPU training of the shipped preset':<42} {'<= 10 min':<10} {measured:<45} {verdict}")
-    else:
-        print(f"CPU training of the shipped preset: no run folder at {ship}")
+    path = write_result(f"bench_train_{device.type}", {
+        "preset": preset, "batch": batch, "steps": steps, "window": 2048, "precision": precision.name,
+        "device": name, "windows_per_s": rows,
+    }, command="bench_train.py " + " ".join(sys.argv[1:]))
+    print(f"wrote {path}")
 
 
 def main() -> None:
@@ -127,18 +99,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--preset", default="small")
+    parser.add_argument("--preset", default="physics", help="the shipped recipe's preset (hybrid front end)")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--compare", type=Path, default=Path("runs/compare"))
-    parser.add_argument("--ship", type=Path, default=Path("runs/ship-v1"))
-    parser.add_argument("--activation", default="aprelu")
-    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
-    if not args.skip_throughput:
-        throughput(args.device, args.preset, args.batch, args.steps, args.threads)
-    targets(args.compare, args.ship, args.activation)
+    throughput(args.device, args.preset, args.batch, args.steps, args.threads)
 
 
 if __name__ == "__main__":

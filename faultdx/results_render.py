@@ -395,6 +395,14 @@ def render_bench_windows(payload: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_bench_train(payload: dict[str, Any]) -> str:
+    d = payload["data"]
+    head = (f"Training windows per second (forward, backward, AdamW; batch {d['batch']} x {d['window']} "
+            f"samples, preset {d['preset']}, {d['precision']}, {d['device']}):")
+    rows = "".join(f"| {name} | {rate:,.0f} |\n" for name, rate in d["windows_per_s"].items())
+    return f"{head}\n\n| activation | windows/s |\n|---|---|\n{rows}"
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
@@ -408,6 +416,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "monitor_example": render_monitor_example,
     "ood": render_ood,
     "bench_windows": render_bench_windows,
+    "bench_train_cpu": render_bench_train,
 }
 
 
