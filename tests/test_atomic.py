@@ -101,7 +101,9 @@ def test_a_writer_killed_at_every_step_leaves_old_or_new_and_recovery_cleans_up(
     tmp_path, monkeypatch, exchange, existing
 ):
     if exchange and atomic._renameat2() is None:
-        pytest.fail("renameat2 is missing from libc on this Linux machine")
+        if sys.platform.startswith("linux"):
+            pytest.fail("renameat2 is missing from libc on this Linux machine")
+        pytest.skip("renameat2 is Linux-only; elsewhere the two-rename fallback is what runs (tested)")
     if not exchange:
         _without_exchange(monkeypatch)
     seen = set()
