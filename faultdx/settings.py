@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from faultdx.data.readers import MAX_CHANNELS, MAX_SAMPLES
+
 DEFAULT_MODEL = "hybrid-aprelu"  # the shipped model every interface serves when none is named
 
 
@@ -57,6 +59,12 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one micro-batch")
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
     max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")
+    max_samples: int = Field(
+        default=MAX_SAMPLES, ge=1, description="most samples (all channels) an uploaded file may decode to"
+    )
+    max_channels: int = Field(
+        default=MAX_CHANNELS, ge=1, le=1024, description="most channels read from an uploaded file"
+    )
     trace: bool = Field(default=True, description="run the network as a frozen TorchScript graph (faster)")
     torch_threads: int = Field(default=0, ge=0, description="0 = CPU cores / workers - 1 (at least 1)")
     api_key: SecretStr | None = Field(default=None, description="when set, requests need X-API-Key")

@@ -9,8 +9,9 @@ import pytest
 
 from faultdx.data.base import CWRU_10_CLASSES, FAULT_TYPES
 from faultdx.data.catalogue import cwru_file, cwru_files, mfpt_files
-from faultdx.data.cwru import CWRUDataset, CwruFileError
-from faultdx.data.mfpt import MFPTDataset, MfptFileError
+from faultdx.data.cwru import CWRUDataset
+from faultdx.data.mfpt import MFPTDataset
+from faultdx.data.readers import SignalFileError
 from faultdx.data.registry import dataset_names, get_dataset
 from tests.data_helpers import (  # noqa: F401
     isolated_cache,
@@ -66,7 +67,7 @@ def test_cwru_loader_reads_own_variable_in_real_layout(tmp_path):
     assert normal.signal.shape == (1, 2000) and normal.sampling_rate == 12000  # 48 kHz -> 12 kHz
     both = dataset.load(cwru_file(105), ("DE", "BA"))
     np.testing.assert_allclose(both.signal[1], own["X105_BA_time"][:, 0], rtol=1e-6)
-    with pytest.raises(CwruFileError, match=r"no variable X097_BA_time \(the file holds X097_DE_time"):
+    with pytest.raises(SignalFileError, match=r"no variable X097_BA_time \(the file holds X097_DE_time"):
         dataset.load(cwru_file(97), ("BA",))
     with pytest.raises(ValueError, match="unknown CWRU channel"):
         dataset.load(cwru_file(105), ("XX",))
@@ -103,7 +104,7 @@ def test_mfpt_loader_reads_struct_layout(tmp_path):
     from scipy.io import savemat
 
     savemat(tmp_path / "mfpt/InnerRaceFault_vload_3.mat", {"x": np.ones((10, 1))})
-    with pytest.raises(MfptFileError, match="no struct variable 'bearing'"):
+    with pytest.raises(SignalFileError, match=r"no variable bearing \(the file holds x\)"):
         MFPTDataset(root=tmp_path).recordings()
 
 

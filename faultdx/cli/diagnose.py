@@ -1,7 +1,8 @@
 """`faultdx diagnose FILE...`: the verdict on signal files, with their machine context (rpm, bearing).
 
-Files are read as the service reads uploads (:func:`faultdx.data.readers.read_signal`; a multi-channel file is
-read for the model's channel). Bad values exit with status 2 naming the option.
+Files are read as the service reads uploads (:func:`faultdx.data.readers.read_signal`, within a sample budget;
+a multi-channel file is read for the model's channel, or ``--channel``). Bad values exit with status 2 naming
+the option.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from faultdx.data.readers import MAX_SAMPLES
 from faultdx.paths import DEFAULT_MODEL
 
 
@@ -50,26 +52,34 @@ def _rpm(rpm: float | None) -> float | None:
         raise _bad(str(err), "--rpm") from None
 
 
-def _read(diagnoser: Any, path: Path, rate: float | None) -> Any:
-    """The file's signal, for the model's channel when it has several."""
-    from faultdx.data.readers import read_signal
+def _read(diagnoser: Any, path: Path, rate: float | None, channel: str | None, max_samples: int) -> Any:
+    """The file's signal (read once), for the model's channel when it has several."""
+    from faultdx.data.readers import parse_channel, read_signal
+    from faultdx.errors import InputError
 
+    picked = parse_channel(channel)
+    default = diagnoser.channels[0] if len(diagnoser.channels) == 1 else None
     try:
-        signal_file = read_signal(path, sampling_rate=rate)
-        if len(diagnoser.channels) == 1 and signal_file.signal.shape[0] > 1:
-            signal_file = read_signal(path, sampling_rate=rate, channel=diagnoser.channels[0])
-    except ValueError as err:
-        raise _bad(str(err), "FILE") from None
+        signal_file = read_signal(path, sampling_rate=rate, channel=picked, default_channel=default,
+                                  max_samples=max_samples)
+    except InputError as err:
+        raise _bad(str(err), "--channel" if err.field == "channel" else "FILE") from None
     if signal_file.sampling_rate is None:
         raise _bad(f"{path} does not state its sampling rate; give --rate", "--rate")
+    if default is not None and picked is None and len(signal_file.channels) > 1:
+        names = ", ".join(signal_file.channels)
+        raise _bad(f"{path} has channels {names} and none is the model's {default!r}", "--channel")
     return signal_file
 
 
-def verdict(diagnoser: Any, path: Path, rate: float | None, rpm: float | None, bearing: Any) -> dict:
+def verdict(
+    diagnoser: Any, path: Path, rate: float | None, rpm: float | None, bearing: Any, *,
+    channel: str | None = None, max_samples: int = MAX_SAMPLES,
+) -> dict:
     """One file's verdict: fault type, confidence, class, severity, evidence, machine context."""
     from faultdx.diagnose import DiagnoseInputError
 
-    signal_file = _read(diagnoser, path, rate)
+    signal_file = _read(diagnoser, path, rate, channel, max_samples)
     try:
         [d] = diagnoser.diagnose([signal_file.signal], signal_file.sampling_rate, rpm=rpm, bearing=bearing)
     except DiagnoseInputError as err:
@@ -121,6 +131,12 @@ def register(app: typer.Typer) -> None:
         rate: Annotated[
             float | None, typer.Option(help="sampling rate in Hz, if the file does not say")
         ] = None,
+        channel: Annotated[
+            str | None, typer.Option(help="channel name or index in the files (default: the model's)")
+        ] = None,
+        max_samples: Annotated[
+            int, typer.Option(min=1, help="refuse files that hold more samples (all channels read)")
+        ] = MAX_SAMPLES,
         as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
     ) -> None:
         """Diagnose signal files: fault type, confidence, unknown-condition score (above 1: the fault type is
@@ -132,7 +148,8 @@ def register(app: typer.Typer) -> None:
             diagnoser = Diagnoser.from_dir(model)
         except (OSError, ValueError) as err:
             raise _bad(str(err), "--model") from None
-        verdicts = [verdict(diagnoser, f, rate, rpm_value, geometry) for f in files]
+        verdicts = [verdict(diagnoser, f, rate, rpm_value, geometry, channel=channel, max_samples=max_samples)
+                    for f in files]
         if as_json:
             typer.echo(json.dumps(verdicts, indent=1))
             return

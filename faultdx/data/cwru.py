@@ -23,8 +23,8 @@ from faultdx.data.base import (
 )
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import CwruFile, cwru_files
+from faultdx.data.readers import read_mat, validate_signal
 from faultdx.data.windows import resample
-from faultdx.errors import InputError
 from faultdx.paths import data_dir
 
 CHANNELS = ("DE", "FE", "BA")
@@ -37,24 +37,11 @@ SETS: dict[str, tuple[str, ...]] = {
 LABEL_SETS = {"10class": CWRU_10_CLASSES, "4class": FAULT_TYPES}
 
 
-class CwruFileError(InputError):
-    """A CWRU file that cannot be read as its catalogue entry describes."""
-
-
 def read_cwru_file(path: Path, entry: CwruFile, channels: tuple[str, ...]) -> np.ndarray:
-    """Read ``channels`` of one CWRU file → float32 ``[C, T]`` at the file's own sampling rate."""
-    from scipy.io import loadmat, whosmat
-
+    """Read ``channels`` of one CWRU file (the variables its catalogue entry names) → float32 ``[C, T]``."""
     names = [entry.variable(ch) for ch in channels]
-    try:
-        mat = loadmat(path, variable_names=names)
-    except Exception as exc:  # scipy raises several types for damaged files
-        raise CwruFileError(f"{path}: not a readable MATLAB file ({exc})") from exc
-    missing = [n for n in names if n not in mat]
-    if missing:
-        held = ", ".join(name for name, _, _ in whosmat(path))
-        raise CwruFileError(f"{path}: no variable {', '.join(missing)} (the file holds {held})")
-    columns = [np.asarray(mat[n], dtype=np.float32).reshape(-1) for n in names]
+    mat = read_mat(path, names)
+    columns = [validate_signal(mat[n].reshape(-1), min_samples=1)[0] for n in names]
     length = min(c.shape[0] for c in columns)
     return np.stack([c[:length] for c in columns])
 

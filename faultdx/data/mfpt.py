@@ -14,36 +14,32 @@ import numpy as np
 from faultdx.data.base import DatasetExample, InfoTable, Recording, SourceFile, pretty_label
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import MfptFile, mfpt_files
+from faultdx.data.readers import SignalFileError, read_mat, validate_signal
 from faultdx.data.windows import resample
-from faultdx.errors import InputError
 from faultdx.paths import data_dir
 
 MFPT_CLASSES = ("inner_race", "outer_race")  # the obtainable subset has no normal baseline
 
 
-class MfptFileError(InputError):
-    """An MFPT file that does not have the publisher's struct layout."""
-
-
 def read_mfpt_file(path: Path) -> tuple[np.ndarray, float, float, float]:
     """Read one MFPT file → (float32 ``[1, T]`` signal, sampling rate, shaft Hz, load in lbs)."""
-    from scipy.io import loadmat
-
-    try:
-        mat = loadmat(path, variable_names=["bearing"])
-    except Exception as exc:  # scipy raises several types for damaged files
-        raise MfptFileError(f"{path}: not a readable MATLAB file ({exc})") from exc
-    if "bearing" not in mat or mat["bearing"].dtype.names is None:
-        raise MfptFileError(f"{path}: no struct variable 'bearing' (MFPT layout: bearing.gs/.sr/.rate/.load)")
-    bearing = mat["bearing"]
+    bearing = read_mat(path, ["bearing"])["bearing"]
+    if bearing.dtype.names is None or bearing.size != 1:
+        raise SignalFileError(f"{path}: 'bearing' is not a 1x1 struct (MFPT: bearing.gs/.sr/.rate/.load)")
     missing = {"gs", "sr", "rate", "load"} - set(bearing.dtype.names)
     if missing:
-        raise MfptFileError(f"{path}: struct 'bearing' lacks field(s) {', '.join(sorted(missing))}")
+        raise SignalFileError(f"{path}: struct 'bearing' lacks field(s) {', '.join(sorted(missing))}")
 
     def scalar(name: str) -> float:
-        return float(np.asarray(bearing[name][0, 0]).ravel()[0])  # ``load`` is a string: float("50")
+        value = np.asarray(bearing[name].flat[0]).ravel()
+        try:
+            if value.size == 1:
+                return float(value[0])  # ``load`` is a string: float("50")
+        except (TypeError, ValueError):
+            pass
+        raise SignalFileError(f"{path}: field bearing.{name} is not a number")
 
-    signal = np.asarray(bearing["gs"][0, 0], dtype=np.float32).reshape(1, -1)
+    signal = validate_signal(np.asarray(bearing["gs"].flat[0]).reshape(-1), min_samples=1)
     return signal, scalar("sr"), scalar("rate"), scalar("load")
 
 

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import APIRouter, File, Form, Header, UploadFile
+from fastapi import APIRouter, Form, Header
 from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
@@ -29,6 +29,7 @@ from faultdx_service.schemas import (
     SamplingRate,
 )
 from faultdx_service.telemetry import DIAGNOSES, WINDOWS
+from faultdx_service.uploads import UploadField, read_upload
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.bearing import BearingGeometry
@@ -94,7 +95,7 @@ async def diagnose(
 async def diagnose_file(
     models: ModelsDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="a .csv, .npy, .wav, .mat or .parquet signal file")],
+    file: UploadField,
     sampling_rate: Annotated[SamplingRate | None, Form()] = None,
     model: Annotated[str | None, Form()] = None,
     window: Annotated[int | None, Form(ge=1)] = None,
@@ -108,49 +109,20 @@ async def diagnose_file(
         str | None, Form(description="a catalogue name (GET /v1/bearings) or a geometry as a JSON object")
     ] = None,
 ) -> JSONResponse:
-    """Diagnose an uploaded signal file, read by the data layer's readers (its channels; its rate if any).
+    """Diagnose an uploaded signal file, read once by the data layer's reader (its channels; its rate if any).
 
     A multi-channel file given to a one-channel model without ``channel`` is read for the model's channel
     (``DE`` picks ``X105_DE_time`` out of a CWRU file).
     """
     served = models.get(model)
     rpm, geometry = parse_rpm(rpm), parse_bearing_form(bearing)
-    data, name = await file.read(), file.filename or "upload"
-    signal, rate, names = await read_upload(served.diagnoser, data, name, sampling_rate, channel)
-    job = Job([signal], rate, window, hop, names, include_slopes, rpm, geometry, field="file")
+    wanted = served.diagnoser.channels
+    upload = await read_upload(file, settings, model_channels=wanted, sampling_rate=sampling_rate,
+                               channel=channel)
+    names = upload.channels if upload.signal.shape[0] != len(wanted) else None
+    job = Job([upload.signal], upload.sampling_rate, window, hop, names, include_slopes, rpm, geometry,
+              field="file")
     return await _diagnose(served, job, settings.max_windows)
-
-
-async def read_upload(
-    diagnoser: Diagnoser, data: bytes, name: str, sampling_rate: float | None, channel: str | None
-) -> tuple[np.ndarray, float, tuple[str, ...] | None]:
-    """An uploaded file → (signal [C, T], its rate, its channel names when they must pick the model's)."""
-    picked: str | int | None = int(channel) if channel is not None and channel.isdigit() else channel
-    signal_file = await _read(data, name, sampling_rate, picked)
-    wanted = diagnoser.channels
-    if picked is None and len(wanted) == 1 and signal_file.signal.shape[0] > 1:
-        signal_file = await _read(data, name, sampling_rate, wanted[0])  # e.g. the DE channel of a .mat
-    if signal_file.sampling_rate is None:
-        raise ApiError(
-            422,
-            "sampling_rate: the file does not state its sampling rate; send sampling_rate",
-            "sampling_rate",
-        )
-    signal = signal_file.signal
-    names = signal_file.channels if signal.shape[0] != len(wanted) else None
-    return signal, signal_file.sampling_rate, names
-
-
-async def _read(data: bytes, filename: str, sampling_rate: float | None, channel: str | int | None):
-    """The data layer's reader, in a thread; its errors (``SignalFileError``) become 422 naming ``file``."""
-    from faultdx.data.readers import read_signal
-
-    reader = partial(read_signal, data, filename=filename, sampling_rate=sampling_rate, channel=channel)
-    try:
-        return await run_in_threadpool(reader)
-    except ValueError as err:
-        field = "channel" if channel is not None and "channel" in str(err) else "file"
-        raise ApiError(422, f"{field}: {err}", field) from err
 
 
 async def _diagnose(

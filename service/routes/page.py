@@ -15,19 +15,21 @@ from __future__ import annotations
 
 import io
 import math
-from contextlib import suppress
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from faultdx_service.deps import ModelsDep, require_api_key
+from faultdx_service.deps import ModelsDep, SettingsDep, require_api_key
 from faultdx_service.errors import ApiError
 from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
 from faultdx_service.schemas import Bearing, SamplingRate, rpm_or_none
+from faultdx_service.uploads import UploadField, read_upload
 from pydantic import BaseModel, Field, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.base import DatasetExample
 from faultdx.data.bearing import BearingGeometry, defect_frequencies
@@ -281,9 +283,10 @@ def envelope(req: EnvelopeRequest, models: ModelsDep) -> EnvelopeResponse:
 
 
 @api.post("/envelope/file", response_model=EnvelopeResponse)
-def envelope_file(
-    file: Annotated[UploadFile, File(description="CSV / NPY / WAV / MAT / Parquet signal file")],
+async def envelope_file(
+    file: UploadField,
     models: ModelsDep,
+    settings: SettingsDep,
     sampling_rate: Annotated[SamplingRate | None, Form(description="Hz, if the file does not say")] = None,
     rpm: Annotated[float | None, Form(description="shaft speed")] = None,
     channel: Annotated[str | None, Form(description="channel name or index (default: the model's)")] = None,
@@ -297,33 +300,17 @@ def envelope_file(
     band_high: Annotated[float | None, Form(description="band-pass high edge, Hz (with band_low)")] = None,
 ) -> EnvelopeResponse:
     """``POST /v1/envelope`` for an uploaded file, read as ``POST /v1/diagnose/file`` reads it."""
-    from faultdx.data.readers import read_signal
-
     if (band_low is None) != (band_high is None):
         field = "band_high" if band_high is None else "band_low"
         raise ApiError(422, f"{field}: give both band_low and band_high, or neither", field)
     band = None if band_low is None or band_high is None else (band_low, band_high)
     diagnoser = models.get(model).diagnoser
-    meta = diagnoser.meta
     geometry, source = _geometry(parse_bearing_form(bearing), diagnoser)
-    pick: str | int | None = channel
-    if channel is not None and channel.strip().lstrip("-").isdigit():
-        pick = int(channel)
-    data, name = file.file.read(), file.filename or "upload"
-    try:
-        sf = read_signal(data, filename=name, sampling_rate=sampling_rate, channel=pick)
-    except ValueError as err:
-        raise ApiError(422, f"file: {err}", "file") from err
-    if pick is None and sf.signal.shape[0] > 1:  # several channels: the model's own if the file names it
-        with suppress(ValueError):  # no such name: the first channel
-            sf = read_signal(data, filename=name, sampling_rate=sampling_rate, channel=meta.channels[0])
-    rate = sampling_rate if sampling_rate is not None else sf.sampling_rate
-    if rate is None:
-        raise ApiError(422, "sampling_rate: the file does not state its sampling rate; send sampling_rate",
-                       "sampling_rate")
-    x = _validated(sf.signal[:1], "file")[0]
-    return envelope_report(x, rate, rpm=rpm, geometry=geometry, bearing_source=source, band=band,
-                           harmonics=harmonics, max_frequency=max_frequency)
+    upload = await read_upload(file, settings, model_channels=diagnoser.channels[:1],
+                               sampling_rate=sampling_rate, channel=channel, min_samples=MIN_ENVELOPE_SAMPLES)
+    report = partial(envelope_report, upload.signal[0], upload.sampling_rate, rpm=rpm, geometry=geometry,
+                     bearing_source=source, band=band, harmonics=harmonics, max_frequency=max_frequency)
+    return await run_in_threadpool(report)
 
 
 router.include_router(api)
