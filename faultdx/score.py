@@ -355,9 +355,10 @@ def _read(diagnoser: Diagnoser, job: Job, data: bytes) -> tuple[np.ndarray, floa
     from faultdx.data.readers import SignalFileError, read_signal
 
     name = Path(job.file).name
-    signal_file = read_signal(data, filename=name, sampling_rate=job.rate)
-    if len(diagnoser.channels) == 1 and signal_file.signal.shape[0] > 1:
-        signal_file = read_signal(data, filename=name, sampling_rate=job.rate, channel=diagnoser.channels[0])
+    default = diagnoser.channels[0] if len(diagnoser.channels) == 1 else None
+    signal_file = read_signal(data, filename=name, sampling_rate=job.rate, default_channel=default)
+    if default is not None and signal_file.signal.shape[0] > 1:
+        raise SignalFileError(f"{name}: no channel {default!r}; channels: {', '.join(signal_file.channels)}")
     if signal_file.sampling_rate is None:
         raise SignalFileError(f"{name} does not state its sampling rate: give it in the sidecar's `rate` "
                               "column or with --rate")

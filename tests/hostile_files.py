@@ -27,25 +27,35 @@ def _element(mdtype: int, payload: bytes) -> bytes:
     return struct.pack("<II", mdtype, len(payload)) + payload + b"\x00" * (-len(payload) % 8)
 
 
-def compressed_zeros_mat(samples: int, name: str = "x", chunk: int = 1 << 22) -> bytes:
-    """A MAT 5 file with one compressed ``double`` column of ``samples`` zeros, compressed as written."""
-    flags = _element(MI_UINT32, struct.pack("<II", MX_DOUBLE, 0))
-    dims = _element(MI_INT32, struct.pack("<ii", samples, 1))
-    label = _element(MI_INT8, name.encode())
-    data_bytes = 8 * samples
-    head = flags + dims + label + struct.pack("<II", MI_DOUBLE, data_bytes)
-    body_bytes = len(head) + data_bytes + (-data_bytes % 8)
+def mat_variable(
+    name: str, dims: tuple[int, ...], zeros: int, *, mx_class: int = MX_DOUBLE, logical: bool = False,
+    compressed: bool = True, chunk: int = 1 << 22,
+) -> bytes:
+    """One MAT 5 variable declaring ``dims`` whose data element holds ``zeros`` zero bytes (consistent with
+    the dimensions or not), compressed as it is written so that a huge one never exists in memory."""
+    flags = _element(MI_UINT32, struct.pack("<II", mx_class | (0x200 if logical else 0), 0))
+    head = flags + _element(MI_INT32, struct.pack(f"<{len(dims)}i", *dims)) + _element(MI_INT8, name.encode())
+    head += struct.pack("<II", MI_DOUBLE, zeros)
+    padded = zeros + (-zeros % 8)
+    matrix = struct.pack("<II", MI_MATRIX, len(head) + padded) + head
+    if not compressed:
+        return matrix + bytes(padded)
     packer = zlib.compressobj(6)
-    out = [packer.compress(struct.pack("<II", MI_MATRIX, body_bytes) + head)]
-    zeros = bytes(chunk)
-    left = data_bytes + (-data_bytes % 8)
+    out = [packer.compress(matrix)]
+    block = bytes(min(chunk, padded))
+    left = padded
     while left:
         step = min(left, chunk)
-        out.append(packer.compress(zeros[:step]))
+        out.append(packer.compress(block[:step]))
         left -= step
     out.append(packer.flush())
-    compressed = b"".join(out)
-    return mat_header() + struct.pack("<II", MI_COMPRESSED, len(compressed)) + compressed
+    packed = b"".join(out)
+    return struct.pack("<II", MI_COMPRESSED, len(packed)) + packed
+
+
+def compressed_zeros_mat(samples: int, name: str = "x") -> bytes:
+    """A MAT 5 file with one compressed ``double`` column of ``samples`` zeros (2**27: a 1 MB file)."""
+    return mat_header() + mat_variable(name, (samples, 1), 8 * samples)
 
 
 def zeros_parquet(rows: int, row_group: int = 1 << 20, compression: str = "zstd") -> bytes:
@@ -94,8 +104,8 @@ def wav_bytes(
 ) -> bytes:
     """A RIFF/WAVE file whose ``fmt`` chunk says what the arguments say (consistent or not), zero samples."""
     block = channels * bits // 8
-    body = bytes(frames * max(block, 1))
-    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, rate * block, block, bits)
+    body = bytes(min(frames * max(block, 1), 1 << 16))
+    fmt_chunk = struct.pack("<HHIIHH", fmt, channels, rate, (rate * block) & 0xFFFFFFFF, block & 0xFFFF, bits)
     size = len(body) if data_size is None else data_size
     chunks = b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk
     chunks += b"data" + struct.pack("<I", size) + body

@@ -168,3 +168,123 @@ def test_validate_signal_for_json_input():
     with pytest.raises(SignalFileError, match=r"must be 1-D \[samples\] or 2-D"):
         validate_signal(np.ones((1, 2, 3)), min_samples=1)
     assert issubclass(SignalFileError, ValueError)
+
+
+# -- one reader for publisher files: the catalogue names the variables --------------------------------------
+def test_cwru_file_is_read_by_its_catalogue_variable_number(tmp_path):
+    """174.mat holds X173_* (the publisher's numbering): read by the catalogue's variable number, 48 kHz."""
+    from faultdx.data.catalogue import cwru_file
+
+    entry = cwru_file(174)
+    assert entry.variable_number == 173 and entry.sampling_rate == 48000
+    own = write_cwru_mat(tmp_path / "174.mat", 173, 4000, foreign=172)
+    s = read_signal(tmp_path / "174.mat", default_channel="DE")
+    assert s.channels == ("X173_DE_time",) and s.sampling_rate == 48000
+    np.testing.assert_allclose(s.signal[0], own["X173_DE_time"][:, 0], rtol=1e-6)
+    s = read_signal((tmp_path / "174.mat").read_bytes(), filename="174.mat")
+    assert s.channels == ("X173_DE_time", "X173_FE_time", "X173_BA_time")  # not the foreign X172 record
+    from faultdx.data.cwru import read_cwru_file
+
+    both = read_cwru_file(tmp_path / "174.mat", entry, ("DE", "BA"))
+    np.testing.assert_allclose(both, s.signal[[0, 2]])
+
+
+def test_default_channel_is_picked_only_when_the_file_names_it(tmp_path):
+    pd.DataFrame({"DE": X, "FE": 2 * X}).to_csv(tmp_path / "a.csv", index=False)
+    assert read_signal(tmp_path / "a.csv", default_channel="FE").channels == ("FE",)
+    assert read_signal(tmp_path / "a.csv", default_channel="BA").channels == ("DE", "FE")
+    assert read_signal(tmp_path / "a.csv", channel=0, default_channel="FE").channels == ("DE",)
+    with pytest.raises(SignalFileError, match="no channel 'BA'") as err:
+        read_signal(tmp_path / "a.csv", channel="BA")
+    assert err.value.field == "channel"
+
+
+# -- strict types: refused with the reason, never coerced ---------------------------------------------------
+def _npy(x: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, x)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("c.npy", _npy(np.ones(3000, dtype=np.complex64)), "complex \\(dtype complex64\\)"),
+        ("b.npy", _npy(np.ones(3000, dtype=bool)), "boolean \\(dtype bool\\)"),
+        ("u.npy", _npy(np.array(["1.0"] * 30)), "not numeric \\(dtype <U3\\)"),
+        ("d.npy", _npy(np.array(["2020-01-01"] * 30, dtype="datetime64[D]")), "not numeric"),
+        ("s.npy", _npy(np.zeros(30, dtype=[("a", "<f4"), ("b", "<f4")])), "not numeric"),
+        ("o.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '|O', 'fortran_order': False, 'shape': (3,), }"
+         .ljust(128 + 10, b" ") + b"\n", "not numeric \\(dtype object\\)"),
+        ("3d.npy", _npy(np.ones((2, 3, 4))), "must be \\[samples\\] or 2-D"),
+        ("n.npy", _npy(np.array([1.0, np.nan, 2.0])), "1 NaN or Inf value"),
+        ("big.npy", _npy(np.array([1.0, 1e39, 2.0])), "beyond the float32 range"),
+        ("t.npy", _npy(np.ones(3000))[:-8], "truncated: its header declares 24,000 bytes of data, it holds"),
+        ("b.csv", b"acc\nTrue\nFalse\nTrue\n", "column 'acc' is boolean"),
+        ("n.csv", b"acc\n1.0\n\n2.0\nnan\n", "NaN or Inf"),
+        ("x.wav", b"RIFX" + b"\x00" * 40, "RIFX WAV files are not supported"),
+        ("a.wav", b"RIFF\x00\x00\x00\x00WAVEdata\x04\x00\x00\x00abcd", "data chunk before the fmt chunk"),
+    ],
+)
+def test_strict_types(name, content, message):
+    with pytest.raises(SignalFileError, match=message):
+        read_signal(content, filename=name, sampling_rate=1000)
+
+
+def test_strict_types_in_parquet_and_mat(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from scipy.io import savemat
+
+    pq.write_table(pa.table({"DE": pa.array([True, False] * 20)}), tmp_path / "b.parquet")
+    with pytest.raises(SignalFileError, match="column 'DE' is boolean"):
+        read_signal(tmp_path / "b.parquet", sampling_rate=1000)
+    pq.write_table(pa.table({"DE": pa.array([[1.0, 2.0]] * 20)}), tmp_path / "l.parquet")
+    with pytest.raises(SignalFileError, match="column 'DE' is not numeric \\(type list<"):
+        read_signal(tmp_path / "l.parquet", sampling_rate=1000)
+    pq.write_table(pa.table({"DE": pa.array([1.0, None, 2.0])}), tmp_path / "null.parquet")
+    with pytest.raises(SignalFileError, match="1 NaN or Inf value"):
+        read_signal(tmp_path / "null.parquet", sampling_rate=1000)
+    savemat(tmp_path / "c.mat", {"x": (np.arange(300) * 1j)[:, None]})
+    with pytest.raises(SignalFileError, match="variable 'x' is complex"):
+        read_signal(tmp_path / "c.mat", sampling_rate=1000)
+    savemat(tmp_path / "l.mat", {"x": np.ones(300, dtype=bool)[:, None]})
+    with pytest.raises(SignalFileError, match="variable 'x' is boolean \\(logical\\)"):
+        read_signal(tmp_path / "l.mat", sampling_rate=1000)
+
+
+def test_every_wav_encoding_equals_scipys_reading(tmp_path):
+    from scipy.io import wavfile
+
+    rng = np.random.default_rng(0)
+    encodings = [(np.uint8, 128), (np.int16, 32768), (np.int32, 2**31), (np.float32, 1), (np.float64, 1)]
+    for dtype, scale in encodings:
+        x = rng.uniform(-0.5, 0.5, (500, 2))
+        data = (x * scale + (128 if dtype == np.uint8 else 0)).astype(dtype)
+        wavfile.write(tmp_path / "a.wav", 8000, data)
+        s = read_signal(tmp_path / "a.wav")
+        _, want = wavfile.read(tmp_path / "a.wav")
+        want = (want.astype(np.float64) - (128 if dtype == np.uint8 else 0)) / scale
+        assert s.sampling_rate == 8000 and s.channels == ("ch0", "ch1")
+        np.testing.assert_allclose(s.signal, want.T, atol=1e-7)
+    # 24-bit PCM (scipy reads it as int32 shifted left by 8)
+    values = np.array([0, 1, -1, 2**23 - 1, -(2**23), 12345])
+    raw = b"".join(int(v).to_bytes(3, "little", signed=True) for v in values)
+    from tests.hostile_files import wav_bytes
+
+    header = wav_bytes(bits=24, frames=0, data_size=len(raw))
+    s = read_signal(header + raw, filename="p24.wav")
+    np.testing.assert_array_equal(s.signal[0] * 2**23, values)
+
+
+def test_error_messages_are_bounded():
+    short = (",".join(f"c{i}" for i in range(17)) + "\n" + ",".join(["1"] * 17) + "\n").encode()
+    with pytest.raises(SignalFileError, match=r"channels: c0, c1, .*, c11, … \(17 in all\)$"):
+        read_signal(short, filename="w.csv", channel="nope")
+    header = ",".join(f"column_with_a_long_name_{i}" for i in range(17))
+    long = (header + "\n" + ",".join(["1"] * 17)).encode()
+    with pytest.raises(SignalFileError) as err:
+        read_signal(long, filename="w.csv", channel="nope")
+    assert len(str(err.value)) <= 300 and str(err.value).endswith("(truncated)")
