@@ -54,7 +54,7 @@ class StoreHolder:
             if self._store is None:
                 try:
                     self._store = Store(self.url)
-                except UNAVAILABLE as err:
+                except (*UNAVAILABLE, OSError) as err:  # OSError: e.g. ./data not writable here
                     raise unavailable(self.url, err) from None
                 refresh_gauge(self._store)
         return self._store
@@ -78,8 +78,8 @@ def unavailable(url: str, err: Exception) -> ApiError:
     """The 503 answered while the database cannot be reached."""
     reason = str(getattr(err, "orig", None) or err).strip().splitlines()[0][:200]
     backend = make_url(url).get_backend_name()
-    return ApiError(503, f"database unavailable ({backend}: {reason}); the diagnosis was not stored, retry "
-                         "later", "database")
+    return ApiError(503, f"database unavailable ({backend}: {reason}); nothing was stored, retry later (the "
+                         "database is FAULTDX_DATABASE_URL)", "database")
 
 
 def refresh_gauge(store: Store) -> None:
@@ -135,13 +135,14 @@ def new_diagnoses(
 
 
 async def record(
-    holder: StoreHolder, asset: dict[str, Any], items: list[NewDiagnosis], measured_at: datetime | None,
-    idempotency_key: str | None,
+    holder: StoreHolder, asset: dict[str, Any], items: Callable[[], list[NewDiagnosis]],
+    measured_at: datetime | None, idempotency_key: str | None,
 ) -> dict[str, Any]:
-    """Store a request's diagnoses for ``asset`` (committed before this returns) and update the gauge."""
+    """Store a request's diagnoses for ``asset`` (committed before this returns) and update the gauge;
+    ``items()`` (the indicators' FFTs) runs in the same worker thread, off the event loop."""
 
     def run(store: Store) -> dict[str, Any]:
-        done = store.record(asset["id"], items, measured_at=measured_at, idempotency_key=idempotency_key)
+        done = store.record(asset["id"], items(), measured_at=measured_at, idempotency_key=idempotency_key)
         if done.opened or done.closed:
             refresh_gauge(store)
         return done.as_dict()

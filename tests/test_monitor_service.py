@@ -204,3 +204,15 @@ def test_postgresql_concurrency_and_an_outage_answer_503_then_recover(model_dir,
         back = httpx.post(url + "/v1/diagnose", json=body, timeout=60)
         assert back.status_code == 200, back.text
         assert back.json()["stored"]["diagnosis_ids"]
+
+
+def test_a_database_that_cannot_be_opened_is_a_503_naming_the_setting(model_dir, tmp_path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the database's folder should be")
+    url = f"sqlite:///{blocker / 'data' / 'monitor.sqlite'}"
+    settings = Settings(model=[str(model_dir)], database_url=url, log_json=False, trace=False)
+    with TestClient(create_app(settings)) as client:  # starts: the store is retried per request
+        answer = client.get("/v1/assets")
+        assert answer.status_code == 503 and "FAULTDX_DATABASE_URL" in answer.json()["error"]
+        plain = client.post("/v1/diagnose", json={"signals": [signal()], "sampling_rate": RATE})
+        assert plain.status_code == 200  # diagnoses without an asset need no database

@@ -86,8 +86,9 @@ async def diagnose(
     keep = None
     if asset is not None:
         async def keep(diagnoses: list[Diagnosis], payload: dict[str, Any]) -> dict[str, Any]:
-            items = new_diagnoses(diagnoses, payload["results"], job.signals, rate, payload["model"])
-            return await record(store, asset, items, body.measured_at, idempotency_key)
+            return await record(store, asset, lambda: new_diagnoses(
+                diagnoses, payload["results"], job.signals, rate, payload["model"]
+            ), body.measured_at, idempotency_key)
     return await _diagnose(served, job, settings.max_windows, keep)
 
 
