@@ -175,6 +175,27 @@ def _check_concurrent_posts(url: str, database_url: str, seconds: float | None) 
     print(f"{CLIENTS} clients, {seconds or 'one post'} s: {answered} answered 200, {stored} stored")
     assert answered >= CLIENTS and stored == answered
 
+    # the same request retried by 8 clients at once: all answered, stored once
+    body = {"signals": [signal(0.2, seconds=0.2)], "asset": "hammered"}
+    replies: list[httpx.Response] = []
+
+    def retry() -> None:
+        replies.append(httpx.post(url + "/v1/diagnose", json=body, headers={"Idempotency-Key": "same"},
+                                  timeout=60))
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in replies] == [200] * 8, [r.text[:200] for r in replies]
+    assert len({tuple(r.json()["stored"]["diagnosis_ids"]) for r in replies}) == 1
+    store = Store(database_url, migrate=False)
+    try:
+        assert store.count_diagnoses("hammered") == stored + 1
+    finally:
+        store.close()
+
 
 def test_concurrent_posts_from_32_clients_to_two_sqlite_workers_are_all_stored(model_dir, tmp_path) -> None:
     database_url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
