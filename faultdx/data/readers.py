@@ -223,11 +223,11 @@ def _check_columns(where: str, columns: int, budget: Budget) -> None:
 
 
 def _read_csv(data: bytes, where: str, pick: _Pick, budget: Budget):
-    import pandas as pd
-
     end = data.find(b"\n")
     first = data if end < 0 else data[:end]
     _check_columns(where, first.count(b",") + 1, budget)  # before any parsing: 10^5 columns cost nothing
+    import pandas as pd
+
     headerless = all(_is_number(f) for f in first.decode("utf-8", errors="replace").split(","))
     lines = data.count(b"\n") + (not data.endswith(b"\n"))
     rows = lines - (not headerless)
@@ -502,7 +502,8 @@ def _mat5_variables(data: bytes, order: str, where: str) -> list[_MatVar]:
         head = memoryview(data)[pos + 8: min(end, pos + 8 + MAT_HEADER_BYTES)]
         if compressed:
             try:
-                head = memoryview(zlib.decompressobj().decompress(data[pos + 8: end], MAT_HEADER_BYTES))
+                _, first = _inflate(memoryview(data)[pos + 8: end], MAT_HEADER_BYTES, keep=MAT_HEADER_BYTES)
+                head = memoryview(first)
             except zlib.error as exc:
                 raise _mat_damaged(where, f"variable {len(out) + 1}: {exc}") from exc
             if len(head) < 8:
@@ -549,22 +550,33 @@ def _mat5_header(head: memoryview, order: str, where: str) -> tuple[str, tuple[i
     return bytes(name).decode("latin1"), tuple(shape), "logical" if logical else kind
 
 
-def _inflated_size(data: bytes, var: _MatVar, limit: int) -> int:
-    """Bytes a variable's element inflates to, counted without keeping them; stops past ``limit``."""
+def _inflate(packed: memoryview, limit: int, keep: int = 0) -> tuple[int, bytes]:
+    """Inflate ``packed`` 64 KB at a time, counting the bytes without keeping them (but the first ``keep``);
+    stops once past ``limit`` → (bytes counted, the first ``keep`` bytes)."""
+    inflater = zlib.decompressobj()
+    total, head = 0, b""
+    for start in range(0, len(packed), 1 << 16):
+        pending = packed[start: start + (1 << 16)]
+        while pending:
+            out = inflater.decompress(pending, min(1 << 20, limit + 1))
+            head += out[: max(keep - len(head), 0)]
+            total += len(out)
+            if total > limit or inflater.eof:
+                return total, head
+            pending = inflater.unconsumed_tail
+    return total, head
+
+
+def _inflated_size(data: bytes, var: _MatVar, limit: int, where: str) -> int:
+    """Bytes a variable's element inflates to (its tag's count when stored uncompressed)."""
     assert var.span is not None
     start, end = var.span
     if not var.compressed:
         return end - start
-    inflater = zlib.decompressobj()
-    pending = memoryview(data)[start + 8: end]
-    total = 0
     try:
-        while pending and total <= limit and not inflater.eof:
-            total += len(inflater.decompress(pending, 1 << 20))
-            pending = memoryview(inflater.unconsumed_tail)
-    except zlib.error:
-        return total  # damaged: loadmat will say so
-    return total
+        return _inflate(memoryview(data)[start + 8: end], limit)[0]
+    except zlib.error as exc:
+        raise _mat_damaged(where, f"variable {var.name[:40]!r}: {exc}") from exc
 
 
 def _load_mat(data: bytes, where: str, wanted: Sequence[_MatVar], budget: Budget) -> dict[str, np.ndarray]:
@@ -579,7 +591,7 @@ def _load_mat(data: bytes, where: str, wanted: Sequence[_MatVar], budget: Budget
         limit = MAT_BYTES_PER_SAMPLE * budget.max_samples + MAT_SLACK_BYTES
         total = 0
         for var in wanted:
-            total += _inflated_size(data, var, limit - total)
+            total += _inflated_size(data, var, limit - total, where)
             if total > limit:
                 raise TooLarge(f"{where}: variable {var.name[:40]!r} decodes to more than {limit:,} bytes "
                                f"(the limit is {budget.max_samples:,} samples)", "file")
