@@ -90,6 +90,7 @@ def run(model: str, database_url: str) -> dict[str, Any]:
                 "i": i, "day": day, "measured_at": when.isoformat(), "truth": stage(day),
                 "fault_type": result["fault_type"], "confidence": result["confidence"],
                 "p_outer_race": result["type_probabilities"]["outer_race"], "zone": stored["zones"][0],
+                "unknown_score": result.get("unknown_score"),
                 "alarms_opened": [f"{a['kind']}:{a['level']}" for a in stored["alarms_opened"]],
                 "alarms_closed": [f"{a['kind']}:{a['level']}" for a in stored["alarms_closed"]],
             })
