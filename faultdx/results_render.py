@@ -223,6 +223,12 @@ def render_monitor_example(payload: dict[str, Any]) -> str:
               f"{at('alarm_fault:outer_race')}; the zone reaches B at {at('zone_B')}, C at {at('zone_C')} "
               f"(zone alarm), D at {at('zone_D')}. At the end: zone {data['final']['zone']}, "
               f"{data['final']['open_alarms']} open alarms."]
+    unknown = [r for r in data["measurements"] if r["fault_type"] == "unknown"]
+    if unknown:
+        healthy = sum(r["truth"] == "normal" for r in unknown)
+        lines += ["", f"{len(unknown)} of {data['posted']} verdicts are `unknown` (unknown-condition score "
+                  f"above the model's calibrated threshold), {healthy} of them while the bearing is healthy; "
+                  f"the `unknown` alarm (3 of the last 5) opens at {at('alarm_unknown:unknown')}."]
     return "\n".join(lines) + "\n"
 
 

@@ -74,3 +74,10 @@ def test_alarm_rules() -> None:
     assert not todo.open
     with pytest.raises(ValueError, match="N <= M"):
         AlarmRule(4, 3)
+
+
+def test_unknown_verdicts_raise_their_own_alarm_kind() -> None:
+    recent = [Measurement("A", "unknown", 1.0)] * 3 + [Measurement("A", "inner_race", 1.0)] * 2
+    held = conditions(recent, AlarmRule(3, 5))
+    assert set(held) == {("unknown", "unknown")}
+    assert "not seen in training" in held[("unknown", "unknown")].message

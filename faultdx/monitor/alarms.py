@@ -6,6 +6,8 @@ Two kinds, each open at most once per asset (per fault type for ``fault``):
   escalates it) and it closes when a measurement is back in A or B.
 - ``fault``: the same fault type (anything but ``normal``) was diagnosed in at least N of the last M
   measurements; it closes when fewer than N of the last M show it.
+- ``unknown``: the same rule for the verdict ``unknown`` (the model's unknown-condition score above its
+  calibrated threshold, :mod:`faultdx.ood`): a condition the model was not trained on, not a fault type.
 
 Acknowledging an alarm (with a note) records that someone has seen it; only the condition clearing closes it.
 """
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 ALARM_ZONES = ("C", "D")
+UNKNOWN = "unknown"  # the verdict of faultdx.ood above its threshold
 DEFAULT_REPEAT_N = 3
 DEFAULT_REPEAT_M = 5
 MAX_REPEAT_M = 100
@@ -38,8 +41,8 @@ class AlarmRule:
 
 @dataclass(frozen=True)
 class Condition:
-    """An alarm condition that holds now: ``kind`` (zone | fault), ``key`` (``zone`` or the fault type),
-    ``level`` (the zone letter, or the fault type), and a message for people."""
+    """An alarm condition that holds now: ``kind`` (zone | fault | unknown), ``key`` (``zone`` or the
+    verdict), ``level`` (the zone letter, or the verdict), and a message for people."""
 
     kind: str
     key: str
@@ -70,8 +73,10 @@ def conditions(recent: Sequence[Measurement], rule: AlarmRule) -> dict[tuple[str
     counts = Counter(m.fault_type for m in window if m.fault_type != "normal")
     for fault_type, count in sorted(counts.items()):
         if count >= rule.repeat_n:
-            message = f"{fault_type} in {count} of the last {len(window)} measurements"
-            out[("fault", fault_type)] = Condition("fault", fault_type, fault_type, message)
+            kind = UNKNOWN if fault_type == UNKNOWN else "fault"
+            what = "an unknown condition (not seen in training)" if kind == UNKNOWN else fault_type
+            message = f"{what} in {count} of the last {len(window)} measurements"
+            out[(kind, fault_type)] = Condition(kind, fault_type, fault_type, message)
     return out
 
 
