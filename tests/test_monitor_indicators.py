@@ -81,3 +81,11 @@ def test_unknown_verdicts_raise_their_own_alarm_kind() -> None:
     held = conditions(recent, AlarmRule(3, 5))
     assert set(held) == {("unknown", "unknown")}
     assert "not seen in training" in held[("unknown", "unknown")].message
+
+
+def test_an_open_verdict_alarm_holds_until_none_of_the_last_m_show_it() -> None:
+    rule = AlarmRule(3, 5)
+    flapping = [Measurement("A", v, 1.0) for v in ("unknown", "ball", "unknown", "normal", "ball")]
+    assert ("fault", "ball") not in conditions(flapping, rule)  # 2 of 5: does not open
+    assert ("fault", "ball") in conditions(flapping, rule, {("fault", "ball")})  # but an open one holds
+    assert conditions([Measurement("A", "normal", 1.0)] * 5, rule, {("fault", "ball")}) == {}

@@ -5,7 +5,8 @@ Two kinds, each open at most once per asset (per fault type for ``fault``):
 - ``zone``: the latest measurement's velocity zone is C or D; the alarm's level follows the zone (C → D
   escalates it) and it closes when a measurement is back in A or B.
 - ``fault``: the same fault type (anything but ``normal``) was diagnosed in at least N of the last M
-  measurements; it closes when fewer than N of the last M show it.
+  measurements; it closes when none of the last M show it (hysteresis: a verdict that alternates between a
+  fault and another answer does not open and close the alarm over and over).
 - ``unknown``: the same rule for the verdict ``unknown`` (the model's unknown-condition score above its
   calibrated threshold, :mod:`faultdx.ood`): a condition the model was not trained on, not a fault type.
 
@@ -15,7 +16,7 @@ Acknowledging an alarm (with a note) records that someone has seen it; only the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 ALARM_ZONES = ("C", "D")
@@ -59,8 +60,11 @@ class Measurement:
     velocity_rms: float | None
 
 
-def conditions(recent: Sequence[Measurement], rule: AlarmRule) -> dict[tuple[str, str], Condition]:
-    """The alarm conditions that hold given ``recent`` measurements (newest first, at least the latest)."""
+def conditions(
+    recent: Sequence[Measurement], rule: AlarmRule, open_now: Collection[tuple[str, str]] = ()
+) -> dict[tuple[str, str], Condition]:
+    """The alarm conditions that hold given ``recent`` measurements (newest first, at least the latest) and
+    the alarms open now (``(kind, key)``: an open verdict alarm holds while any of the last M show it)."""
     out: dict[tuple[str, str], Condition] = {}
     if not recent:
         return out
@@ -72,8 +76,8 @@ def conditions(recent: Sequence[Measurement], rule: AlarmRule) -> dict[tuple[str
     window = recent[: rule.repeat_m]
     counts = Counter(m.fault_type for m in window if m.fault_type != "normal")
     for fault_type, count in sorted(counts.items()):
-        if count >= rule.repeat_n:
-            kind = UNKNOWN if fault_type == UNKNOWN else "fault"
+        kind = UNKNOWN if fault_type == UNKNOWN else "fault"
+        if count >= rule.repeat_n or (kind, fault_type) in open_now:
             what = "an unknown condition (not seen in training)" if kind == UNKNOWN else fault_type
             message = f"{what} in {count} of the last {len(window)} measurements"
             out[(kind, fault_type)] = Condition(kind, fault_type, fault_type, message)

@@ -455,9 +455,9 @@ class Store:
             .order_by(DiagnosisRow.measured_at.desc(), DiagnosisRow.id.desc())
             .limit(rule.repeat_m)
         ).all()
-        holding = conditions([Measurement(*r[2:]) for r in recent], rule)
         open_rows = {(a.kind, a.key): a for a in s.scalars(
             select(AlarmRow).where(AlarmRow.asset_id == asset.id, AlarmRow.closed_at.is_(None)))}
+        holding = conditions([Measurement(*r[2:]) for r in recent], rule, open_rows.keys())
         todo = changes({k: a.level for k, a in open_rows.items()}, holding)
         by, stamp = recent[0].id, recent[0].measured_at
         opened = [AlarmRow(asset_id=asset.id, kind=c.kind, key=c.key, level=c.level, message=c.message,
