@@ -151,12 +151,11 @@ def plot(data: dict[str, Any], path: Path) -> None:
         top.axhspan(low, high, color=colour, zorder=0)
         top.text(DAYS - 0.05, (low + high) / 2, name, ha="right", va="center", weight="bold", color="#4a5663")
     top.plot(days, [r["velocity_rms"] for r in rows], "o-", color="#0b5cad", ms=3.5, label="velocity RMS")
-    for r in rows:
-        for alarm in r["alarms_opened"]:
-            kind = alarm.split(":")[0]
-            top.axvline(r["day"], color="#b3261e" if kind == "zone" else "#7a4200", ls="--", lw=1)
-            top.annotate(alarm.replace(":", " "), (r["day"], ceiling * 0.97), rotation=90, va="top",
-                         ha="right", fontsize=8)
+    for r in (r for r in rows if r["alarms_opened"]):
+        zone = any(a.startswith("zone") for a in r["alarms_opened"])
+        top.axvline(r["day"], color="#b3261e" if zone else "#7a4200", ls="--", lw=1)
+        top.annotate(", ".join(a.replace(":", " ") for a in r["alarms_opened"]), (r["day"], ceiling * 0.97),
+                     rotation=90, va="top", ha="right", fontsize=8)
     top.set_ylim(0, ceiling)
     top.set_ylabel("velocity RMS, 10-1000 Hz (mm/s)")
     top.set_title(f"{data['asset']['name']}: ISO 20816-3 group {data['asset']['iso_group']} "
