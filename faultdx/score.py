@@ -47,7 +47,8 @@ PART_ROWS = 500  # rows per part file: a killed run loses at most this many file
 PART_SECONDS = 30.0  # ...or this much time's
 MERGE_ROWS = 65_536  # rows per row group of the merged table
 RAY_CHUNK = 20_000  # files per Ray Dataset: the job list of one chunk sits in the object store
-RAY_BATCH = 8  # files per map_batches call
+RAY_BATCH = 2  # files per map_batches call: rows stream back soon and actors stay evenly loaded
+RAY_BLOCKS = 4096  # most blocks per Dataset
 SIDECAR_FIELDS = ("asset", "rpm", "bearing", "rate", "measured_at")
 
 SCHEMA = pa.schema([
@@ -560,7 +561,8 @@ def run_ray(jobs: Iterable[Job], model: str, workers: int | None, address: str |
 def _ray_chunk(items: list[dict[str, Any]], model: str, size: int) -> Iterator[dict[str, Any]]:
     import ray.data
 
-    dataset = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / RAY_BATCH)))
+    blocks = min(RAY_BLOCKS, max(1, math.ceil(len(items) / RAY_BATCH)))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks)
     scored = dataset.map_batches(
         RayScorer, fn_constructor_kwargs={"model": model}, batch_size=RAY_BATCH, batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=size), num_cpus=1,
