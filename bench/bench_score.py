@@ -5,12 +5,12 @@ The archive: every real recording under ``FAULTDX_DATA`` (CWRU and MFPT, with th
 in a sidecar, as a plant would give them) plus ``--simulated`` files of ``--seconds`` each in every format
 (:func:`faultdx.data.archive.write_archive`). Each round scores the whole archive once per engine into a
 fresh table, in a rotating order; the tables must agree row for row. Per engine: wall time (with the start of
-processes or actors and the model loading), files/s and windows/s over it, and the steady windows/s after the
-first row came back. The 1-process steady rate is the per-window cost (one core); from it, the cost of a
-10,000-hour archive (windows at the model's rate and hop) in core-hours and its wall-clock time on N nodes of
-``--node-cores`` cores, assuming linear scaling across cores and nodes (the measured 2-process speed-up is
-shown beside it). The machine's cores may be shared with other work: the load average before and after every
-round is recorded.
+processes or actors and the model loading), files/s and windows/s over it, the start-up (until the first row
+came back) and the steady windows/s over the second half of the files. The 1-process steady rate is the
+per-window cost (one core); from it, the cost of a 10,000-hour archive (windows at the model's rate and hop)
+in core-hours and its wall-clock time on N nodes of ``--node-cores`` cores, assuming linear scaling across
+cores and nodes (the measured 2-process speed-up is shown beside it). The machine's cores may be shared with
+other work: the load average before and after every round is recorded.
 
 Prints a table and writes ``results/scaling.json`` (:func:`faultdx.results.write_result`).
 

@@ -345,9 +345,10 @@ def render_scaling(payload: dict[str, Any]) -> str:
                    f"{_num(e['steady_windows_per_s'], ',.0f')} | {_num(e['first_row_s'], '.1f')} | "
                    f"{_num(e['speedup_vs_1_process'], '.2f', '×')} |")
     loads = [x for r in d["load_average"] for x in (r["before"], r["after"])]
-    out += ["", f"files/s and windows/s over the whole run, start-up included; steady = after the first row "
-            f"came back. Load average (1 min) around the rounds: {min(loads):.1f} to {max(loads):.1f} on "
-            f"{d['cores']} cores ({d['load_average_note']}), so the multi-process figures are a floor.", "",
+    out += ["", "files/s and windows/s over the whole run, start-up included; start-up = until the first row "
+            "came back; steady = over the second half of the files. Load average (1 min) around the rounds: "
+            f"{min(loads):.1f} to {max(loads):.1f} on {d['cores']} cores ({d['load_average_note']}), so the "
+            "multi-process figures are a floor.", "",
             f"**A {p['archive_hours']:,}-hour archive** at the model's {d['model_rate'] / 1000:g} kHz and "
             f"hop {d['hop']} is {p['windows']:,.0f} windows; at the measured {d['core_ms_per_window']:.3f} "
             f"core-ms per window (1 process, steady) that is {p['core_hours']:,.0f} core-hours. Wall-clock "

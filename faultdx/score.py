@@ -105,7 +105,8 @@ class Job:
 
 @dataclass
 class ScoreSummary:
-    """What a run did; ``first_row_s``: seconds from the start until the first row came back (start-up)."""
+    """What a run did. ``first_row_s``: seconds until the first row came back (start-up and one file);
+    ``half_s`` / ``half_windows``: when half of the run's files were done, and the windows by then."""
 
     out: Path
     files: int = 0
@@ -114,7 +115,9 @@ class ScoreSummary:
     windows: int = 0
     seconds: float = 0.0
     first_row_s: float | None = None
-    first_row_windows: int = 0
+    total: int = 0
+    half_s: float | None = None
+    half_windows: int = 0
     engine: str = "local"
     workers: int = 1
     model: str = ""
@@ -130,10 +133,11 @@ class ScoreSummary:
 
     @property
     def steady_windows_per_s(self) -> float | None:
-        """Windows/s after the first row (start-up of processes or actors and model loading left out)."""
-        if self.first_row_s is None or self.seconds <= self.first_row_s:
+        """Windows/s over the second half of the files: every process or actor has long started by then
+        (the local pool starts its processes as work arrives; Ray starts its actors before)."""
+        if self.half_s is None or self.seconds <= self.half_s:
             return None
-        return (self.windows - self.first_row_windows) / (self.seconds - self.first_row_s)
+        return (self.windows - self.half_windows) / (self.seconds - self.half_s)
 
 
 # -- which files, with which machine context ---------------------------------------------------------------
@@ -659,7 +663,8 @@ def score_archive(
     jobs = plan((key for key in discover(paths, exclude) if key not in done), contexts, defaults)
     if engine == "local":
         workers = workers or os.cpu_count() or 1
-    summary = ScoreSummary(out, skipped=skipped, engine=engine, workers=workers or 0, model=diagnoser.name)
+    summary = ScoreSummary(out, skipped=skipped, total=total, engine=engine, workers=workers or 0,
+                           model=diagnoser.name)
     rows = run_local(jobs, model_ref, workers) if engine == "local" else run_ray(jobs, model_ref, workers,
                                                                                   address)
     sink = ResultSink(out)
@@ -693,7 +698,9 @@ def _count(summary: ScoreSummary, row: dict[str, Any], elapsed: float) -> None:
     summary.files += 1
     summary.windows += row["windows"] or 0
     if summary.first_row_s is None:
-        summary.first_row_s, summary.first_row_windows = elapsed, row["windows"] or 0
+        summary.first_row_s = elapsed
+    if summary.files == max(1, summary.total // 2):
+        summary.half_s, summary.half_windows = elapsed, summary.windows
     if row["error"] is not None:
         summary.errors += 1
         if len(summary.errors_seen) < 5:
