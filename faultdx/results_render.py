@@ -338,20 +338,24 @@ def render_scaling(payload: dict[str, Any]) -> str:
            f"{a['windows']:,} windows), "
            f"{d['cores']} cores, median of {d['rounds']} interleaved rounds; the tables of all engines are "
            "identical:", "",
-           "| engine | files/s | windows/s | steady windows/s | start-up (s) | steady speed-up |",
-           "|---|---|---|---|---|---|"]
+           "| engine | files/s | windows/s | steady windows/s | start-up (s) | steady speed-up "
+           "| CPU ms/window |",
+           "|---|---|---|---|---|---|---|"]
     for label, e in d["engines"].items():
         out.append(f"| {label} | {_num(e['files_per_s'], '.2f')} | {_num(e['windows_per_s'], ',.0f')} | "
                    f"{_num(e['steady_windows_per_s'], ',.0f')} | {_num(e['first_row_s'], '.1f')} | "
-                   f"{_num(e['speedup_vs_1_process'], '.2f', '×')} |")
+                   f"{_num(e['speedup_vs_1_process'], '.2f', '×')} | "
+                   f"{_num(e.get('cpu_ms_per_window'), '.3f')} |")
     loads = [x for r in d["load_average"] for x in (r["before"], r["after"])]
     out += ["", "files/s and windows/s over the whole run, start-up included; start-up = until the first row "
-            "came back; steady = over the second half of the files. Load average (1 min) around the rounds: "
+            "came back; steady = over the second half of the files; CPU ms/window = CPU time of the whole "
+            "run (start-up included) of the scoring process and its workers per window (not measured for "
+            "Ray's actors, which are not its children). Load average (1 min) around the rounds: "
             f"{min(loads):.1f} to {max(loads):.1f} on {d['cores']} cores ({d['load_average_note']}), so the "
             "multi-process figures are a floor.", "",
             f"**A {p['archive_hours']:,}-hour archive** at the model's {d['model_rate'] / 1000:g} kHz and "
             f"hop {d['hop']} is {p['windows']:,.0f} windows; at the measured {d['core_ms_per_window']:.3f} "
-            f"core-ms per window (1 process, steady) that is {p['core_hours']:,.0f} core-hours. Wall-clock "
+            f"CPU ms per window (1 process) that is {p['core_hours']:,.0f} core-hours. Wall-clock "
             f"time on nodes of {p['node_cores']} cores ({p['assumption']}):", "",
             "| nodes | cores | wall-clock hours |", "|---|---|---|"]
     out += [f"| {n['nodes']} | {n['cores']} | {n['wall_hours']:,.1f} |" for n in p["nodes"]]

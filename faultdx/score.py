@@ -509,7 +509,7 @@ def run_local(jobs: Iterable[Job], model: str, workers: int) -> Iterator[dict[st
         yield from _score_here(jobs, model)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch's threads
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+    with _one_thread_children(), ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
                              initargs=(model,)) as pool:
         pending: set = set()
         for job in jobs:
@@ -520,6 +520,23 @@ def run_local(jobs: Iterable[Job], model: str, workers: int) -> Iterator[dict[st
         while pending:
             finished, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (f.result() for f in finished)
+
+
+@contextlib.contextmanager
+def _one_thread_children() -> Iterator[None]:
+    """Start child processes with one-thread math libraries (as Ray does for one-CPU actors): numpy's BLAS
+    and torch's OpenMP read these when they load, before any call could set them."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "1"))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _score_here(jobs: Iterable[Job], model: str) -> Iterator[dict[str, Any]]:

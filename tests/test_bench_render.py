@@ -113,6 +113,7 @@ def scaling_payload() -> dict:
     def engine(engine: str, workers: int, fps: float, wps: float, steady: float, start: float,
                speedup: float) -> dict:
         return {"engine": engine, "workers": workers, "rounds": [], "seconds": 10.0, "first_row_s": start,
+                "cpu_ms_per_window": None if engine == "ray" else 1.25 * workers,
                 "files_per_s": fps, "windows_per_s": wps, "steady_windows_per_s": steady,
                 "speedup_vs_1_process": speedup}
 
@@ -142,8 +143,8 @@ def test_scaling_table_and_projection():
     assert lines[0].startswith("`faultdx score` with `hybrid-aprelu` on one archive of 75 files (51 real "
                                "CWRU/MFPT recordings, 24 simulated files of 10 s in every format; 10.8 "
                                "recorded minutes, 7,630 windows), 2 cores, median of 3 interleaved rounds")
-    assert "| local, 2 processes | 9.10 | 1,210 | 1,900 | 4.2 | 1.90× |" in lines
-    assert "| Ray, 2 actors | 6.00 | 700 | 1,800 | 9.0 | 1.80× |" in lines
+    assert "| local, 2 processes | 9.10 | 1,210 | 1,900 | 4.2 | 1.90× | 2.500 |" in lines
+    assert "| Ray, 2 actors | 6.00 | 700 | 1,800 | 9.0 | 1.80× | – |" in lines
     assert any("Load average (1 min) around the rounds: 1.2 to 2.5 on 2 cores" in line for line in lines)
     # 421,875,000 windows x 1 core-ms = 117 core-hours; on 4 nodes of 16 cores 1.8 h
     assert any("is 421,875,000 windows" in line and "117 core-hours" in line for line in lines)
