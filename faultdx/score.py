@@ -59,11 +59,12 @@ SCHEMA = pa.schema([
     ("rate", pa.float64()),  # Hz, as read (file or sidecar/flag)
     ("duration_s", pa.float64()),
     ("windows", pa.int64()),
-    ("verdict", pa.string()),  # healthy | fault
-    ("fault_type", pa.string()),
+    ("verdict", pa.string()),  # healthy | fault | unknown (beyond the model's calibrated unknown score)
+    ("fault_type", pa.string()),  # the primary answer: a fault type, or unknown
+    ("closest_fault_type", pa.string()),  # the network's most probable fault type, also when unknown
     ("label", pa.string()),  # most probable class of that fault type
     ("severity", pa.string()),
-    ("confidence", pa.float64()),
+    ("confidence", pa.float64()),  # probability of closest_fault_type
     ("p_normal", pa.float64()),  # probability of each fault type
     ("p_ball", pa.float64()),
     ("p_inner_race", pa.float64()),
@@ -340,10 +341,11 @@ def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
     from faultdx.monitor.indicators import indicators
 
     machine = d.machine
-    unknown = getattr(d, "unknown_score", None)
+    unknown = d.unknown_score
+    verdict = {"normal": "healthy", "unknown": "unknown"}.get(d.fault_type, "fault")
     row.update(
-        rate=rate, duration_s=signal.shape[-1] / rate, windows=len(d.start),
-        verdict="healthy" if d.fault_type == "normal" else "fault", fault_type=d.fault_type, label=d.label,
+        rate=rate, duration_s=signal.shape[-1] / rate, windows=len(d.start), verdict=verdict,
+        fault_type=d.fault_type, closest_fault_type=d.closest_fault_type, label=d.label,
         severity=d.severity, confidence=float(d.confidence),
         **{f"p_{name}": p for name, p in d.type_probabilities.items()},
         unknown_score=None if unknown is None else float(unknown),
