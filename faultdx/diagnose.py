@@ -91,6 +91,7 @@ class Diagnosis:
     slopes: dict[str, np.ndarray] | None = None
     machine: MachineContext | None = None
     window_unknown: np.ndarray | None = None
+    unknown_replaces_verdict: bool = True  # the calibration's policy (faultdx.ood.OodCalibration)
 
     @property
     def unknown_score(self) -> float | None:
@@ -100,9 +101,15 @@ class Diagnosis:
 
     @property
     def is_unknown(self) -> bool:
-        """Whether the signal is beyond the calibrated threshold (its verdict is then ``"unknown"``)."""
+        """Whether the signal is beyond the calibrated threshold (unlike what the model was fitted on)."""
         score = self.unknown_score
         return score is not None and score > 1.0
+
+    @property
+    def answers_unknown(self) -> bool:
+        """Whether the fault type and label are ``"unknown"``: flagged, and the calibration says a flag
+        replaces the verdict (else the flag is reported beside the network's answer)."""
+        return self.unknown_replaces_verdict and self.is_unknown
 
     @property
     def probabilities(self) -> np.ndarray:
@@ -129,7 +136,7 @@ class Diagnosis:
     @property
     def fault_type(self) -> str:
         """The primary answer: the most probable fault type, or ``"unknown"``."""
-        return UNKNOWN if self.is_unknown else self.closest_fault_type
+        return UNKNOWN if self.answers_unknown else self.closest_fault_type
 
     @property
     def confidence(self) -> float:
@@ -139,7 +146,7 @@ class Diagnosis:
     @property
     def label(self) -> str:
         """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``)."""
-        if self.is_unknown:
+        if self.answers_unknown:
             return UNKNOWN
         members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
         probs = np.where(members, self.probabilities, -1.0)
@@ -172,7 +179,7 @@ class Diagnosis:
         return self._unless_unknown(types)
 
     def _unless_unknown(self, answers: list[str]) -> list[str]:
-        if self.window_unknown is None:
+        if self.window_unknown is None or not self.unknown_replaces_verdict:
             return answers
         return [UNKNOWN if s > 1.0 else a for a, s in zip(answers, self.window_unknown.tolist(), strict=True)]
 
@@ -488,7 +495,8 @@ class Diagnoser:
         unknown: np.ndarray | None = None,
     ) -> Diagnosis:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
-        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown)
+        replaces = self.ood is None or self.ood.replaces_verdict
+        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces)
 
     def diagnose(
         self,

@@ -67,6 +67,9 @@ class OodCalibration:
     precision: Tensor | None = None
     info: dict[str, Any] = field(default_factory=dict)
     parts: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # Whether a signal above the threshold is answered "unknown" instead of its fault type. Off for a model
+    # meant for machines it never saw (the shipped one): there a new machine itself scores as unknown.
+    replaces_verdict: bool = True
 
     @property
     def needs_features(self) -> bool:
@@ -204,6 +207,7 @@ def save_calibration(model_dir: str | Path, calibration: OodCalibration) -> Path
         "threshold": calibration.threshold,
         "center": calibration.center,
         "target_rate": calibration.target_rate,
+        "replaces_verdict": calibration.replaces_verdict,
         "parts": {k: {"center": c, "threshold": t} for k, (c, t) in calibration.parts.items()},
         "signal_rule": SIGNAL_RULE,
         "score": "(raw - center) / (threshold - center): 0 typical, above 1 unknown",
@@ -242,9 +246,9 @@ def load_calibration(model_dir: str | Path) -> OodCalibration | None:
         raise CheckpointError(f"{str(directory)!r}: calibration lacks threshold/center/target_rate") from err
     if meta["method"] == "combined" and set(parts) != set(PARTS):
         raise CheckpointError(f"{str(directory)!r}: the combined calibration lacks its parts {PARTS}")
-    fields = ("method", "threshold", "center", "target_rate", "parts")
+    fields = ("method", "threshold", "center", "target_rate", "parts", "replaces_verdict")
     info = {k: v for k, v in meta.items() if k not in fields}
     return OodCalibration(
         meta["method"], threshold, center, rate, tensors.get("class_means"), tensors.get("precision"), info,
-        parts,
+        parts, bool(meta.get("replaces_verdict", True)),
     )

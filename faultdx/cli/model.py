@@ -122,6 +122,11 @@ def calibrate_ood(
     target_rate: Annotated[float, typer.Option(help="Share of validation windows flagged.")] = 0.01,
     max_fit_windows: Annotated[int, typer.Option(help="At most this many training windows fit it.")] = 4000,
     seed: Annotated[int, typer.Option(help="Seed of the draw of fit windows.")] = 0,
+    replaces_verdict: Annotated[bool, typer.Option(
+        "--replaces-verdict/--reports-only",
+        help="Above the threshold, answer 'unknown' instead of the fault type (for a model calibrated on the "
+             "machine it watches), or only report the score beside the answer (for a model meant for "
+             "machines it never saw, such as the shipped one).")] = True,
 ) -> None:
     """Calibrate the unknown-condition score of a model directory and write it there (atomically):
     fitted on the config's training split, threshold at ``--target-rate`` of its validation windows."""
@@ -149,12 +154,20 @@ def calibrate_ood(
                                      max_fit_windows=max_fit_windows, seed=seed, windows=windows)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--data") from err
+    if not replaces_verdict:
+        from dataclasses import replace
+
+        from faultdx.ood import save_calibration
+
+        result = replace(result, replaces_verdict=False)
+        save_calibration(path, result)
     info = result.info
     typer.echo(
         f"wrote {path}/ood.json + ood.safetensors: {result.method}, threshold {result.threshold:.4g} "
         f"(median {result.center:.4g}); fitted on {info['fit_windows']} {windows} training windows, "
         f"{100 * info['calibration_flagged_rate']:.2f} % of {info['calibration_windows']} validation windows "
-        f"flagged (target {100 * target_rate:g} %)"
+        f"flagged (target {100 * target_rate:g} %); "
+        + ("a flag replaces the verdict" if replaces_verdict else "the score is reported beside the verdict")
     )
 
 

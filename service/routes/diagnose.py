@@ -180,7 +180,7 @@ def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
         {
             "start": int(s),
             "fault_type": t,
-            "label": UNKNOWN if u is not None and u > 1.0 else classes[k],
+            "label": UNKNOWN if u is not None and u > 1.0 and d.unknown_replaces_verdict else classes[k],
             "confidence": float(p[k]),
             "probabilities": dict(zip(classes, p.tolist(), strict=True)),
             "unknown_score": u,

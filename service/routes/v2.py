@@ -193,7 +193,7 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
     probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
     labels = [d.classes[i] for i in probs.argmax(axis=1)]
-    if unknown is not None:
+    if unknown is not None and served.diagnoser.ood.replaces_verdict:
         labels = [UNKNOWN if s > 1.0 else label for label, s in zip(labels, unknown.tolist(), strict=True)]
     tensors = {
         "probabilities": probs.astype(np.float32),
