@@ -39,7 +39,7 @@ from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.base import FAULT_TYPES, type_membership
 from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.errors import InputError
+from faultdx.errors import InputError, TooLarge
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
 from faultdx.ood import UNKNOWN, OodCalibration, load_calibration, signal_score
 
@@ -52,6 +52,56 @@ log = logging.getLogger(__name__)
 
 class DiagnoseInputError(InputError):
     """Input the Diagnoser cannot use; ``field`` names the offending argument (``signals[2]``, ``hop``…)."""
+
+
+class NonFiniteOutput(RuntimeError):
+    """The network answered NaN or Inf for finite input: a broken model, never the caller's fault."""
+
+
+@dataclass
+class Budget:
+    """What one request may take, in samples: as decoded (channels x samples, summed over its signals) and,
+    separately, as framed (windows x channels x window: what overlapping windows multiply); and in windows.
+
+    Every route charges its request's signals here before the costly step, so that one limit holds whatever
+    the format or the parameters (``window=16384, hop=1`` on 20,479 samples asks for 67 M framed samples).
+    """
+
+    samples: int
+    windows: int | None = None
+    decoded: int = 0
+    framed: int = 0
+    framed_windows: int = 0
+
+    def decode(self, count: int, field: str) -> None:
+        """Charge ``count`` decoded samples; :class:`TooLarge` (413) naming ``field`` past the budget."""
+        if self.decoded + count > self.samples:
+            raise TooLarge(
+                f"{field}: {self.decoded + count} samples in this request; the budget is {self.samples}"
+                " samples per request (FAULTDX_MAX_SAMPLES): send less",
+                field,
+            )
+        self.decoded += count
+
+    def frame(self, windows: int, channels: int, window: int, hop: int, field: str) -> None:
+        """Charge ``windows`` windows of ``channels x window`` samples made with ``hop``; 413 naming
+        ``window``/``hop`` and the budget when they do not fit."""
+        samples = windows * channels * window
+        if self.windows is not None and self.framed_windows + windows > self.windows:
+            raise TooLarge(
+                f"{field}: window {window} with hop {hop} makes {windows} windows; at most {self.windows}"
+                " per request (FAULTDX_MAX_WINDOWS): send less, or a larger hop",
+                field,
+            )
+        if self.framed + samples > self.samples:
+            raise TooLarge(
+                f"{field}: window {window} with hop {hop} makes {windows} windows = {samples} samples;"
+                f" the budget is {self.samples} samples per request (FAULTDX_MAX_SAMPLES): use a larger hop"
+                " or a smaller window",
+                field,
+            )
+        self.framed += samples
+        self.framed_windows += windows
 
 
 @dataclass(frozen=True)
@@ -333,6 +383,11 @@ class Diagnoser:
         return self._slope_channels
 
     # -- signals → windows -----------------------------------------------------------------------------------
+    def plan(self, samples: int, sampling_rate: float, window: int, hop: int) -> int:
+        """How many windows a signal of ``samples`` per channel at ``sampling_rate`` makes (0: too short)."""
+        resampled = math.ceil(samples * self.sampling_rate / sampling_rate)
+        return 0 if resampled < window else 1 + (resampled - window) // hop
+
     def windows(
         self,
         signal: np.ndarray,
@@ -342,6 +397,7 @@ class Diagnoser:
         hop: int | None = None,
         channels: Sequence[str] | None = None,
         max_windows: int | None = None,
+        budget: Budget | None = None,
         field: str = "signal",
         rpm: float | None = None,
         bearing: str | dict | BearingGeometry | None = None,
@@ -351,35 +407,69 @@ class Diagnoser:
         or a geometry; the model's own when None).
 
         ``channels`` names the rows of a ``[C, T]`` signal so the model's channels can be picked out of it;
-        without names the signal must have exactly the model's channel count. ``field`` is used in errors.
+        without names the signal must have exactly the model's channel count. ``budget`` (or
+        ``max_windows`` alone) is charged the decoded and the framed samples before any work; ``field`` is
+        used in errors.
         """
         window, hop = self.check_window_hop(window, hop)
         rate = check_sampling_rate(sampling_rate)
-        signal = self._select_channels(_as_2d(signal, field), channels, field)
-        min_samples = math.ceil(window * rate / self.sampling_rate)
-        signal = _validate(signal, min_samples, field)
+        budget = budget or Budget(samples=math.inf, windows=max_windows)  # type: ignore[arg-type]
+        signal = _as_2d(signal, field)
+        budget.decode(signal.size, field)
+        signal = _validate(self._select_channels(signal, channels, field), 1, field)
+        count = self.plan(signal.shape[1], rate, window, hop)
+        if count == 0:
+            needed = max(math.ceil(window * rate / self.sampling_rate), signal.shape[1] + 1)
+            raise DiagnoseInputError(
+                f"{field}: signal is too short: {signal.shape[1]} samples, at least {needed} needed (one"
+                f" window of {window} at the model's {self.sampling_rate:g} Hz)",
+                field,
+            )
+        budget.frame(count, signal.shape[0], window, hop, field)
         machine = self.machine_context(signal, rate, rpm, bearing)
-        vector = (machine or self.default_context()).vector(self.sampling_rate)
-        resampled_len = math.ceil(signal.shape[1] * self.sampling_rate / rate)
-        count = 1 + max(0, resampled_len - window) // hop
-        if max_windows is not None and count > max_windows:
-            raise DiagnoseInputError(
-                f"{field}: {signal.shape[1]} samples at {rate:g} Hz make about {count} windows of {window} "
-                f"with hop {hop}; at most {max_windows} per request (send less, or a larger hop)",
-                field,
-            )
+        vector = self._vector(machine)
         signal = resample(signal, rate, self.sampling_rate)  # [C, T'] float32
-        framed = frame(signal, window, hop)  # [N, C, W] strided view
-        if framed.shape[0] == 0:
-            raise DiagnoseInputError(
-                f"{field}: after resampling to {self.sampling_rate:g} Hz the signal has {signal.shape[1]}"
-                f" samples, fewer than one window of {window}",
-                field,
-            )
+        framed = frame(signal, window, hop)[:count]  # [N, C, W] strided view
         start = np.arange(framed.shape[0], dtype=np.int64) * hop
         start = np.round(start * rate / self.sampling_rate).astype(np.int64)
         context = np.repeat(vector[None], framed.shape[0], axis=0)
         return Windows(x=standardize(framed), start=start, context=context, machine=machine)
+
+    def prepare_windows(
+        self,
+        windows: np.ndarray,
+        *,
+        rpm: float | None = None,
+        bearing: str | dict | BearingGeometry | None = None,
+        budget: Budget | None = None,
+        field: str = "windows",
+    ) -> Windows:
+        """Already-framed raw windows ``[N, C, W]`` at the model's rate (the Open Inference Protocol's
+        input) → standardised :class:`Windows` with their machine context; the rpm, when not given, is
+        estimated from the windows laid end to end."""
+        x = np.asarray(windows)
+        if x.ndim != 3 or x.shape[0] < 1 or x.shape[1] != len(self.channels):
+            want = f"[N >= 1, {len(self.channels)}, W]"
+            raise DiagnoseInputError(f"{field}: windows must be {want}, got shape {list(x.shape)}", field)
+        window, _ = self.check_window_hop(int(x.shape[2]), None)
+        if budget is not None:
+            budget.decode(x.size, field)
+            budget.frame(x.shape[0], x.shape[1], window, window, field)
+        if not np.isfinite(x).all():
+            raise DiagnoseInputError(f"{field}: the windows hold NaN or Inf values", field)
+        machine = self.machine_context(x.transpose(1, 0, 2).reshape(x.shape[1], -1), self.sampling_rate,
+                                       rpm, bearing)
+        vector = self._vector(machine)
+        start = np.arange(x.shape[0], dtype=np.int64) * window
+        return Windows(x=standardize(x), start=start, context=np.repeat(vector[None], len(x), axis=0),
+                       machine=machine or self.default_context())
+
+    def _vector(self, machine: MachineContext | None) -> np.ndarray:
+        """The network's context vector of ``machine`` (the model's default without one), finite or 422."""
+        vector = (machine or self.default_context()).vector(self.sampling_rate)
+        if not np.isfinite(vector).all():
+            raise DiagnoseInputError(f"rpm: the machine context is not finite ({vector.tolist()})", "rpm")
+        return vector
 
     def machine_context(
         self, signal: np.ndarray, sampling_rate: float, rpm: float | None,
@@ -484,7 +574,12 @@ class Diagnoser:
                         features = self._forward_features(batch, ctx)[1]
                     unknown.append(self.ood.score(logits.float(), features))
         merged = {k: np.concatenate([s[k] for s in slopes]) for k in slopes[0]} if slopes else {}
-        return Predictions(np.concatenate(probs), merged, np.concatenate(unknown) if unknown else None)
+        out = np.concatenate(probs)
+        scores = np.concatenate(unknown) if unknown else None
+        finite = [out, *merged.values(), *([] if scores is None else [scores])]
+        if not all(np.isfinite(a).all() for a in finite):
+            raise NonFiniteOutput(f"model {self.name!r} answered NaN or Inf for finite standardised windows")
+        return Predictions(out, merged, scores)
 
     # -- network → diagnosis ---------------------------------------------------------------------------------
     def aggregate(

@@ -186,9 +186,15 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
             f"{str(weights)!r} is {_foreign_kind(head)}, not safetensors; faultdx never loads pickles"
         )
     try:
-        return load_file(str(weights))
+        state = load_file(str(weights))
     except Exception as err:  # safetensors raises its own error types for any malformed header or body
         raise CheckpointError(f"{str(weights)!r} is not a valid safetensors file: {err}") from err
+    broken = [k for k, t in state.items() if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if broken:  # such a network answers NaN, or a confident verdict from NaN logits, for every signal
+        raise CheckpointError(
+            f"{str(weights)!r}: {len(broken)} tensor(s) hold NaN or Inf values (first: {broken[0]!r})"
+        )
+    return state
 
 
 def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:

@@ -60,15 +60,23 @@ class Settings(BaseSettings):
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
     max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")
     max_samples: int = Field(
-        default=MAX_SAMPLES, ge=1, description="most samples (all channels) an uploaded file may decode to"
+        default=MAX_SAMPLES, ge=1,
+        description="a request's sample budget: what it decodes (all channels), and separately what its"
+        " windows hold (windows x channels x window)",
     )
     max_channels: int = Field(
         default=MAX_CHANNELS, ge=1, le=1024, description="most channels read from an uploaded file"
+    )
+    max_queue_windows: int = Field(
+        default=16384, ge=1, description="windows queued for the network per model; past it 503 + Retry-After"
     )
     trace: bool = Field(default=True, description="run the network as a frozen TorchScript graph (faster)")
     torch_threads: int = Field(default=0, ge=0, description="0 = CPU cores / workers - 1 (at least 1)")
     api_key: SecretStr | None = Field(default=None, description="when set, requests need X-API-Key")
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, description="largest request body")
+    body_timeout_s: float = Field(
+        default=30.0, gt=0, le=3600, description="a body not fully received this long after its headers: 408"
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug", "trace"] = Field(
         default="info", description="log level of the service"
     )

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from faultdx_service.auth import ApiKeyMiddleware
 from faultdx_service.batching import BatchStats, MicroBatcher
 from faultdx_service.deps import ModelSet, ServedModel, require_api_key
-from faultdx_service.errors import install_error_handlers
+from faultdx_service.errors import CancelledAnswerMiddleware, RequestIdMiddleware, install_error_handlers
 from faultdx_service.limits import BodyLimitMiddleware
 from faultdx_service.monitoring import StoreHolder
 from faultdx_service.routes import alarms, assets, bearings, diagnose, docs, health, metrics, models, page, v2
@@ -96,6 +97,8 @@ def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBat
         diagnoser.predict_windows,
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
+        slice_windows=FORWARD_BATCH,
+        max_queue=settings.max_queue_windows,
         busy=in_flight,
         on_batch=observe,
         thread_init=lambda: torch.set_num_threads(threads),
@@ -144,14 +147,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(page.router)
     app.include_router(docs.router)
     app.include_router(assets.page_router)
+    # outermost last: metrics see every answer, the id is on every answer, CORS preflights need no key
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    app.add_middleware(ApiKeyMiddleware, api_key=key)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type", "X-API-Key", "Inference-Header-Content-Length"],
+            allow_headers=["Content-Type", "X-API-Key", "Inference-Header-Content-Length", "X-Request-ID"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(CancelledAnswerMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     app.add_middleware(MetricsMiddleware)
     return app
 

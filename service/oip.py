@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pydantic_core
 from faultdx_service.errors import ApiError
 
 HEADER = "Inference-Header-Content-Length"
@@ -66,9 +67,9 @@ def parse_request(body: bytes, header_length: str | None, max_elements: int) -> 
         if not 0 < n <= len(body):
             raise bad(f"{HEADER}={n} does not fit a body of {len(body)} bytes", HEADER)
         head, rest = body[:n], body[n:]
-    try:
-        request = json.loads(head)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    try:  # pydantic-core: a nesting limit instead of Python's RecursionError on [[[[...]]]]
+        request = pydantic_core.from_json(head, allow_inf_nan=True)
+    except ValueError as err:
         raise bad(f"the inference request is not valid JSON: {err}") from None
     if not isinstance(request, dict):
         raise bad("the inference request must be a JSON object")
@@ -214,7 +215,7 @@ def encode_response(
         head["id"] = request_id
     if parameters:
         head["parameters"] = parameters
-    header = json.dumps(head).encode()
+    header = json.dumps(head, allow_nan=False).encode()  # RFC 8259: a NaN here is a bug, not an answer
     if not chunks:
         return header, {"content-type": "application/json"}
     return header + b"".join(chunks), {"content-type": "application/octet-stream", HEADER: str(len(header))}

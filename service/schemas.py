@@ -39,13 +39,26 @@ def to_arrays(value: Any, field: str = "signals") -> list[np.ndarray]:
             array = np.asarray(signal)
         except ValueError as err:  # ragged nesting
             raise ValueError(f"{name} is not a rectangular array of numbers ({err})") from err
-        if array.dtype.kind not in "fiu" or array.size == 0:
+        if array.dtype.kind not in "fiu" or array.size == 0 or _holds_bool(signal):
             raise ValueError(f"{name} must be a non-empty array of numbers, got {_kind(signal)}")
         if array.ndim not in (1, 2):
             raise ValueError(f"{name} must be [samples] or [channels][samples], got {array.ndim} dimensions")
         with np.errstate(over="ignore"):  # out-of-range numbers become inf and are refused with the NaN check
             arrays.append(array.astype(np.float32))
     return arrays
+
+
+def _holds_bool(value: list) -> bool:
+    """Whether a list (of lists) holds a JSON true/false, which numpy would take for 1/0."""
+    rows = value if value and isinstance(value[0], list) else [value]
+    return any(bool in set(map(type, row)) for row in rows)
+
+
+def one_signal(value: Any) -> np.ndarray:
+    """Pydantic validator: one channel's samples (a flat list of numbers) → float32 ``[T]``."""
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        raise ValueError("signal must be a flat list of numbers (one channel)")
+    return to_arrays(value, "signal")[0]
 
 
 def _kind(value: Any) -> str:
@@ -81,6 +94,8 @@ def rpm_or_none(value: float | None) -> float | None:
 
 
 Signals = Annotated[list[np.ndarray], PlainValidator(to_arrays), WithJsonSchema(_SIGNALS_SCHEMA)]
+_SIGNAL_SCHEMA = {**_NUMBERS, "description": "samples of one channel"}
+Signal = Annotated[np.ndarray, PlainValidator(one_signal), WithJsonSchema(_SIGNAL_SCHEMA)]
 SamplingRate = Annotated[
     float,
     Field(
@@ -98,17 +113,23 @@ class DiagnoseRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True, protected_namespaces=())
 
     signals: Signals
-    sampling_rate: SamplingRate | None = Field(default=None, description="required unless the asset has one")
+    sampling_rate: Annotated[SamplingRate, Field(strict=True)] | None = Field(
+        default=None, description="required unless the asset has one"
+    )
     model: str | None = Field(default=None, description="a loaded model's name; default model when omitted")
-    window: int | None = Field(default=None, ge=1, description="window length in samples at the model's rate")
+    window: int | None = Field(
+        default=None, ge=1, strict=True, description="window length in samples at the model's rate"
+    )
     hop: int | None = Field(
-        default=None, ge=1, description="samples between window starts at the model's rate"
+        default=None, ge=1, strict=True, description="samples between window starts at the model's rate"
     )
     channels: list[str] | None = Field(
         default=None, description="names of the rows of [channels][samples] signals (e.g. ['DE', 'FE'])"
     )
-    include_slopes: bool = Field(default=False, description="also return each window's APReLU slopes")
-    rpm: float | None = Field(default=None, description=RPM_DESCRIPTION, examples=[1797])
+    include_slopes: bool = Field(
+        default=False, strict=True, description="also return each window's APReLU slopes"
+    )
+    rpm: float | None = Field(default=None, strict=True, description=RPM_DESCRIPTION, examples=[1797])
     bearing: Bearing = None
     asset: str | None = Field(
         default=None, max_length=200,

@@ -174,3 +174,17 @@ def test_resolve_by_path_name_and_run_folder(saved, tmp_path, monkeypatch):
     assert resolve_model(str(run)) == run / "best"
     with pytest.raises(CheckpointError, match=r"no model 'nope'.*available: .*hybrid-aprelu, m\)"):
         resolve_model("nope")
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_inf_are_refused(saved, value):
+    from safetensors.torch import load_file, save_file
+
+    weights = saved / "model.safetensors"
+    state = load_file(str(weights))
+    name = next(k for k, t in state.items() if t.is_floating_point())
+    state[name] = torch.full_like(state[name], value)
+    save_file(state, str(weights))
+    with pytest.raises(CheckpointError, match="NaN or Inf") as err:
+        load_model_dir(saved)
+    assert name in str(err.value)

@@ -64,10 +64,19 @@ def test_unexpected_errors_are_json_without_a_trace() -> None:
     def boom() -> None:
         raise RuntimeError("secret internals")
 
+    @app.get("/bug")
+    def bug() -> None:
+        raise ValueError("an internal ValueError is a bug, not bad input")
+
     client = TestClient(app, raise_server_exceptions=False)  # no lifespan: models are not loaded
-    r = client.get("/boom")
-    assert r.status_code == 500 and r.json() == {"error": "internal error (RuntimeError)", "field": None}
+    r = client.get("/boom", headers={"X-Request-ID": "req-42"})
+    assert r.status_code == 500 and r.headers["X-Request-ID"] == "req-42"
+    assert r.json() == {"error": "internal error (RuntimeError); request id req-42", "field": None,
+                        "request_id": "req-42"}
     assert "secret" not in r.text and "Traceback" not in r.text
+    r = client.get("/bug", headers={"X-Request-ID": "<script>"})  # a wild id is replaced, not echoed
+    assert r.status_code == 500 and "ValueError" in r.json()["error"]
+    assert r.json()["request_id"] == r.headers["X-Request-ID"] != "<script>"
     assert client.get("/readyz").status_code == 503
     assert client.get("/v2/health/ready").status_code == 503
     assert client.get("/healthz").status_code == 200
@@ -198,3 +207,28 @@ def test_two_models_under_one_name_are_refused(tmp_path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--model", str(first), "--model", str(second)],
                                 env={"COLUMNS": "400"})
     assert result.exit_code != 0 and "both named 'twin'" in result.output
+
+
+def test_serve_removes_metrics_folders_of_dead_processes(tmp_path, monkeypatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from faultdx.cli import serve
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = tmp_path / f"faultdx-metrics-{int(gone.stdout)}-abc"  # as a SIGKILLed `faultdx serve` leaves it
+    alive = tmp_path / f"faultdx-metrics-{os.getpid()}-def"
+    legacy_old, legacy_new = tmp_path / "faultdx-metrics-q1w2e3r4", tmp_path / "faultdx-metrics-t5y6u7i8"
+    for folder in (dead, alive, legacy_old, legacy_new):
+        folder.mkdir()
+        (folder / "counter_1.db").write_bytes(b"x")
+    os.utime(legacy_old, (0, 0))
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    monkeypatch.setenv(serve.MULTIPROC_ENV, "")  # undo then removes what _metrics_dir exports
+    monkeypatch.delenv(serve.MULTIPROC_ENV)
+    path, owned = serve._metrics_dir()
+    assert owned and path.parent == tmp_path and path.name.startswith(f"faultdx-metrics-{os.getpid()}-")
+    assert not dead.exists() and not legacy_old.exists()
+    assert alive.exists() and legacy_new.exists()

@@ -63,24 +63,89 @@ def test_concurrent_jobs_share_passes_and_get_their_own_rows() -> None:
     assert len(model.calls) < 40  # batched, not one pass per job
     assert max(n for n, _ in model.calls) <= 64
     assert sum(s.windows for s in stats) == sum(1 + i % 3 for i in range(40))
-    assert sum(s.jobs for s in stats) == 40
+    assert sum(s.jobs for s in stats) >= 40  # a job cut at a pass boundary counts in both passes
     assert model.threads and all(name.startswith("forward") for name in model.threads)  # off the event loop
 
 
-def test_max_batch_bounds_every_pass_except_a_single_oversized_job() -> None:
+def test_max_batch_bounds_every_pass_even_with_an_oversized_job() -> None:
     model = FakeModel(delay=0.005)
 
-    async def main() -> None:
+    async def main() -> list:
         batcher = MicroBatcher(model.predict, max_batch=8, max_wait_s=0.01)
-        await asyncio.gather(
-            *(submit(batcher, job(i, n=3)) for i in range(10)), submit(batcher, job(99, n=20))
+        out = await asyncio.gather(
+            *(submit(batcher, job(i, n=3)) for i in range(10)), submit(batcher, job(99, n=20), True)
         )
         await batcher.close()
+        return out
+
+    out = asyncio.run(main())
+    sizes = [n for n, _ in model.calls]
+    assert all(n <= 8 for n in sizes) and sum(sizes) == 50
+    probs, slopes, unknown = out[-1]  # the sliced job's pieces come back whole and in order
+    assert probs.shape == (20, 2) and np.all(probs[:, 0] == 4 * 99) and slopes["layer"].shape == (20, 3)
+    np.testing.assert_array_equal(unknown, probs[:, 0] / 2)
+
+
+def test_a_large_job_is_sliced_and_interleaved_with_small_ones() -> None:
+    model = FakeModel(delay=0.01)  # 10 ms per pass, whatever its size
+    done: dict[str, float] = {}
+
+    async def timed(batcher: MicroBatcher, name: str, x: np.ndarray, after: float = 0.0) -> None:
+        await asyncio.sleep(after)
+        await submit(batcher, x)
+        done[name] = time.perf_counter()
+
+    async def main() -> None:
+        batcher = MicroBatcher(model.predict, max_batch=256, max_wait_s=0.0, slice_windows=16)
+        start = time.perf_counter()
+        await asyncio.gather(timed(batcher, "big", job(1, n=4000)),
+                             *(timed(batcher, f"small{i}", job(2), after=0.02 * i) for i in range(1, 6)))
+        await batcher.close()
+        done.update({k: v - start for k, v in done.items()})
 
     asyncio.run(main())
-    sizes = [n for n, _ in model.calls]
-    assert 20 in sizes and all(n <= 8 for n in sizes if n != 20)
-    assert sum(sizes) == 50
+    assert max(n for n, _ in model.calls) <= 16 + 1  # one piece of the big job (+ a small one) per pass
+    smalls = [done[f"small{i}"] for i in range(1, 6)]
+    assert all(t < done["big"] for t in smalls)  # nobody waits for the whole big job
+    assert all(t - 0.02 * i < 0.1 for i, t in enumerate(smalls, start=1)), smalls  # a few passes each
+
+
+def test_a_full_queue_answers_503_with_retry_after() -> None:
+    from faultdx_service.batching import Overloaded
+
+    model = FakeModel(delay=0.02)
+
+    async def main() -> tuple:
+        batcher = MicroBatcher(model.predict, max_batch=8, max_wait_s=0.0, max_queue=100)
+        first = asyncio.ensure_future(submit(batcher, job(1, n=90)))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded) as err:
+            await submit(batcher, job(2, n=50))
+        alone = MicroBatcher(model.predict, max_batch=8, max_wait_s=0.0, max_queue=100)
+        big = await submit(alone, job(3, n=150))  # an empty queue takes any one job
+        await first
+        await asyncio.gather(batcher.close(), alone.close())
+        return err.value, big
+
+    err, big = asyncio.run(main())
+    assert err.status_code == 503 and int(err.headers["Retry-After"]) >= 1 and "queue" in err.detail
+    assert big[0].shape == (150, 2)
+
+
+def test_jobs_still_queued_at_close_get_a_503() -> None:
+    from faultdx_service.batching import Overloaded
+
+    model = FakeModel(delay=0.05)
+
+    async def main() -> list:
+        batcher = MicroBatcher(model.predict, max_batch=1, max_wait_s=0.0)
+        jobs = [asyncio.ensure_future(submit(batcher, job(i))) for i in range(4)]
+        await asyncio.sleep(0.02)
+        await batcher.close()
+        return await asyncio.gather(*jobs, return_exceptions=True)
+
+    out = asyncio.run(main())
+    assert any(isinstance(r, Overloaded) and r.status_code == 503 for r in out)
 
 
 def test_a_lone_request_does_not_wait_for_max_wait() -> None:

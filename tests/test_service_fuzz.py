@@ -6,6 +6,7 @@ examples are not sent.
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -18,6 +19,10 @@ from tests.service_support import running_server, served_model_dir
 
 EXAMPLES = 150  # per generation mode
 BUDGET_S = 25.0  # per generation mode
+
+
+def _no_constants(name: str) -> None:
+    raise AssertionError(f"bare {name} in a JSON answer")
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +54,8 @@ def test_fuzzed_requests_never_get_a_server_error(server, mode) -> None:
         response = case.call(base_url=server, session=session, timeout=30)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         assert response.status_code < 500, (case.method, case.path, case.body, response.text[:500])
+        if "application/json" in str(response.headers.get("content-type", "")):  # a str or a list of them
+            json.loads(response.text, parse_constant=_no_constants)  # RFC 8259: never a bare NaN
         if response.status_code >= 400:
             assert "Traceback" not in response.text and response.json()["error"]
 

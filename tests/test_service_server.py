@@ -199,7 +199,7 @@ GOOD = tone(0.5).tolist()
         ({"signals": [1.0] * 100, "sampling_rate": RATE}, 422, "signals[0]"),
         ({"signals": [GOOD, [1.0] * 100], "sampling_rate": RATE}, 422, "signals[1]"),
         ({"signals": [1e39] * 3000, "sampling_rate": RATE}, 422, "signals[0]"),
-        ({"signals": [1.0] * (WINDOW * (MAX_WINDOWS + 2)), "sampling_rate": RATE}, 422, "signals[0]"),
+        ({"signals": [1.0] * (WINDOW * (MAX_WINDOWS + 2)), "sampling_rate": RATE}, 413, "signals[0]"),
         ({"signals": GOOD}, 422, "sampling_rate"),
         ({"signals": GOOD, "sampling_rate": 0}, 422, "sampling_rate"),
         ({"signals": GOOD, "sampling_rate": -12000}, 422, "sampling_rate"),

@@ -6,12 +6,14 @@ import os
 import shutil
 import signal
 import tempfile
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_PREFIX = "faultdx-metrics-"  # + the owning process id + "-" + a random part
 
 
 def register(app: typer.Typer) -> None:
@@ -109,7 +111,9 @@ def _check_models(settings) -> None:
 
 
 def _metrics_dir() -> tuple[Path, bool]:
-    """A clean ``PROMETHEUS_MULTIPROC_DIR``: the user's (emptied of old samples) or a fresh one."""
+    """A clean ``PROMETHEUS_MULTIPROC_DIR``: the user's (emptied of old samples) or a fresh one, named after
+    this process so that a later start can tell it is stale."""
+    remove_stale_metrics_dirs(Path(tempfile.gettempdir()))
     given = os.environ.get(MULTIPROC_ENV)
     if given:
         path = Path(given)
@@ -117,9 +121,36 @@ def _metrics_dir() -> tuple[Path, bool]:
         for stale in path.glob("*.db"):  # samples of an earlier run would be summed in
             stale.unlink()
         return path, False
-    path = Path(tempfile.mkdtemp(prefix="faultdx-metrics-"))
+    path = Path(tempfile.mkdtemp(prefix=f"{METRICS_PREFIX}{os.getpid()}-"))
     os.environ[MULTIPROC_ENV] = str(path)
     return path, True
+
+
+def remove_stale_metrics_dirs(folder: Path) -> list[Path]:
+    """Remove the metrics folders that ``faultdx serve`` processes no longer running left in ``folder`` (a
+    SIGKILL skips their cleanup); return them. A folder whose name holds no process id (older releases)
+    counts as stale once it has not changed for an hour."""
+    removed = []
+    for path in folder.glob(METRICS_PREFIX + "*"):
+        owner = path.name.removeprefix(METRICS_PREFIX).split("-", 1)[0]
+        try:
+            stale = not _alive(int(owner)) if owner.isdigit() else time.time() - path.stat().st_mtime > 3600
+        except OSError:
+            continue
+        if stale and path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _log_config(level: str, json_lines: bool) -> dict | None:

@@ -22,7 +22,8 @@ def resample(signal: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
     """Resample along the last axis with anti-aliased polyphase filtering (``scipy.signal.resample_poly``).
 
     The rate ratio is approximated by a fraction with a denominator of at most 1000 (exact for 48k→12k).
-    Returns float32; a no-op (as float32) when the rates match.
+    Returns float32, clipped to its range (the filter's overshoot of finite samples near ±3.4e38 stays
+    finite); a no-op (as float32) when the rates match.
     """
     if from_hz <= 0 or to_hz <= 0:
         raise ValueError(f"sampling rates must be positive, got from_hz={from_hz}, to_hz={to_hz}")
@@ -33,7 +34,8 @@ def resample(signal: np.ndarray, from_hz: float, to_hz: float) -> np.ndarray:
 
     ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
     out = resample_poly(signal.astype(np.float64, copy=False), ratio.numerator, ratio.denominator, axis=-1)
-    return out.astype(np.float32)
+    top = float(np.finfo(np.float32).max)
+    return np.clip(out, -top, top, out=out).astype(np.float32)
 
 
 def frame(signal: np.ndarray, window: int, hop: int) -> np.ndarray:
@@ -61,13 +63,18 @@ def frame(signal: np.ndarray, window: int, hop: int) -> np.ndarray:
 
 
 def standardize(x: ArrayOrTensor) -> ArrayOrTensor:
-    """Per window and channel: subtract the mean, divide by the std (+eps). Same type out, float32."""
+    """Per window and channel: subtract the mean, divide by the std (+eps). Same type out, float32.
+
+    The statistics are taken in float64: in float32 the sum of samples near ±3.4e38 overflows to inf and
+    the window becomes NaN. Every finite input gives a finite output (a constant window gives zeros).
+    """
     if isinstance(x, torch.Tensor):
-        x = x.float()
-        mean = x.mean(dim=-1, keepdim=True)
-        std = x.std(dim=-1, keepdim=True, unbiased=False)
-        return (x - mean) / (std + EPS)
-    x = np.asarray(x, dtype=np.float32)
-    mean = x.mean(axis=-1, keepdims=True)
-    std = x.std(axis=-1, keepdims=True)
-    return ((x - mean) / (std + EPS)).astype(np.float32, copy=False)
+        centred = x.double()
+        centred = centred - centred.mean(dim=-1, keepdim=True)
+        std = centred.square().mean(dim=-1, keepdim=True).sqrt()
+        return (centred / (std + EPS)).float()
+    centred = np.array(x, dtype=np.float64)  # a copy: the caller's array (often a strided view) is kept
+    centred -= centred.mean(axis=-1, keepdims=True)
+    std = np.sqrt(np.einsum("...i,...i->...", centred, centred) / max(centred.shape[-1], 1))[..., None]
+    centred /= std + EPS
+    return centred.astype(np.float32)

@@ -33,11 +33,12 @@ from faultdx_service.uploads import UploadField, read_upload
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.bearing import BearingGeometry
-from faultdx.diagnose import Diagnoser, Diagnosis, Windows
+from faultdx.diagnose import Budget, Diagnoser, Diagnosis, Windows, check_sampling_rate
+from faultdx.errors import InputError
 from faultdx.ood import UNKNOWN
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
-INLINE_SAMPLES = 1 << 16  # smaller inputs are windowed on the event loop; larger ones in a thread
+INLINE_SAMPLES = 1 << 16  # requests that decode and frame fewer samples are windowed on the event loop
 DECIMALS = 6
 Keep = Callable[[list[Diagnosis], dict[str, Any]], Awaitable[dict[str, Any]]]  # stores, says what it stored
 
@@ -89,7 +90,7 @@ async def diagnose(
             return await record(store, asset, lambda: new_diagnoses(
                 diagnoses, payload["results"], job.signals, rate, payload["model"]
             ), body.measured_at, idempotency_key)
-    return await _diagnose(served, job, settings.max_windows, keep)
+    return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows), keep)
 
 
 @router.post("/diagnose/file", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
@@ -123,15 +124,15 @@ async def diagnose_file(
     names = upload.channels if upload.signal.shape[0] != len(wanted) else None
     job = Job([upload.signal], upload.sampling_rate, window, hop, names, include_slopes, rpm, geometry,
               field="file")
-    return await _diagnose(served, job, settings.max_windows)
+    return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows))
 
 
 async def _diagnose(
-    served: ServedModel, job: Job, max_windows: int, keep: Keep | None = None
+    served: ServedModel, job: Job, budget: Budget, keep: Keep | None = None
 ) -> JSONResponse:
     diagnoser = served.diagnoser
-    prepare = partial(_windows, served, job, max_windows)
-    large = sum(s.size for s in job.signals) > INLINE_SAMPLES
+    prepare = partial(_windows, served, job, budget)
+    large = _output_samples(diagnoser, job) > INLINE_SAMPLES
     prepared = await run_in_threadpool(prepare) if large else prepare()
     x = prepared[0].x if len(prepared) == 1 else np.concatenate([w.x for w in prepared])
     context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
@@ -149,18 +150,27 @@ async def _diagnose(
     return FastJSONResponse(payload)
 
 
-def _windows(served: ServedModel, job: Job, max_windows: int) -> list[Windows]:
-    out: list[Windows] = []
-    left = max_windows
-    for i, signal in enumerate(job.signals):
-        name = f"{job.field}[{i}]" if job.field == "signals" else job.field
-        w = served.diagnoser.windows(
-            signal, job.sampling_rate, window=job.window, hop=job.hop, channels=job.channels,
-            max_windows=left, field=name, rpm=job.rpm, bearing=job.bearing,
+def _output_samples(diagnoser: Diagnoser, job: Job) -> int:
+    """Samples the request decodes plus those its windows will hold: what decides inline or thread (a
+    small input with a small hop makes a large output). Bad parameters count 0: refused inline."""
+    try:
+        window, hop = diagnoser.check_window_hop(job.window, job.hop)
+        rate = check_sampling_rate(job.sampling_rate)
+    except InputError:
+        return 0
+    width = len(diagnoser.channels) * window
+    return sum(s.size + diagnoser.plan(s.shape[-1], rate, window, hop) * width for s in job.signals)
+
+
+def _windows(served: ServedModel, job: Job, budget: Budget) -> list[Windows]:
+    return [
+        served.diagnoser.windows(
+            signal, job.sampling_rate, window=job.window, hop=job.hop, channels=job.channels, budget=budget,
+            field=f"{job.field}[{i}]" if job.field == "signals" else job.field, rpm=job.rpm,
+            bearing=job.bearing,
         )
-        left -= len(w.x)
-        out.append(w)
-    return out
+        for i, signal in enumerate(job.signals)
+    ]
 
 
 def severity_note(diagnoser: Diagnoser) -> str:

@@ -25,16 +25,18 @@ from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
 from faultdx_service.deps import ModelsDep, SettingsDep, require_api_key
 from faultdx_service.errors import ApiError
+from faultdx_service.fastjson import FastJSONRoute
 from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
-from faultdx_service.schemas import Bearing, SamplingRate, rpm_or_none
+from faultdx_service.schemas import Bearing, SamplingRate, Signal, rpm_or_none
 from faultdx_service.uploads import UploadField, read_upload
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.base import DatasetExample
 from faultdx.data.bearing import BearingGeometry, defect_frequencies
 from faultdx.data.envelope import envelope_spectrum
-from faultdx.diagnose import Diagnoser, check_sampling_rate
+from faultdx.diagnose import Budget, Diagnoser, check_sampling_rate
+from faultdx.errors import InputError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 WAVEFORM_POINTS = 1600  # min/max pairs in the waveform preview (about one per screen pixel)
@@ -43,7 +45,9 @@ MIN_ENVELOPE_SAMPLES = 256
 
 router = APIRouter()
 router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-api = APIRouter(prefix="/v1", tags=["page"], dependencies=[Depends(require_api_key)])
+api = APIRouter(
+    prefix="/v1", tags=["page"], dependencies=[Depends(require_api_key)], route_class=FastJSONRoute
+)
 
 
 @router.get("/", include_in_schema=False)
@@ -148,16 +152,20 @@ def get_example(name: str, format: Literal["json", "file"] = "json") -> Response
 class EnvelopeRequest(BaseModel):
     """A 1-D signal and the machine it came from."""
 
-    signal: list[float] = Field(description="samples of one channel")
-    sampling_rate: float = Field(description="Hz", allow_inf_nan=False)
-    rpm: float | None = Field(default=None, description="shaft speed; without it no defect frequencies")
+    model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
+
+    signal: Signal
+    sampling_rate: float = Field(description="Hz", allow_inf_nan=False, strict=True)
+    rpm: float | None = Field(
+        default=None, strict=True, description="shaft speed; without it no defect frequencies"
+    )
     bearing: Bearing = None
     model: str | None = Field(default=None, description="whose bearing geometry to use (default model)")
     band: tuple[float, float] | None = Field(default=None, description="band-pass (low, high) Hz first")
     max_frequency: float | None = Field(
         default=None, gt=0, allow_inf_nan=False, description="Hz; default: past the last harmonic"
     )
-    harmonics: int = Field(default=5, ge=1, le=20)
+    harmonics: int = Field(default=5, ge=1, le=20, strict=True)
 
     @field_validator("rpm")
     @classmethod
@@ -269,15 +277,16 @@ def _validated(signal: np.ndarray, field: str) -> np.ndarray:
 
     try:
         return validate_signal(signal, min_samples=MIN_ENVELOPE_SAMPLES)
-    except ValueError as err:
-        raise ApiError(422, f"{field}: {err}", field) from err
+    except InputError as err:
+        raise ApiError(err.status, f"{field}: {err}", field) from err
 
 
 @api.post("/envelope", response_model=EnvelopeResponse)
-def envelope(req: EnvelopeRequest, models: ModelsDep) -> EnvelopeResponse:
+def envelope(req: EnvelopeRequest, models: ModelsDep, settings: SettingsDep) -> EnvelopeResponse:
     """Envelope spectrum of one signal, with BPFO/BPFI/BSF/FTF and harmonics at ``rpm`` for the bearing."""
     geometry, source = _geometry(parse_bearing(req.bearing), models.get(req.model).diagnoser)
-    x = _validated(np.asarray(req.signal, dtype=np.float32).reshape(1, -1), "signal")[0]
+    Budget(settings.max_samples).decode(req.signal.size, "signal")
+    x = _validated(req.signal.reshape(1, -1), "signal")[0]
     return envelope_report(x, req.sampling_rate, rpm=req.rpm, geometry=geometry, bearing_source=source,
                            band=req.band, max_frequency=req.max_frequency, harmonics=req.harmonics)
 

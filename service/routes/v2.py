@@ -11,24 +11,31 @@ list the response holds ``probabilities``, ``label`` and ``unknown_score`` (when
 Machine context: request ``parameters`` ``"rpm"`` (shaft speed) and ``"bearing"`` (a catalogue name, or a
 geometry object as in /v1); without ``rpm`` it is estimated from the windows laid end to end, without
 ``bearing`` the model's own is used. The response's ``parameters`` say which (``rpm``, ``rpm_source``,
-``bearing``, ``bearing_source``).
+``bearing``, ``bearing_source``). The windows are standardised and given their context by
+:meth:`faultdx.diagnose.Diagnoser.prepare_windows`, the path every route shares.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
+from faultdx_service.fastjson import INLINE_BYTES, check_numbers
 from faultdx_service.machine import parse_bearing, parse_rpm
 from faultdx_service.oip import HEADER, RequestedOutput, Tensor, encode_response, parse_request
+from faultdx_service.settings import Settings
 from faultdx_service.telemetry import WINDOWS
+from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
-from faultdx.context import MachineContext
-from faultdx.data.windows import standardize
+from faultdx.diagnose import Budget
 from faultdx.ood import UNKNOWN, signal_score
+
+INLINE_SAMPLES = 1 << 16  # smaller requests are standardised on the event loop, larger ones in a thread
 
 INPUT = "signal"
 SLOPES = "slopes."
@@ -155,17 +162,17 @@ async def model_version_ready(name: str, version: str, models: ModelsDep) -> dic
 @router.post("/models/{name}/infer", openapi_extra={"requestBody": _INFER_BODY})
 async def infer(name: str, request: Request, models: ModelsDep, settings: SettingsDep) -> Response:
     """Inference on raw windows; JSON or binary tensors (binary tensor data extension)."""
-    return await _infer(_served(models, name, None), request, settings.max_windows)
+    return await _infer(_served(models, name, None), request, settings)
 
 
 @router.post("/models/{name}/versions/{version}/infer", openapi_extra={"requestBody": _INFER_BODY})
 async def infer_version(
     name: str, version: str, request: Request, models: ModelsDep, settings: SettingsDep
 ) -> Response:
-    return await _infer(_served(models, name, version), request, settings.max_windows)
+    return await _infer(_served(models, name, version), request, settings)
 
 
-async def _infer(served: ServedModel, request: Request, max_windows: int) -> Response:
+async def _infer(served: ServedModel, request: Request, settings: Settings) -> Response:
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding != "identity":
         raise ApiError(
@@ -175,11 +182,18 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
         )
     d = served.diagnoser
     body = await request.body()
-    parsed = parse_request(body, request.headers.get(HEADER), max_windows * len(d.channels) * d.window)
-    raw = _raw_windows(served, parsed.inputs, max_windows)
-    machine = _machine(served, raw, parsed.parameters)
-    x = standardize(raw)
-    context = np.repeat(machine.vector(d.sampling_rate)[None], len(x), axis=0)
+    header = request.headers.get(HEADER)
+    max_elements = min(settings.max_windows * len(d.channels) * d.window, settings.max_samples)
+    check_numbers(body[: int(header)] if header and header.isdigit() else body, max_elements, status=400)
+    parse = partial(parse_request, body, header, max_elements)
+    parsed = await run_in_threadpool(parse) if len(body) > INLINE_BYTES else parse()
+    raw = _raw_windows(served, parsed.inputs, settings.max_windows)
+    rpm = parse_rpm(parsed.parameters.get("rpm"), "parameters.rpm")
+    bearing = parse_bearing(parsed.parameters.get("bearing"), "parameters.bearing")
+    budget = Budget(settings.max_samples, settings.max_windows)
+    prepare = partial(d.prepare_windows, raw, rpm=rpm, bearing=bearing, budget=budget, field="inputs[0]")
+    windows = await run_in_threadpool(prepare) if raw.size > INLINE_SAMPLES else prepare()
+    x, context, machine = windows.x, windows.context, windows.machine
     defaults = (*DEFAULT_OUTPUTS, UNKNOWN_SCORE) if d.ood is not None else DEFAULT_OUTPUTS
     outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in defaults]
     valid = [*defaults, *(SLOPES + layer for layer in d.slope_channels())]
@@ -215,17 +229,6 @@ async def _infer(served: ServedModel, request: Request, max_windows: int) -> Res
         },
     )
     return Response(body_out, headers=headers)
-
-
-def _machine(served: ServedModel, raw: np.ndarray, parameters: dict) -> MachineContext:
-    """The context of the request's windows: ``parameters.rpm`` / ``parameters.bearing`` checked (422 naming
-    ``parameters.rpm`` ...), rpm estimated from the windows end to end when absent."""
-    d = served.diagnoser
-    rpm = parse_rpm(parameters.get("rpm"), "parameters.rpm")
-    bearing = parse_bearing(parameters.get("bearing"), "parameters.bearing")
-    signal = raw.transpose(1, 0, 2).reshape(raw.shape[1], -1)  # [C, N * W]
-    machine = d.machine_context(signal, d.sampling_rate, rpm, bearing)
-    return machine or d.default_context()
 
 
 def _raw_windows(served: ServedModel, inputs: list[Tensor], max_windows: int) -> np.ndarray:
