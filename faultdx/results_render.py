@@ -364,17 +364,19 @@ def render_scaling(payload: dict[str, Any]) -> str:
 
 def render_ood(payload: dict[str, Any]) -> str:
     """Per model, one row per set of windows: for each score, AUROC against the in-distribution test windows
-    and the share flagged at the calibrated threshold, per window and per signal (median rule)."""
+    and the share flagged at the calibrated threshold, per window and per signal (median rule); then the
+    network's fault-type accuracy on all windows and on those the first score lets through."""
     data = payload["data"]
     lines = [f"Unknown-condition score, threshold at {_pct(data['target_rate'], 0)} % of the validation "
              "windows. AUROC against the in-distribution windows; flagged = share above the threshold, "
              "per window / per signal (one signal per recording, median rule). On the in-distribution row "
-             "flagged is the false-alarm rate.", ""]
+             "flagged is the false-alarm rate. Right = the network's own fault type (its closest answer), "
+             "on all windows / on the windows the first score does not flag.", ""]
     for model in data["models"]:
         methods = list(model["methods"])
         lines += [f"**{model['name']}** ({model['trained']}; {model['note']}):", "",
-                  "| windows | n | " + " | ".join(f"{m} AUROC | {m} flagged" for m in methods) + " |",
-                  "|---" * (2 + 2 * len(methods)) + "|"]
+                  "| windows | n | " + " | ".join(f"{m} AUROC | {m} flagged" for m in methods) + " | right |",
+                  "|---" * (3 + 2 * len(methods)) + "|"]
         for name in model["methods"][methods[0]]["sets"]:
             first = model["methods"][methods[0]]["sets"][name]
             cells = []
@@ -382,8 +384,10 @@ def render_ood(payload: dict[str, Any]) -> str:
                 f = model["methods"][m]["sets"][name]
                 auc = "–" if f["auroc"] is None else f"{f['auroc']:.3f}"
                 cells += [auc, f"{_pct(f['flagged'], 1)} / {_pct(f['signals_flagged'], 0)} %"]
+            right = "–" if first.get("type_accuracy") is None else (
+                f"{_pct(first['type_accuracy'], 1)} / {_pct(first.get('type_accuracy_kept'), 1)} %")
             lines.append(f"| {name} | {first['windows']} ({first['signals']} signals) | "
-                         + " | ".join(cells) + " |")
+                         + " | ".join(cells) + f" | {right} |")
         training = model.get("training") or {}
         if "seconds" in training:
             lines += ["", f"Trained for {training['epochs']} epochs in {training['seconds'] / 60:.1f} min on "

@@ -206,12 +206,11 @@ def test_calibrate_model_dir_uses_the_training_and_validation_splits(tmp_path) -
 
     data = PreparedData({"train": split(80, 0), "val": split(101, 500)}, CWRU_10_CLASSES, RATE, [], {})
     result = calibrate_model_dir(path, load_config(), config_name="test", target_rate=0.02,
-                                 max_fit_windows=60, data=data)
+                                 max_fit_windows=60, windows="labelled", data=data)
     assert result.info["fit_windows"] == 60 and result.info["calibration_windows"] == 99
     assert result.info["calibration_flagged_rate"] == 1 / 99  # floor(0.02 * 99) windows
     assert load_calibration(path).threshold == result.threshold
-    every = calibrate_model_dir(path, load_config(), config_name="test", target_rate=0.02, windows="all",
-                                data=data)
+    every = calibrate_model_dir(path, load_config(), config_name="test", target_rate=0.02, data=data)
     assert every.info["calibration_windows"] == 100 and every.info["calibration_flagged_rate"] == 0.02
     assert load_calibration(path).info["data"]["windows"] == "all"
     data.classes = ("a", "b")
@@ -290,7 +289,8 @@ def test_the_ood_results_render_as_a_table() -> None:
     from faultdx.results_render import RENDERERS, render_ood
 
     def figures(auroc: float | None, flagged: float) -> dict:
-        return {"windows": 10, "auroc": auroc, "flagged": flagged, "signals": 2, "signals_flagged": flagged}
+        return {"windows": 10, "auroc": auroc, "flagged": flagged, "signals": 2, "signals_flagged": flagged,
+                "type_accuracy": None if auroc else 0.9, "type_accuracy_kept": 1.0}
 
     methods = {m: {"sets": {"in distribution": figures(None, 0.01), "noise only": figures(0.987654, 0.5)}}
                for m in ("combined", "energy")}
@@ -300,7 +300,8 @@ def test_the_ood_results_render_as_a_table() -> None:
                     "training": {"epochs": 3, "seconds": 90.0, "threads": 1}}]}}
     lines = render_ood(payload).splitlines()
     assert RENDERERS["ood"] is render_ood
-    assert "| windows | n | combined AUROC | combined flagged | energy AUROC | energy flagged |" in lines
-    assert "| in distribution | 10 (2 signals) | – | 1.0 / 1 % | – | 1.0 / 1 % |" in lines
-    assert "| noise only | 10 (2 signals) | 0.988 | 50.0 / 50 % | 0.988 | 50.0 / 50 % |" in lines
+    header = "| windows | n | combined AUROC | combined flagged | energy AUROC | energy flagged | right |"
+    assert header in lines
+    assert "| in distribution | 10 (2 signals) | – | 1.0 / 1 % | – | 1.0 / 1 % | 90.0 / 100.0 % |" in lines
+    assert "| noise only | 10 (2 signals) | 0.988 | 50.0 / 50 % | 0.988 | 50.0 / 50 % | – |" in lines
     assert "Trained for 3 epochs in 1.5 min on 1 CPU thread(s)." in lines

@@ -118,7 +118,7 @@ def calibrate_ood(
     method: Annotated[str, typer.Option(help="combined, mahalanobis (features) or energy (logits).")] = (
         "combined"
     ),
-    windows: Annotated[str, typer.Option(help="labelled (the model's classes) or all windows.")] = "labelled",
+    windows: Annotated[str, typer.Option(help="all, or labelled (the model's classes) only.")] = "all",
     target_rate: Annotated[float, typer.Option(help="Share of validation windows flagged.")] = 0.01,
     max_fit_windows: Annotated[int, typer.Option(help="At most this many training windows fit it.")] = 4000,
     seed: Annotated[int, typer.Option(help="Seed of the draw of fit windows.")] = 0,
