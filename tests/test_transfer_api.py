@@ -77,13 +77,19 @@ def test_a_wrong_bearing_changes_the_envelope_evidence(client, mfpt):
 
 def test_the_pages_simulated_examples_get_their_fault_type_from_the_default_model(client) -> None:
     """What a new user sees first: every simulated example on the page, diagnosed as the page sends it (its
-    own rate, rpm and bearing), is given its own fault type by the default model."""
+    own rate, rpm and bearing), is given its own fault type by the default model; a noise-like healthy example
+    may be beyond the unknown-condition threshold (its closest answer is still checked), at most one."""
     examples = [e for e in client.get("/v1/examples").json()["examples"] if e["source"] == "simulated"]
     assert len(examples) == 10
+    unknown = 0
     for example in examples:
         signal = client.get(f"/v1/examples/{example['name']}").json()["signal"]
         body = {"signals": [signal], "sampling_rate": example["sampling_rate"], "rpm": example["rpm"],
                 "bearing": example["bearing"]}
         reply = client.post("/v1/diagnose", json=body)
         assert reply.status_code == 200, reply.text
-        assert reply.json()["results"][0]["fault_type"] == example["fault_type"], example["name"]
+        result = reply.json()["results"][0]
+        assert result["closest_fault_type"] == example["fault_type"], example["name"]
+        assert result["fault_type"] in (example["fault_type"], "unknown"), example["name"]
+        unknown += result["fault_type"] == "unknown"
+    assert unknown <= 1
