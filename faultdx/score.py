@@ -69,7 +69,8 @@ SCHEMA = pa.schema([
     ("p_ball", pa.float64()),
     ("p_inner_race", pa.float64()),
     ("p_outer_race", pa.float64()),
-    ("unknown_score", pa.float64()),  # None from a Diagnoser without an unknown-condition score
+    ("unknown_score", pa.float64()),  # None from a model without an unknown-condition calibration
+    ("unknown_flag", pa.bool_()),  # score above 1; the verdict says unknown only if the calibration says so
     ("rpm", pa.float64()),
     ("rpm_source", pa.string()),  # given | estimated
     ("bearing", pa.string()),
@@ -348,7 +349,7 @@ def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
         fault_type=d.fault_type, closest_fault_type=d.closest_fault_type, label=d.label,
         severity=d.severity, confidence=float(d.confidence),
         **{f"p_{name}": p for name, p in d.type_probabilities.items()},
-        unknown_score=None if unknown is None else float(unknown),
+        unknown_score=None if unknown is None else float(unknown), unknown_flag=d.is_unknown,
         rpm=None if machine is None else machine.rpm,
         rpm_source=None if machine is None else machine.rpm_source,
         bearing=None if machine is None else machine.bearing.name or "custom",

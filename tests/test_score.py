@@ -108,6 +108,7 @@ def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
         assert row["fault_type"] in (fault_type, "unknown") and row["unknown_score"] is not None
         flagged = row["unknown_score"] > 1 and diagnoser.ood.replaces_verdict
         assert (row["fault_type"] == "unknown") == flagged == (row["verdict"] == "unknown")
+        assert row["unknown_flag"] == (row["unknown_score"] > 1)  # reported whatever the policy
         if row["fault_type"] != "unknown":
             assert row["verdict"] == ("healthy" if f.label == "normal" else "fault")
         assert (row["rpm"], row["rpm_source"], row["bearing"]) == (f.rpm, "given", "SKF 6205")
