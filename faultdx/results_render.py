@@ -327,6 +327,31 @@ def render_bench_service(payload: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+def render_hostile(payload: dict[str, Any]) -> str:
+    """Small-request latency and server memory beside one hostile client of each kind, against the targets
+    (p99 at most ``p99_ratio`` x its value without a hostile client; peak RSS under ``rss_mb``)."""
+    d = payload["data"]
+    t = d.get("targets") or {}
+    top, rss_top = t.get("p99_ratio"), t.get("rss_mb")
+    head = (f"Service `{d['model']}` (default settings, 1 worker, {d['cores']} cores): {d['clients']} clients"
+            " send one-window `/v1/diagnose` requests back to back, beside one hostile client; "
+            f"{d['seconds_per_phase']:g} s per phase in {d['rounds']} interleaved rounds. Targets: small p99"
+            f" ≤ {_num(top, 'g', '×')} the p99 without a hostile client, server RSS"
+            f" < {_num(rss_top, ',.0f', ' MB')}.")
+    out = [head, "", "| hostile client | its answers | small p50 | small p99 | p99 / none | small req/s "
+           "| server RSS peak | targets met |", "|---|---|---|---|---|---|---|---|"]
+    for r in d["phases"].values():
+        answers = ", ".join(f"{n} × {code}" for code, n in r["hostile_answers"].items()) or "—"
+        ratio = r.get("p99_ratio")
+        fast = ratio is None or top is None or ratio <= top
+        small = rss_top is None or r["rss_peak_mb"] < rss_top
+        out.append(f"| {r['label']} | {answers} | {_num(r['small_p50_ms'], '.1f', ' ms')} | "
+                   f"{_num(r['small_p99_ms'], '.1f', ' ms')} | {_num(ratio, '.2f', '×')} | "
+                   f"{_num(r['small_requests_per_s'], ',.0f')} | {_num(r['rss_peak_mb'], ',.0f', ' MB')} | "
+                   f"{'yes' if fast and small else '**no**'} |")
+    return "\n".join(out) + "\n"
+
+
 def render_scaling(payload: dict[str, Any]) -> str:
     """`faultdx score` per engine (files/s, windows/s, steady windows/s, start-up, speed-up over one
     process), then the cost of a 10,000-hour archive on N nodes from the measured per-window cost."""
@@ -427,6 +452,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,
     "bench_service": render_bench_service,
+    "hostile": render_hostile,
     "scaling": render_scaling,
     "monitor_example": render_monitor_example,
     "ood": render_ood,

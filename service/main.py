@@ -97,7 +97,7 @@ def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBat
         diagnoser.predict_windows,
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
-        slice_windows=FORWARD_BATCH,
+        slice_windows=FORWARD_BATCH // 2,  # a pass holds at most this much of one request: short waits
         max_queue=settings.max_queue_windows,
         busy=in_flight,
         on_batch=observe,

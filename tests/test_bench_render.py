@@ -150,3 +150,23 @@ def test_scaling_table_and_projection():
     assert any("is 421,875,000 windows" in line and "117 core-hours" in line for line in lines)
     assert "| 4 | 64 | 1.8 |" in lines and lines[-1] == "| 64 | 1024 | 0.1 |"
     assert RENDERERS["scaling"] is render_scaling
+
+
+def test_hostile_table_marks_a_missed_target():
+    from faultdx.results_render import render_hostile
+
+    def phase(label: str, p99: float, ratio: float, rss: float, answers: dict) -> dict:
+        return {"label": label, "small_p50_ms": 20.0, "small_p99_ms": p99, "p99_ratio": ratio,
+                "small_requests_per_s": 300.0, "small_errors": 0, "hostile_answers": answers,
+                "hostile_p50_ms": 5.0, "rss_peak_mb": rss}
+
+    payload = {"name": "hostile", **PROVENANCE, "data": {
+        "model": "m", "clients": 8, "cores": 2, "seconds_per_phase": 6.0, "rounds": 3,
+        "targets": {"p99_ratio": 3.0, "rss_mb": 1536.0},
+        "phases": {"none": phase("none", 50.0, 1.0, 500.0, {}),
+                   "bomb": phase("bomb", 120.0, 2.4, 510.0, {"413": 90}),
+                   "v2_big": phase("big v2", 200.0, 4.0, 700.0, {"200": 3})}}}
+    table = render_hostile(payload)
+    assert "| bomb | 90 × 413 | 20.0 ms | 120.0 ms | 2.40× | 300 | 510 MB | yes |" in table
+    assert "| big v2 | 3 × 200 | 20.0 ms | 200.0 ms | 4.00× | 300 | 700 MB | **no** |" in table
+    assert "hostile" in RENDERERS

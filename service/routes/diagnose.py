@@ -39,6 +39,7 @@ from faultdx.ood import UNKNOWN
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # requests that decode and frame fewer samples are windowed on the event loop
+INLINE_WINDOWS = 256  # answers about more windows are built and rendered in a worker thread
 DECIMALS = 6
 Keep = Callable[[list[Diagnosis], dict[str, Any]], Awaitable[dict[str, Any]]]  # stores, says what it stored
 
@@ -143,11 +144,18 @@ async def _diagnose(
         DIAGNOSES.labels(served.name, d.label).inc()
     note = severity_note(diagnoser)
     seconds = [s.shape[-1] / job.sampling_rate for s in job.signals]
-    results = [result_of(d, note, t) for d, t in zip(diagnoses, seconds, strict=True)]
+    describe = partial(_results, diagnoses, note, seconds)
+    results = await run_in_threadpool(describe) if len(x) > INLINE_WINDOWS else describe()
     payload = {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
     if keep is not None:
         payload["stored"] = await keep(diagnoses, payload)
+    if len(x) > INLINE_WINDOWS:  # thousands of windows' probabilities: rendered off the event loop too
+        return await run_in_threadpool(FastJSONResponse, payload)
     return FastJSONResponse(payload)
+
+
+def _results(diagnoses: list[Diagnosis], note: str, seconds: list[float]) -> list[dict[str, Any]]:
+    return [result_of(d, note, t) for d, t in zip(diagnoses, seconds, strict=True)]
 
 
 def _output_samples(diagnoser: Diagnoser, job: Job) -> int:

@@ -1,0 +1,249 @@
+"""Small-request latency and server memory with one hostile client beside eight well-behaved ones.
+
+Starts ``faultdx serve`` (the shipped model, default settings, one worker) on 127.0.0.1 and drives it from
+this process: 8 clients send small requests (``/v1/diagnose``, one 2048-sample window at 12 kHz as JSON, rpm
+and bearing given) back to back on keep-alive connections, while one hostile client repeats one kind of
+request, each on a fresh connection:
+
+- ``bomb``: a 2^26-sample compressed ``.mat`` (a quarter of a megabyte on the wire) to ``/v1/envelope/file``;
+- ``columns``: a one-row CSV with 100,000 columns to ``/v1/diagnose/file``;
+- ``amplification``: 20,479 samples with ``window=2048, hop=10`` to ``/v1/diagnose`` (1,844 windows, the
+  most framed samples the default budget allows from so few);
+- ``v2_big``: the biggest ``/v2`` job the budget allows (2,048 binary FP32 windows).
+
+Phase ``none`` runs the 8 clients alone. Every phase runs ``--seconds`` per round, the phases interleaved
+round by round (``--rounds``), so the load of other processes hits all alike. Printed side by side: small-
+request p50 / p99, their ratio to the ``none`` phase, the hostile client's answers, and the server's peak RSS
+(sampled every 20 ms from /proc); written to ``results/hostile.json`` (:func:`faultdx.results.write_result`).
+Targets (issue 14): small p99 at most 3x its value without the hostile client, server RSS under 1.5 GB.
+
+    python bench/bench_hostile.py [--seconds 6] [--rounds 3] [--model hybrid-aprelu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from bench_service import BEARING, RATE, RPM, WINDOW, Server, _exchange, http_post, signals
+
+from faultdx.paths import DEFAULT_MODEL
+from faultdx.results import write_result
+
+CLIENTS = 8
+TARGETS = {"p99_ratio": 3.0, "rss_mb": 1536.0}
+LABELS = {
+    "none": "none (8 small-request clients alone)",
+    "bomb": "decompression bomb: 2^26-sample compressed .mat to /v1/envelope/file",
+    "columns": "column blow-up: one-row CSV, 100,000 columns, to /v1/diagnose/file",
+    "amplification": "window/hop amplification: 20,479 samples, window 2048, hop 10, /v1/diagnose",
+    "v2_big": "big /v2 job: 2,048 binary FP32 windows",
+}
+
+
+@dataclass
+class Phase:
+    """What one kind of hostile client did to the small requests, over all rounds."""
+
+    latencies: list[float] = field(default_factory=list)
+    small_errors: int = 0
+    seconds: float = 0.0
+    hostile: dict[str, int] = field(default_factory=dict)  # status (or "closed") → count
+    hostile_latencies: list[float] = field(default_factory=list)
+    rss_peak: int = 0  # bytes
+
+    def pct(self, q: float, values: list[float] | None = None) -> float | None:
+        values = self.latencies if values is None else values
+        return float(np.percentile(values, q) * 1e3) if values else None
+
+
+def multipart(fields: dict[str, str], filename: str, content: bytes) -> tuple[bytes, str]:
+    """A ``multipart/form-data`` body with the form ``fields`` and one file."""
+    boundary = uuid.uuid4().hex
+    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+             for k, v in fields.items()]
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                 "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n")
+    return b"".join(parts) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
+
+
+def _json_request(path: str, body: dict) -> bytes:
+    return http_post(path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+
+
+def _closing(path: str, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> bytes:
+    return http_post(path, body, {"Content-Type": content_type, "Connection": "close", **(extra or {})})
+
+
+def hostile_requests(model: str) -> dict[str, bytes]:
+    """Each hostile kind's request as bytes on the wire."""
+    import scipy.io
+
+    zeros = np.zeros(1 << 26, np.float32)
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"x": zeros}, do_compression=True)
+    del zeros
+    bomb, bomb_type = multipart({"sampling_rate": str(RATE), "rpm": str(RPM)}, "bomb.mat", buf.getvalue())
+    columns = 100_000
+    csv = (",".join(f"c{i}" for i in range(columns)) + "\n" + ",".join(["0"] * columns) + "\n").encode()
+    wide, wide_type = multipart({"sampling_rate": str(RATE), "rpm": str(RPM)}, "wide.csv", csv)
+    signal = np.resize(signals(10).reshape(-1), 20479)
+    amplification = {"signals": [float(f"{v:.7g}") for v in signal], "sampling_rate": RATE, "window": WINDOW,
+                     "hop": 10, "rpm": RPM, "bearing": BEARING}
+    n = 2048
+    data = np.resize(signals(10), (n, WINDOW)).astype("<f4").tobytes()
+    head = json.dumps({"inputs": [{"name": "signal", "shape": [n, WINDOW], "datatype": "FP32",
+                                   "parameters": {"binary_data_size": len(data)}}],
+                       "parameters": {"rpm": RPM, "bearing": BEARING}}).encode()
+    return {
+        "bomb": _closing("/v1/envelope/file", bomb, bomb_type),
+        "columns": _closing("/v1/diagnose/file", wide, wide_type),
+        "amplification": _closing("/v1/diagnose", json.dumps(amplification).encode(), "application/json"),
+        "v2_big": _closing(f"/v2/models/{model}/infer", head + data, "application/octet-stream",
+                           {"Inference-Header-Content-Length": str(len(head))}),
+    }
+
+
+def small_requests() -> list[bytes]:
+    """One-window /v1/diagnose requests (rpm and bearing given: no speed estimation)."""
+    return [_json_request("/v1/diagnose", {"signals": [float(f"{v:.7g}") for v in w], "sampling_rate": RATE,
+                                           "rpm": RPM, "bearing": BEARING}) for w in signals(10)]
+
+
+async def _small(port: int, payloads: list[bytes], deadline: float, phase: Phase, offset: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = offset
+    try:
+        while time.perf_counter() < deadline:
+            start = time.perf_counter()
+            try:
+                status = await _exchange(reader, writer, payloads[i % len(payloads)])
+            except (OSError, asyncio.IncompleteReadError, AttributeError):
+                phase.small_errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                continue
+            phase.latencies.append(time.perf_counter() - start)
+            phase.small_errors += status != 200
+            i += 1
+    finally:
+        writer.close()
+
+
+async def _hostile(port: int, payload: bytes, deadline: float, phase: Phase) -> None:
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            writer.write(payload)
+            head = await reader.readuntil(b"\r\n\r\n")
+            await reader.read()  # Connection: close: the body runs to the end of the stream
+            key = head[9:12].decode()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            key = "closed"
+        finally:
+            writer.close()
+        phase.hostile[key] = phase.hostile.get(key, 0) + 1
+        phase.hostile_latencies.append(time.perf_counter() - start)
+
+
+def rss(pid: int) -> int:
+    """Resident bytes of the server and its child processes (Linux /proc)."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    for process in (pid, *(int(c) for c in (children.read_text().split() if children.exists() else []))):
+        try:
+            status = Path(f"/proc/{process}/status").read_text()
+        except OSError:
+            continue
+        kib = next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        total += int(kib) * 1024
+    return total
+
+
+async def _sample_rss(pid: int, deadline: float, phase: Phase) -> None:
+    while time.perf_counter() < deadline:
+        phase.rss_peak = max(phase.rss_peak, rss(pid))
+        await asyncio.sleep(0.02)
+
+
+async def run_phase(server: Server, small: list[bytes], hostile: bytes | None, seconds: float, phase: Phase):
+    """One round of one phase: 8 small clients (+ the hostile one) for ``seconds``."""
+    warm = time.perf_counter() + 0.2
+    await asyncio.gather(*(_small(server.port, small, warm, Phase(), i) for i in range(CLIENTS)))
+    start = time.perf_counter()
+    deadline = start + seconds
+    tasks = [_small(server.port, small, deadline, phase, i) for i in range(CLIENTS)]
+    tasks.append(_sample_rss(server.proc.pid, deadline, phase))
+    if hostile is not None:
+        tasks.append(_hostile(server.port, hostile, deadline, phase))
+    await asyncio.gather(*tasks)
+    phase.seconds += time.perf_counter() - start
+    await asyncio.sleep(0.5)  # let a hostile request still running finish before the next phase
+
+
+def summary(phases: dict[str, Phase]) -> dict[str, dict]:
+    base = phases["none"].pct(99)
+    out = {}
+    for name, p in phases.items():
+        p99 = p.pct(99)
+        out[name] = {
+            "label": LABELS[name],
+            "small_p50_ms": p.pct(50),
+            "small_p99_ms": p99,
+            "p99_ratio": p99 / base if p99 and base else None,
+            "small_requests_per_s": len(p.latencies) / p.seconds if p.seconds else None,
+            "small_errors": p.small_errors,
+            "hostile_answers": dict(sorted(p.hostile.items())),
+            "hostile_p50_ms": p.pct(50, p.hostile_latencies),
+            "rss_peak_mb": p.rss_peak / 2**20,
+        }
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default=DEFAULT_MODEL)
+    parser.add_argument("--seconds", type=float, default=6.0, help="per phase and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--results-name", default="hostile")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    small = small_requests()
+    server = Server(args.model, {})
+    try:
+        hostile = hostile_requests(args.model)
+        phases = {name: Phase() for name in LABELS}
+        for _ in range(args.rounds):
+            for name, phase in phases.items():
+                asyncio.run(run_phase(server, small, hostile.get(name), args.seconds, phase))
+    finally:
+        server.close()
+    rows = summary(phases)
+    print(f"{'hostile client':<16} {'p50 ms':>8} {'p99 ms':>8} {'p99/none':>9} {'small/s':>8} {'errors':>6} "
+          f"{'RSS MB':>7}  hostile answers")
+    for name, r in rows.items():
+        ratio = f"{r['p99_ratio']:.2f}" if r["p99_ratio"] else "-"
+        print(f"{name:<16} {r['small_p50_ms']:>8.1f} {r['small_p99_ms']:>8.1f} {ratio:>9} "
+              f"{r['small_requests_per_s']:>8.1f} {r['small_errors']:>6} {r['rss_peak_mb']:>7.0f}  "
+              f"{r['hostile_answers']}")
+    data = {"model": args.model, "clients": CLIENTS, "cores": len(os.sched_getaffinity(0)),
+            "seconds_per_phase": args.seconds, "rounds": args.rounds, "targets": TARGETS, "phases": rows}
+    command = "python bench/bench_hostile.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    print("wrote", write_result(args.results_name, data, command=command.strip()))
+
+
+if __name__ == "__main__":
+    main()
