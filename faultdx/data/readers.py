@@ -45,6 +45,7 @@ MAX_MAT_VARIABLES = 1024
 MAX_WAV_CHUNKS = 256
 MAT_BYTES_PER_SAMPLE = 8  # the widest numeric class: bounds what a struct or a lying header may inflate to
 MAT_SLACK_BYTES = 1 << 20  # names, headers, small fields
+FILE_BYTES_PER_SAMPLE = 64  # a CSV sample with its time and rate columns fits; binary formats take at most 8
 LISTED = 12  # names quoted in an error message
 
 T = TypeVar("T")
@@ -607,7 +608,7 @@ def read_mat(source: str | Path | bytes, names: Sequence[str], *, filename: str 
 
     For the publisher's files, whose layout a dataset module knows (``X105_DE_time``, MFPT's ``bearing``).
     """
-    data, where, _ = _bytes_of(source, filename)
+    data, where, _ = _bytes_of(source, filename, max_samples)
     budget = Budget(max_samples=max_samples, max_channels=max(len(names), 1))
     variables = {v.name: v for v in _mat_variables(data, where)}
     missing = [n for n in names if n not in variables]
@@ -705,14 +706,20 @@ def _struct_fields(mat: dict, structs: Sequence[str]) -> dict[str, np.ndarray]:
 
 
 # ---------------------------------------------------------------------------------------------- the entry
-def _bytes_of(source: str | Path | bytes, filename: str | None) -> tuple[bytes, str, str]:
-    """(bytes, where to say the problem is, the name that tells the format)."""
+def _bytes_of(source: str | Path | bytes, filename: str | None, max_samples: int) -> tuple[bytes, str, str]:
+    """(bytes, where to say the problem is, the name that tells the format); a file on disk larger than any
+    encoding of ``max_samples`` samples is not even read."""
     if isinstance(source, bytes | bytearray):
         if not filename:
             raise SignalFileError("give a filename with the bytes so the format can be told by its extension")
         return bytes(source), filename, filename
     path = Path(source)
+    limit = FILE_BYTES_PER_SAMPLE * max_samples + MAT_SLACK_BYTES
     try:
+        size = path.stat().st_size
+        if size > limit:
+            raise TooLarge(f"{path}: {size:,} bytes; a file of at most {max_samples:,} samples takes at most "
+                           f"{limit:,}", "file")
         data = path.read_bytes()
     except OSError as exc:
         raise SignalFileError(f"{path}: cannot read the file ({exc.strerror or exc})") from exc
@@ -741,7 +748,7 @@ def read_signal(
     shortest acceptable signal; ``max_samples`` (over the channels read) and ``max_channels``: the budget,
     checked before decoding (:class:`~faultdx.errors.TooLarge` past it).
     """
-    data, where, filename = _bytes_of(source, filename)
+    data, where, filename = _bytes_of(source, filename, max_samples)
     suffix = Path(filename).suffix.lower()
     if suffix not in SUPPORTED:
         raise SignalFileError(
