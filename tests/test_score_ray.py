@@ -100,4 +100,4 @@ def test_real_recordings_with_their_context(tables, archive):
         assert (row["fault_type"], row["rpm"], row["rpm_source"], row["bearing"]) == (
             fault_type, rpm, "given", bearing), name
         # the score sits near the threshold for some real files: its value is reported, not the answer
-        assert row["windows"] > 30 and row["asset"] == "rig" and 0 <= row["unknown_score"] < 3
+        assert row["windows"] > 30 and row["asset"] == "rig" and abs(row["unknown_score"]) < 3
