@@ -200,6 +200,17 @@ def _decoded(where: str, kind: str, decode: Callable[[], T]) -> T:
 
 
 # --------------------------------------------------------------------------------------------- tables
+def _table_columns(where: str, names: list[str], rows: int, pick, budget) -> tuple[list[str], str | None,
+                                                                                   str | None]:
+    """The chosen signal columns (budgeted before anything is decoded), and the rate and time columns."""
+    rate_col, time_col, signals = _table_roles(names)
+    if not signals:
+        raise SignalFileError(f"{where}: no signal columns")
+    chosen = pick.choose(signals, where)
+    budget.check(where, channels=len(chosen), samples=rows * len(chosen), what=f" ({rows:,} rows)")
+    return chosen, rate_col, time_col
+
+
 def _table_roles(names: Sequence[str]) -> tuple[str | None, str | None, list[str]]:
     """Column names → (rate column, time column, signal columns)."""
     lowered = {n.lower(): n for n in names}
@@ -237,11 +248,7 @@ def _read_csv(data: bytes, where: str, pick: _Pick, budget: Budget):
     else:
         header = _decoded(where, "CSV", lambda: pd.read_csv(io.BytesIO(data), nrows=0))
         names = [str(c) for c in header.columns]
-    rate_col, time_col, signals = _table_roles(names)
-    if not signals:
-        raise SignalFileError(f"{where}: no signal columns")
-    chosen = pick.choose(signals, where)
-    budget.check(where, channels=len(chosen), samples=rows * len(chosen), what=f" ({rows:,} rows)")
+    chosen, rate_col, time_col = _table_columns(where, names, rows, pick, budget)
     wanted = [n for n in (*chosen, rate_col, time_col) if n is not None]
     usecols = [names.index(n) for n in wanted]
     frame = _decoded(where, "CSV", lambda: pd.read_csv(
@@ -307,11 +314,7 @@ def _read_parquet(data: bytes, where: str, pick: _Pick, budget: Budget):
     metadata = schema.metadata or {}
     index = _pandas_index_columns(metadata.get(b"pandas"))
     names = [n for n in schema.names if n not in index]
-    rate_col, time_col, signals = _table_roles(names)
-    if not signals:
-        raise SignalFileError(f"{where}: no signal columns")
-    chosen = pick.choose(signals, where)
-    budget.check(where, channels=len(chosen), samples=rows * len(chosen), what=f" ({rows:,} rows)")
+    chosen, rate_col, time_col = _table_columns(where, names, rows, pick, budget)
     wanted = [n for n in (*chosen, rate_col, time_col) if n is not None]
     for name in wanted:
         kind = schema.field(name).type
