@@ -158,12 +158,7 @@ def read_meta(path: str | Path) -> ModelMeta:
     config_path = directory / CONFIG_FILE
     if not config_path.is_file():
         raise CheckpointError(f"{str(config_path)!r} is missing: not a faultdx model directory")
-    try:
-        raw = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(config_path)!r} is not valid JSON: {err}") from err
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"{str(config_path)!r} must hold a JSON object, got {type(raw).__name__}")
+    raw = _json_object(config_path)
     if raw.get("format") != FORMAT:
         raise CheckpointError(
             f"{str(config_path)!r} has unknown format {raw.get('format')!r} (this faultdx reads {FORMAT!r})"
@@ -242,13 +237,7 @@ def read_calibration(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     config_path = directory / OOD_CONFIG_FILE
     if not config_path.is_file():
         return None
-    try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(config_path)!r} is not valid JSON: {err}") from err
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{str(config_path)!r} must hold a JSON object, got {type(meta).__name__}")
-    return load_state(directory / OOD_WEIGHTS_FILE), meta
+    return load_state(directory / OOD_WEIGHTS_FILE), _json_object(config_path)
 
 
 def resolve_model(name_or_path: str | Path) -> Path:
@@ -284,6 +273,17 @@ def available_models() -> list[str]:
         if (p / CONFIG_FILE).is_file()
     }
     return sorted(names)
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path`` (CheckpointError naming the file otherwise)."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{str(path)!r} is not valid JSON: {err}") from err
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{str(path)!r} must hold a JSON object, got {type(value).__name__}")
+    return value
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
