@@ -20,7 +20,7 @@ import scipy.io
 import scipy.io.wavfile
 
 from faultdx.diagnose import Diagnoser
-from tests.data_helpers import missing_data
+from tests.data_helpers import STANDIN, missing_data
 from tests.service_support import (
     RATE,
     SHIPPED,
@@ -177,7 +177,7 @@ def test_real_cwru_file_upload(client, local) -> None:
     assert r.status_code == 200, r.text
     [got] = r.json()["results"]
     assert len(got["windows"]) == 1 + (121265 - WINDOW) // 2048
-    if local.path.resolve() == SHIPPED.resolve():  # the trained model recognises the fault
+    if local.path.resolve() == SHIPPED.resolve() and not STANDIN:  # the trained model knows the real file
         assert got["label"] == "inner_race_007"
 
 
