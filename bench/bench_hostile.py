@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from bench_service import BEARING, RATE, RPM, WINDOW, Server, _exchange, http_post, signals
+from bench_service import BEARING, RATE, RPM, WINDOW, Server, http_post, send_loop, signals
 
 from faultdx.paths import DEFAULT_MODEL
 from faultdx.results import write_result
@@ -120,23 +120,14 @@ def small_requests() -> list[bytes]:
 
 
 async def _small(port: int, payloads: list[bytes], deadline: float, phase: Phase, offset: int) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = offset
-    try:
-        while time.perf_counter() < deadline:
-            start = time.perf_counter()
-            try:
-                status = await _exchange(reader, writer, payloads[i % len(payloads)])
-            except (OSError, asyncio.IncompleteReadError, AttributeError):
-                phase.small_errors += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                continue
-            phase.latencies.append(time.perf_counter() - start)
-            phase.small_errors += status != 200
-            i += 1
-    finally:
-        writer.close()
+    def answered(status: int, seconds: float) -> None:
+        phase.latencies.append(seconds)
+        phase.small_errors += status != 200
+
+    def broken() -> None:
+        phase.small_errors += 1
+
+    await send_loop(port, payloads, deadline, offset, answered, broken)
 
 
 async def _hostile(port: int, payload: bytes, deadline: float, phase: Phase) -> None:

@@ -31,6 +31,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,10 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, 
     return int(head[9:12])
 
 
-async def _client(port: int, payloads: list[bytes], windows: int, deadline: float, phase: Phase, offset: int):
+async def send_loop(port: int, payloads: list[bytes], deadline: float, offset: int,
+                    answered: Callable[[int, float], None], broken: Callable[[], None]) -> None:
+    """Send ``payloads`` round robin from ``offset`` over one keep-alive connection until ``deadline``; report
+    each answer's status and latency, and each broken connection (then reconnect)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     i = offset
     try:
@@ -99,19 +103,29 @@ async def _client(port: int, payloads: list[bytes], windows: int, deadline: floa
             try:
                 status = await _exchange(reader, writer, payloads[i % len(payloads)])
             except (OSError, asyncio.IncompleteReadError, AttributeError):
-                phase.errors += 1
+                broken()
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
-            phase.latencies.append(time.perf_counter() - start)
-            phase.requests += 1
-            if status == 200:
-                phase.windows += windows
-            else:
-                phase.errors += 1
+            answered(status, time.perf_counter() - start)
             i += 1
     finally:
         writer.close()
+
+
+async def _client(port: int, payloads: list[bytes], windows: int, deadline: float, phase: Phase, offset: int):
+    def answered(status: int, seconds: float) -> None:
+        phase.latencies.append(seconds)
+        phase.requests += 1
+        if status == 200:
+            phase.windows += windows
+        else:
+            phase.errors += 1
+
+    def broken() -> None:
+        phase.errors += 1
+
+    await send_loop(port, payloads, deadline, offset, answered, broken)
 
 
 async def _load(
