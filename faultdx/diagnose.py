@@ -41,7 +41,7 @@ from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.errors import InputError, TooLarge
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
-from faultdx.ood import UNKNOWN, OodCalibration, load_calibration, signal_score
+from faultdx.ood import UNKNOWN, OodCalibration, load_calibration, signal_score, unless_unknown
 
 MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
 MAX_SAMPLING_RATE = 1_000_000.0  # Hz; above any accelerometer front end
@@ -229,9 +229,7 @@ class Diagnosis:
         return self._unless_unknown(types)
 
     def _unless_unknown(self, answers: list[str]) -> list[str]:
-        if self.window_unknown is None or not self.unknown_replaces_verdict:
-            return answers
-        return [UNKNOWN if s > 1.0 else a for a, s in zip(answers, self.window_unknown.tolist(), strict=True)]
+        return unless_unknown(answers, self.window_unknown, self.unknown_replaces_verdict)
 
     @property
     def slope_summary(self) -> dict[str, float] | None:

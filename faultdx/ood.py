@@ -140,6 +140,14 @@ def _normalised(raw: Tensor, center: float, threshold: float) -> Tensor:
     return (raw.double() - center) / max(threshold - center, 1e-12)
 
 
+def unless_unknown(answers: list[str], scores: np.ndarray | None, replaces: bool = True) -> list[str]:
+    """Each window's answer, or ``"unknown"`` where its score is above 1 and the calibration lets a flag
+    replace the verdict (``replaces``); ``scores`` None (no calibration) leaves the answers as they are."""
+    if scores is None or not replaces:
+        return list(answers)
+    return [UNKNOWN if s > 1.0 else a for a, s in zip(answers, scores.tolist(), strict=True)]
+
+
 def signal_score(window_scores: np.ndarray) -> float:
     """A signal's score from its windows' normalised scores: their median (see the module docstring)."""
     return float(np.median(window_scores))

@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Budget, Diagnoser, Diagnosis, Windows, check_sampling_rate
 from faultdx.errors import InputError
-from faultdx.ood import UNKNOWN
+from faultdx.ood import unless_unknown
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # requests that decode and frame fewer samples are windowed on the event loop
@@ -194,17 +194,18 @@ def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
     best = window_probs.argmax(axis=1)
     unknown = d.window_unknown
     scores = [None] * len(best) if unknown is None else [_score(v) for v in unknown.tolist()]
+    labels = unless_unknown([classes[k] for k in best.tolist()], unknown, d.unknown_replaces_verdict)
     windows = [
         {
             "start": int(s),
             "fault_type": t,
-            "label": UNKNOWN if u is not None and u > 1.0 and d.unknown_replaces_verdict else classes[k],
+            "label": label,
             "confidence": float(p[k]),
             "probabilities": dict(zip(classes, p.tolist(), strict=True)),
             "unknown_score": u,
         }
-        for s, t, k, p, u in zip(
-            d.start.tolist(), d.window_fault_types, best.tolist(), window_probs, scores, strict=True
+        for s, t, label, k, p, u in zip(
+            d.start.tolist(), d.window_fault_types, labels, best.tolist(), window_probs, scores, strict=True
         )
     ]
     mean = np.round(d.probabilities.astype(np.float64), DECIMALS)

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
 from faultdx.diagnose import Budget
-from faultdx.ood import UNKNOWN, signal_score
+from faultdx.ood import signal_score, unless_unknown
 
 INLINE_SAMPLES = 1 << 16  # smaller requests are standardised on the event loop, larger ones in a thread
 
@@ -206,9 +206,8 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
     probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
-    labels = [d.classes[i] for i in probs.argmax(axis=1)]
-    if unknown is not None and served.diagnoser.ood.replaces_verdict:
-        labels = [UNKNOWN if s > 1.0 else label for label, s in zip(labels, unknown.tolist(), strict=True)]
+    replaces = d.ood is None or d.ood.replaces_verdict
+    labels = unless_unknown([d.classes[i] for i in probs.argmax(axis=1)], unknown, replaces)
     tensors = {
         "probabilities": probs.astype(np.float32),
         "label": np.array(labels, dtype=object),
