@@ -1,0 +1,89 @@
+"""How the README's and docs/' code blocks run in the tests (collected through Sybil by the root conftest.py).
+
+Each fenced ``bash`` block runs with ``bash -euo pipefail`` and each ``python`` block in one namespace per document,
+all in a throwaway working directory with the project's virtual environment first on the PATH, the recordings of
+``FAULTDX_DATA`` (made absolute), and a real ``faultdx serve`` of the default model started once for the session.
+Blocks address a server as ``127.0.0.1:8000`` (the documented default); that address is pointed at the session's
+server, which listens on a free port. A block that cannot run in a test is preceded by Sybil's own marker
+``<!-- skip: next "why" -->``: the reason is printed with the skip (``-rs``) and ``tests/test_docs_markers.py``
+lists every marker and refuses one without a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from faultdx.paths import PROJECT_ROOT
+
+DOCUMENTED_HOST = re.compile(r"(127\.0\.0\.1|localhost):8000")
+BLOCK_TIMEOUT_S = 300
+
+
+class DocsSession:
+    """The working directory, environment and served model shared by every block of a test session."""
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="faultdx-docs-"))
+        self._server = None
+        self.address: str | None = None
+
+    def env(self) -> dict[str, str]:
+        venv_bin = str(Path(sys.executable).parent)
+        data = Path(os.environ.get("FAULTDX_DATA", "data")).expanduser()
+        env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+               "FAULTDX_DATA": str(data if data.is_absolute() else (Path.cwd() / data).resolve()),
+               "FAULTDX_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        return env
+
+    def served(self) -> str:
+        """``host:port`` of the session's server (started on first use)."""
+        if self.address is None:
+            from tests.service_support import running_server
+
+            self._server = running_server(
+                PROJECT_ROOT / "models" / "hybrid-aprelu", env={"FAULTDX_DATABASE_URL": "sqlite:///" + str(
+                    self.workdir / "docs-monitor.db")})
+            url = self._server.__enter__()
+            self.address = url.removeprefix("http://")
+        return self.address
+
+    def point_at_server(self, source: str) -> str:
+        if not DOCUMENTED_HOST.search(source):
+            return source
+        return DOCUMENTED_HOST.sub(self.served(), source)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.__exit__(None, None, None)
+
+
+SESSION = DocsSession()
+
+
+def run_bash(example) -> None:
+    """Evaluate a ``bash`` block; a non-zero exit fails the test with the block's output."""
+    source = SESSION.point_at_server(example.parsed)
+    done = subprocess.run(["bash", "-euo", "pipefail", "-c", source], cwd=SESSION.workdir, env=SESSION.env(),
+                          capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+    if done.returncode != 0:
+        raise AssertionError(f"{example.path}:{example.line}: bash block exited {done.returncode}\n"
+                             f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
+
+
+def run_python(example) -> None:
+    """Evaluate a ``python`` block in its document's namespace, from the session's working directory."""
+    source = SESSION.point_at_server(example.parsed)
+    code = compile(source, f"{example.path}:{example.line}", "exec")
+    old = Path.cwd()
+    os.chdir(SESSION.workdir)
+    try:
+        os.environ.setdefault("FAULTDX_DATA", SESSION.env()["FAULTDX_DATA"])
+        exec(code, example.namespace)
+    finally:
+        os.chdir(old)
