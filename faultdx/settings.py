@@ -7,7 +7,6 @@ default model is also found inside the installed package (see :mod:`faultdx.mode
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,13 +14,15 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from faultdx.data.readers import MAX_CHANNELS, MAX_SAMPLES
-
-DEFAULT_MODEL = "hybrid-aprelu"  # the shipped model every interface serves when none is named
-
-
-def _default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "faultdx"
+from faultdx.limits import MAX_CHANNELS, MAX_SAMPLES
+from faultdx.paths import (
+    DEFAULT_DATA,
+    DEFAULT_MODEL,
+    DEFAULT_MODELS,
+    DEFAULT_RESULTS,
+    DEFAULT_RUNS,
+    default_cache,
+)
 
 
 def _split(value: object) -> object:
@@ -37,11 +38,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FAULTDX_", extra="ignore", protected_namespaces=())
 
     # ---- where things live
-    data: Path = Field(default=Path("data"), description="root of the datasets (downloads go here)")
-    models: Path = Field(default=Path("models"), description="directory of named models")
-    results: Path = Field(default=Path("results"), description="where compare / evaluate / bench write JSON")
-    cache: Path = Field(default_factory=_default_cache, description="decoded-array cache (never in git)")
-    runs: Path = Field(default=Path("runs"), description="where training and evaluation runs are written")
+    # (the library reads these folders through faultdx.paths, the lowest layer, with the same defaults)
+    data: Path = Field(default=DEFAULT_DATA, description="root of the datasets (downloads go here)")
+    models: Path = Field(default=DEFAULT_MODELS, description="directory of named models")
+    results: Path = Field(default=DEFAULT_RESULTS, description="where compare / evaluate / bench write JSON")
+    cache: Path = Field(default_factory=default_cache, description="decoded-array cache (never in git)")
+    runs: Path = Field(default=DEFAULT_RUNS, description="where training and evaluation runs are written")
     cwru_url: str | None = Field(default=None, description="mirror of the CWRU files (else the publisher)")
     database_url: str | None = Field(
         default=None, description="monitoring database, e.g. postgresql://host/db (default: SQLite file "

@@ -157,3 +157,12 @@ def test_fetch_cli_against_local_publisher(tmp_path):
         result = runner.invoke(app, [*args, "--files", "106"])
         assert result.exit_code == 1 and "sha256 mismatch" in result.output
         assert not (tmp_path / "cwru/12k_drive_end/106.mat").exists()
+
+
+def test_fetch_cli_reads_the_mirror_from_the_environment(tmp_path, monkeypatch):
+    """FAULTDX_CWRU_URL is read by the CLI (settings) and passed down: the data layer reads no settings."""
+    with PublisherServer({"105.mat": b"not the file"}) as server:
+        monkeypatch.setenv("FAULTDX_CWRU_URL", server.base_url)
+        result = runner.invoke(app, ["data", "fetch", "cwru", "--dest", str(tmp_path), "--files", "105"])
+    assert f"from {server.base_url}" in result.output.replace("\n", "")
+    assert result.exit_code == 1 and "mismatch" in result.output  # the mirror's bytes were fetched, checked

@@ -74,11 +74,10 @@ def test_http_error_and_unreachable_server(tmp_path):
 
 
 def test_cwru_url(monkeypatch):
-    monkeypatch.delenv("FAULTDX_CWRU_URL", raising=False)
+    monkeypatch.setenv("FAULTDX_CWRU_URL", "http://mirror.example/cwru/")  # read by the CLI, not the library
     assert cwru_url(cwru_file(105)) == "https://engineering.case.edu/sites/default/files/105.mat"
     assert DEFAULT_CWRU_URL.startswith("https://engineering.case.edu/")
-    monkeypatch.setenv("FAULTDX_CWRU_URL", "http://mirror.example/cwru/")
-    assert cwru_url(cwru_file(97)) == "http://mirror.example/cwru/97.mat"
+    assert cwru_url(cwru_file(97), "http://mirror.example/cwru/") == "http://mirror.example/cwru/97.mat"
     assert cwru_url(cwru_file(97), "http://other") == "http://other/97.mat"
 
 

@@ -123,6 +123,7 @@ def fetch(
     from faultdx.data.cwru import CWRUDataset
     from faultdx.data.download import DownloadError, cwru_url, fetch_cwru
     from faultdx.paths import data_dir
+    from faultdx.settings import current
 
     if name != "cwru":
         _fail(f"only 'cwru' can be fetched: the synthetic set is embedded and MFPT is published as one "
@@ -132,6 +133,7 @@ def fetch(
     except ValueError as exc:
         _fail(str(exc))
     root = dest or data_dir()
+    base_url = base_url or current().cwru_url  # the library reads no settings: the mirror is passed down
     console = _console()
     console.print(f"fetching {len(entries)} file(s) from {cwru_url(entries[0], base_url).rsplit('/', 1)[0]} "
                   f"into {root}")

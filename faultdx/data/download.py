@@ -18,7 +18,6 @@ import httpx
 from faultdx.atomic import commit_file
 from faultdx.data.catalogue import CwruFile
 from faultdx.data.checksum import check_file
-from faultdx.settings import current
 
 DEFAULT_CWRU_URL = "https://engineering.case.edu/sites/default/files"
 CHUNK = 1 << 16
@@ -42,8 +41,9 @@ class FetchResult:
 
 
 def cwru_url(entry: CwruFile, base_url: str | None = None) -> str:
-    """URL of a CWRU file: ``<base>/<number>.mat`` (base: argument, $FAULTDX_CWRU_URL, or the publisher)."""
-    base = base_url or current().cwru_url or DEFAULT_CWRU_URL
+    """URL of a CWRU file: ``<base>/<number>.mat`` (base: the argument, else the publisher; the CLI passes
+    ``$FAULTDX_CWRU_URL``)."""
+    base = base_url or DEFAULT_CWRU_URL
     return f"{base.rstrip('/')}/{entry.filename}"
 
 
