@@ -133,7 +133,7 @@ def test_too_many_windows_is_refused_before_windowing(diagnoser: Diagnoser) -> N
 
 def test_window_hop_amplification_is_refused_by_the_sample_budget(diagnoser: Diagnoser, monkeypatch) -> None:
     framed = []
-    monkeypatch.setattr("faultdx.diagnose.frame", lambda *a: framed.append(a) or frame(*a))
+    monkeypatch.setattr("faultdx.diagnose.diagnoser.frame", lambda *a: framed.append(a) or frame(*a))
     budget = Budget(samples=1 << 23, windows=4096)
     with pytest.raises(TooLarge) as err:  # 4,096 windows of 16,384 = 67 M samples from 20,479
         diagnoser.windows(tone(20479 / RATE), RATE, window=16384, hop=1, budget=budget, field="signals[0]")

@@ -36,72 +36,20 @@ import numpy as np
 import torch
 
 from faultdx.context import ContextError, MachineContext, resolve_context
-from faultdx.data.base import FAULT_TYPES, type_membership
-from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from
+from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.errors import InputError, TooLarge
+from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, Budget, DiagnoseInputError, check_sampling_rate
+from faultdx.diagnose.models import meta_bearing
+from faultdx.diagnose.result import Diagnosis
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
-from faultdx.ood import UNKNOWN, OodCalibration, load_calibration, signal_score, unless_unknown
+from faultdx.ood import OodCalibration, load_calibration
 
-MIN_SAMPLING_RATE = 1_000.0  # Hz; below this no bearing defect resonance survives
-MAX_SAMPLING_RATE = 1_000_000.0  # Hz; above any accelerometer front end
-MAX_WINDOW_FACTOR = 8  # a window may be up to this many times the model's own window
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
 log = logging.getLogger(__name__)
 
 
-class DiagnoseInputError(InputError):
-    """Input the Diagnoser cannot use; ``field`` names the offending argument (``signals[2]``, ``hop``…)."""
-
-
 class NonFiniteOutput(RuntimeError):
     """The network answered NaN or Inf for finite input: a broken model, never the caller's fault."""
-
-
-@dataclass
-class Budget:
-    """What one request may take, in samples: as decoded (channels x samples, summed over its signals) and,
-    separately, as framed (windows x channels x window: what overlapping windows multiply); and in windows.
-
-    Every route charges its request's signals here before the costly step, so that one limit holds whatever
-    the format or the parameters (``window=16384, hop=1`` on 20,479 samples asks for 67 M framed samples).
-    """
-
-    samples: int
-    windows: int | None = None
-    decoded: int = 0
-    framed: int = 0
-    framed_windows: int = 0
-
-    def decode(self, count: int, field: str) -> None:
-        """Charge ``count`` decoded samples; :class:`TooLarge` (413) naming ``field`` past the budget."""
-        if self.decoded + count > self.samples:
-            raise TooLarge(
-                f"{field}: {self.decoded + count} samples in this request; the budget is {self.samples}"
-                " samples per request (FAULTDX_MAX_SAMPLES): send less",
-                field,
-            )
-        self.decoded += count
-
-    def frame(self, windows: int, channels: int, window: int, hop: int, field: str) -> None:
-        """Charge ``windows`` windows of ``channels x window`` samples made with ``hop``; 413 naming
-        ``window``/``hop`` and the budget when they do not fit."""
-        samples = windows * channels * window
-        if self.windows is not None and self.framed_windows + windows > self.windows:
-            raise TooLarge(
-                f"{field}: window {window} with hop {hop} makes {windows} windows; at most {self.windows}"
-                " per request (FAULTDX_MAX_WINDOWS): send less, or a larger hop",
-                field,
-            )
-        if self.framed + samples > self.samples:
-            raise TooLarge(
-                f"{field}: window {window} with hop {hop} makes {windows} windows = {samples} samples;"
-                f" the budget is {self.samples} samples per request (FAULTDX_MAX_SAMPLES): use a larger hop"
-                " or a smaller window",
-                field,
-            )
-        self.framed += samples
-        self.framed_windows += windows
 
 
 @dataclass(frozen=True)
@@ -127,116 +75,6 @@ class Predictions(NamedTuple):
     unknown: np.ndarray | None  # [N] normalised unknown-condition score; None without a calibration
 
 
-@dataclass(frozen=True)
-class Diagnosis:
-    """The verdict on one signal: aggregate (mean of window probabilities) and per window.
-
-    ``window_probabilities``: ``[N, K]``; ``start``: ``[N]``; ``slopes``: ``{layer: [N, C_layer]}`` when
-    asked for; ``window_unknown``: ``[N]`` unknown-condition scores (None for an uncalibrated model).
-    """
-
-    classes: tuple[str, ...]
-    window_probabilities: np.ndarray
-    start: np.ndarray
-    slopes: dict[str, np.ndarray] | None = None
-    machine: MachineContext | None = None
-    window_unknown: np.ndarray | None = None
-    unknown_replaces_verdict: bool = True  # the calibration's policy (faultdx.ood.OodCalibration)
-
-    @property
-    def unknown_score(self) -> float | None:
-        """The signal's unknown-condition score (median over windows; above 1 = unknown), None if the model
-        has no calibration."""
-        return None if self.window_unknown is None else signal_score(self.window_unknown)
-
-    @property
-    def is_unknown(self) -> bool:
-        """Whether the signal is beyond the calibrated threshold (unlike what the model was fitted on)."""
-        score = self.unknown_score
-        return score is not None and score > 1.0
-
-    @property
-    def answers_unknown(self) -> bool:
-        """Whether the fault type and label are ``"unknown"``: flagged, and the calibration says a flag
-        replaces the verdict (else the flag is reported beside the network's answer)."""
-        return self.unknown_replaces_verdict and self.is_unknown
-
-    @property
-    def probabilities(self) -> np.ndarray:
-        """Mean class probabilities over the windows ``[K]``."""
-        return self.window_probabilities.mean(axis=0)
-
-    @property
-    def type_probabilities(self) -> dict[str, float]:
-        """Probability of each fault type: the sum of its classes' mean probabilities."""
-        summed = self.probabilities @ type_membership(self.classes)
-        return {t: float(p) for t, p in zip(FAULT_TYPES, summed, strict=True)}
-
-    @property
-    def window_type_probabilities(self) -> np.ndarray:
-        """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order)."""
-        return self.window_probabilities @ type_membership(self.classes)
-
-    @property
-    def closest_fault_type(self) -> str:
-        """The network's most probable fault type, also when the signal is unknown."""
-        probs = self.type_probabilities
-        return max(probs, key=probs.__getitem__)
-
-    @property
-    def fault_type(self) -> str:
-        """The primary answer: the most probable fault type, or ``"unknown"``."""
-        return UNKNOWN if self.answers_unknown else self.closest_fault_type
-
-    @property
-    def confidence(self) -> float:
-        """Probability of :attr:`closest_fault_type` (= :attr:`fault_type` unless unknown)."""
-        return self.type_probabilities[self.closest_fault_type]
-
-    @property
-    def label(self) -> str:
-        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``)."""
-        if self.answers_unknown:
-            return UNKNOWN
-        members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
-        probs = np.where(members, self.probabilities, -1.0)
-        return self.classes[int(np.argmax(probs))]
-
-    @property
-    def severity(self) -> str | None:
-        """Fault size of :attr:`label` (``"0.014 in"``), None for normal or a model without sizes."""
-        suffix = self.label.rsplit("_", 1)[-1]
-        return f"0.{suffix} in" if self.fault_type != "normal" and suffix.isdigit() else None
-
-    @property
-    def evidence(self) -> dict[str, float | str] | None:
-        """The defect frequency whose lines carry the verdict (BPFO for outer race, BPFI for inner race,
-        2×BSF for a ball), in Hz at the signal's speed; None for normal or without context."""
-        if self.machine is None or self.fault_type in ("normal", UNKNOWN):
-            return None
-        f = self.machine.frequencies()
-        name, hz = {"outer_race": ("BPFO", f["bpfo"]), "inner_race": ("BPFI", f["bpfi"]),
-                    "ball": ("2xBSF", 2 * f["bsf"])}[self.fault_type]
-        return {"defect_frequency": name, "hz": hz}
-
-    @property
-    def window_labels(self) -> list[str]:
-        return self._unless_unknown([self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)])
-
-    @property
-    def window_fault_types(self) -> list[str]:
-        types = [FAULT_TYPES[i] for i in np.argmax(self.window_type_probabilities, axis=1)]
-        return self._unless_unknown(types)
-
-    def _unless_unknown(self, answers: list[str]) -> list[str]:
-        return unless_unknown(answers, self.window_unknown, self.unknown_replaces_verdict)
-
-    @property
-    def slope_summary(self) -> dict[str, float] | None:
-        """Mean slope per layer over windows and channels."""
-        if self.slopes is None:
-            return None
-        return {name: float(values.mean()) for name, values in self.slopes.items()}
 
 
 class Diagnoser:
@@ -637,20 +475,6 @@ class Diagnoser:
         return out
 
 
-def check_sampling_rate(sampling_rate: float) -> float:
-    """A finite rate between 1 kHz and 1 MHz, else :class:`DiagnoseInputError` naming ``sampling_rate``."""
-    try:
-        rate = float(sampling_rate)
-    except (TypeError, ValueError):
-        rate = math.nan
-    if isinstance(sampling_rate, bool) or not MIN_SAMPLING_RATE <= rate <= MAX_SAMPLING_RATE:
-        raise DiagnoseInputError(
-            f"sampling_rate must be a number of Hz from {MIN_SAMPLING_RATE:g} to {MAX_SAMPLING_RATE:g},"
-            f" got {sampling_rate!r}",
-            "sampling_rate",
-        )
-    return rate
-
 
 def _as_2d(signal: np.ndarray, field: str) -> np.ndarray:
     try:
@@ -676,15 +500,6 @@ def _validate(signal: np.ndarray, min_samples: int, field: str) -> np.ndarray:
         raise DiagnoseInputError(f"{field}: {err}", field) from err
 
 
-def meta_bearing(bearing: dict | None) -> BearingGeometry:
-    """A model directory's bearing (API form, or the older field names); SKF 6205 when none is recorded."""
-    if not bearing:
-        return SKF_6205
-    if "n_balls" in bearing:  # model directories written before the API form
-        bearing = {"balls": bearing["n_balls"], "ball_diameter_mm": bearing["ball_diameter"],
-                   "pitch_diameter_mm": bearing["pitch_diameter"],
-                   "contact_angle_deg": bearing.get("contact_angle_deg", 0.0), "name": bearing.get("name")}
-    return bearing_from({k: v for k, v in bearing.items() if k != "source"}, "model.bearing")
 
 
 class _WithSlopes(torch.nn.Module):
