@@ -42,6 +42,7 @@ from torch import Tensor
 from faultdx import __version__
 from faultdx.data.checksum import file_sha256
 from faultdx.modeldir import WEIGHTS_FILE, CheckpointError, read_calibration, write_calibration
+from faultdx.nn.inference import batched_forward
 
 FORMAT = "faultdx-ood/1"
 METHODS = ("combined", "mahalanobis", "energy")
@@ -153,20 +154,12 @@ def signal_score(window_scores: np.ndarray) -> float:
     return float(np.median(window_scores))
 
 
-@torch.inference_mode()
 def network_outputs(
     model: torch.nn.Module, x: np.ndarray, context: np.ndarray | None, batch_size: int = 256
 ) -> tuple[Tensor, Tensor]:
     """Logits ``[N, K]`` and penultimate features ``[N, D]`` of standardised windows ``x [N, C, W]``."""
-    logits, features = [], []
-    for i in range(0, len(x), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size], dtype=np.float32))
-        ctx = None if context is None else torch.from_numpy(
-            np.ascontiguousarray(context[i : i + batch_size], dtype=np.float32))
-        out, feats = model.forward_with_features(batch, ctx)
-        logits.append(out.float())
-        features.append(feats.float())
-    return torch.cat(logits), torch.cat(features)
+    out = batched_forward(model, x, context, batch_size=batch_size, features=True)
+    return out.logits, out.features
 
 
 def calibrate(

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +42,7 @@ from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, Budget, DiagnoseInputErro
 from faultdx.diagnose.models import meta_bearing
 from faultdx.diagnose.result import Diagnosis
 from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
+from faultdx.nn.inference import NetworkCalls, forward_batches
 from faultdx.ood import OodCalibration, load_calibration
 
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
@@ -96,13 +97,9 @@ class Diagnoser:
         self.batch_size = batch_size
         self.ood = ood
         self._slope_channels: dict[str, int] | None = None
-        self._forward: Callable[[torch.Tensor], torch.Tensor] = self.model
-        self._forward_slopes: Callable[[torch.Tensor], tuple[torch.Tensor, dict]] = (
-            self.model.forward_with_slopes
-        )
-        self._forward_features: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]] | None = (
-            self.model.forward_with_features if ood is not None and ood.needs_features else None
-        )
+        # eager now; _trace may swap in frozen graphs. Features only when the calibration reads them.
+        self._calls = NetworkCalls(self.model, self.model.forward_with_slopes,
+                                   self.model.forward_with_features if self._reads_features else None)
         self.traced = trace and self._trace()
 
     @classmethod
@@ -143,7 +140,7 @@ class Diagnoser:
                 with_slopes = torch.jit.freeze(
                     torch.jit.trace(_WithSlopes(self.model).eval(), example, check_trace=False, strict=False)
                 )
-                with_features = self._forward_features and torch.jit.freeze(
+                with_features = self._reads_features and torch.jit.freeze(
                     torch.jit.trace(_WithFeatures(self.model).eval(), example, check_trace=False)
                 )
                 for n, length in ((3, w), (2, w // 2 + 7)):
@@ -164,9 +161,13 @@ class Diagnoser:
         except Exception as err:  # tracing is an optimisation: any failure leaves the eager network in place
             log.warning("could not trace %s (%s); running eager", self.name, err)
             return False
-        self._forward, self._forward_slopes = forward, with_slopes
-        self._forward_features = with_features or None
+        self._calls = NetworkCalls(forward, with_slopes, with_features or None)
         return True
+
+    @property
+    def _reads_features(self) -> bool:
+        """Whether the unknown-condition score reads the penultimate features (so every pass returns them)."""
+        return self.ood is not None and self.ood.needs_features
 
     # -- what the model expects ------------------------------------------------------------------------------
     @property
@@ -391,24 +392,13 @@ class Diagnoser:
                 raise DiagnoseInputError(message, "context")
             context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
         probs, slopes, unknown = [], [], []
-        with torch.inference_mode():
-            for i in range(0, max(len(x), 1), self.batch_size):
-                part = slice(i, i + self.batch_size)
-                batch = torch.from_numpy(np.ascontiguousarray(x[part], dtype=np.float32))
-                ctx = torch.from_numpy(np.ascontiguousarray(context[part], dtype=np.float32))
-                features = None
-                if include_slopes:
-                    logits, layer_slopes = self._forward_slopes(batch, ctx)
-                    slopes.append({k: v.float().numpy() for k, v in layer_slopes.items()})
-                elif self._forward_features is not None:
-                    logits, features = self._forward_features(batch, ctx)
-                else:
-                    logits = self._forward(batch, ctx)
-                probs.append(torch.softmax(logits.float(), dim=-1).numpy())
-                if self.ood is not None:
-                    if features is None and self._forward_features is not None:  # slopes asked: 2nd pass
-                        features = self._forward_features(batch, ctx)[1]
-                    unknown.append(self.ood.score(logits.float(), features))
+        for out in forward_batches(self._calls, x, context, batch_size=self.batch_size, slopes=include_slopes,
+                                   features=self._reads_features):
+            probs.append(torch.softmax(out.logits, dim=-1).numpy())
+            if include_slopes:
+                slopes.append({k: v.numpy() for k, v in out.slopes.items()})
+            if self.ood is not None:
+                unknown.append(self.ood.score(out.logits, out.features))
         merged = {k: np.concatenate([s[k] for s in slopes]) for k in slopes[0]} if slopes else {}
         out = np.concatenate(probs)
         scores = np.concatenate(unknown) if unknown else None
