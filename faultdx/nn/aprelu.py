@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from faultdx.nn.gates import se_gate
+
 
 class APReLU1d(nn.Module):
     """APReLU over ``[N, C, T]`` feature maps.
@@ -35,14 +37,7 @@ class APReLU1d(nn.Module):
             raise ValueError(f"APReLU1d: reduction must be >= 1, got {reduction}")
         self.channels = channels
         hidden = max(1, channels // reduction)
-        self.gate = nn.Sequential(
-            nn.Linear(2 * channels, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, channels),
-            nn.BatchNorm1d(channels),
-            nn.Sigmoid(),
-        )
+        self.gate = se_gate(2 * channels, hidden, channels, out_norm=True)  # FC-BN-ReLU-FC-BN-sigmoid
 
     def forward_with_params(self, x: Tensor) -> tuple[Tensor, tuple[Tensor]]:
         """Return ``(y [N, C, T], (alpha [N, C],))``."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from faultdx.nn.gates import keep_state_dict_names, se_gate
+
 _K = 2  # linear pieces (the paper's default)
 
 
@@ -48,8 +50,9 @@ class DyReLU1d(nn.Module):
         self.channel_wise = channel_wise
         groups = channels if channel_wise else 1
         hidden = max(1, channels // reduction)
-        self.fc1 = nn.Linear(channels, hidden)
-        self.fc2 = nn.Linear(hidden, 2 * _K * groups)
+        # The hyper function: FC-ReLU-FC, saved under its original names fc1.* / fc2.*.
+        self.gate = se_gate(channels, hidden, 2 * _K * groups, hidden_norm=False, sigmoid=False)
+        keep_state_dict_names(self, {"gate.0.": "fc1.", "gate.2.": "fc2."})
         nn.init.zeros_(self.fc2.weight)  # residuals start at 0: untrained DY-ReLU == ReLU
         nn.init.zeros_(self.fc2.bias)
         # Initial coefficients and residual scales, laid out as [a1, a2, b1, b2].
@@ -57,10 +60,20 @@ class DyReLU1d(nn.Module):
         scale = torch.tensor([lambda_a, lambda_a, lambda_b, lambda_b])
         self.register_buffer("scale", scale, persistent=False)
 
+    @property
+    def fc1(self) -> nn.Linear:
+        """The hyper function's first FC (channels → hidden)."""
+        return self.gate[0]
+
+    @property
+    def fc2(self) -> nn.Linear:
+        """The hyper function's last FC (hidden → 4 coefficients per group), zero at initialisation."""
+        return self.gate[2]
+
     def coefficients(self, x: Tensor) -> Tensor:
         """Per-sample coefficients ``[N, C or 1, 4]`` laid out as ``(a1, a2, b1, b2)``."""
         n = x.shape[0]
-        theta = self.fc2(torch.relu(self.fc1(x.mean(dim=-1))))  # [N, 4 * groups]
+        theta = self.gate(x.mean(dim=-1))  # [N, 4 * groups]
         residual = 2.0 * torch.sigmoid(theta) - 1.0  # in [-1, 1]
         return self.init + self.scale * residual.view(n, -1, 2 * _K)  # [N, groups, 4]
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from faultdx.nn.gates import se_gate
+
 
 class SoftShrinkage1d(nn.Module):
     """Adaptive channel-wise soft thresholding.
@@ -30,13 +32,7 @@ class SoftShrinkage1d(nn.Module):
             raise ValueError(f"SoftShrinkage1d: reduction must be >= 1, got {reduction}")
         self.channels = channels
         hidden = max(1, channels // reduction)
-        self.gate = nn.Sequential(
-            nn.Linear(channels, hidden),
-            nn.BatchNorm1d(hidden),
-            nn.ReLU(),
-            nn.Linear(hidden, channels),
-            nn.Sigmoid(),
-        )
+        self.gate = se_gate(channels, hidden, channels)  # FC-BN-ReLU-FC-sigmoid
 
     def forward_with_params(self, x: Tensor) -> tuple[Tensor, tuple[Tensor]]:
         """Return ``(y [N, C, T], (tau [N, C],))``."""
