@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -192,16 +193,21 @@ def load_state(path: str | Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> LoadedModel:
-    """Rebuild the network saved at ``path`` (a model directory) in eval mode on ``device``."""
-    from faultdx.nn.resnet1d import ResNet1d, ResNet1dConfig
+def load_model_dir(
+    path: str | Path,
+    *,
+    device: str | torch.device = "cpu",
+    build: Callable[[ModelMeta], torch.nn.Module] | None = None,
+) -> LoadedModel:
+    """Rebuild the network saved at ``path`` (a model directory) in eval mode on ``device``.
 
+    ``build(meta)`` makes the (untrained) network from its config; a :class:`ResNet1d` by default
+    (:mod:`faultdx.diagnose.models` passes its registry of model kinds)."""
     directory = Path(path)
     meta = read_meta(directory)
     state = load_state(directory / WEIGHTS_FILE)
     try:
-        config = ResNet1dConfig.from_dict(meta.model)
-        model = ResNet1d(config)
+        model = (build or _build_resnet1d)(meta)
     except (TypeError, ValueError, KeyError) as err:
         raise CheckpointError(f"{str(directory)!r}: cannot rebuild the network from 'model': {err}") from err
     try:
@@ -211,6 +217,12 @@ def load_model_dir(path: str | Path, *, device: str | torch.device = "cpu") -> L
             f"{str(directory)!r}: weights do not match the network in config.json: {_first_lines(err)}"
         ) from err
     return LoadedModel(model=model.to(device).eval(), meta=meta)
+
+
+def _build_resnet1d(meta: ModelMeta) -> torch.nn.Module:
+    from faultdx.nn.resnet1d import ResNet1d, ResNet1dConfig
+
+    return ResNet1d(ResNet1dConfig.from_dict(meta.model))
 
 
 def write_calibration(path: str | Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:

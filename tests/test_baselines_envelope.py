@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from faultdx.baselines.envelope import ENVELOPE_NAME, EnvelopeConfig, EnvelopeReference, envelope_diagnoser
+from faultdx.baselines.envelope import ENVELOPE_NAME, EnvelopeConfig, EnvelopeReference, load_envelope
 from faultdx.data.base import FAULT_TYPES
 from faultdx.data.bearing import SKF_6205, BearingGeometry, bearing_from, context_vector
 from faultdx.data.registry import get_dataset
 from faultdx.data.synthetic import random_machine, simulate, simulate_machine
 from faultdx.data.windows import frame, standardize
 from faultdx.diagnose import Diagnoser
+from faultdx.modeldir import CheckpointError, save_model_dir
 from tests.data_helpers import missing_data
 
 RATE, WINDOW = 12000.0, 2048
@@ -99,7 +100,8 @@ def test_served_by_name_end_to_end(tmp_path, monkeypatch) -> None:
 
 
 def test_other_window_and_bearing() -> None:
-    diagnoser = envelope_diagnoser(window=4096, bearing="MFPT NICE")
+    loaded = load_envelope(window=4096, bearing="MFPT NICE")
+    diagnoser = Diagnoser(loaded.model, loaded.meta)
     assert diagnoser.window == 4096 and diagnoser.meta.hop == 4096
     assert diagnoser.bearing.name == "MFPT NICE"
 
@@ -136,3 +138,23 @@ def test_cwru_drive_end_faults() -> None:
     assert _accuracy(EnvelopeReference(sampling_rate=RATE), recordings) >= 0.30
     by_evidence = EnvelopeReference(EnvelopeConfig(threshold=1e-3), sampling_rate=RATE)
     assert _accuracy(by_evidence, recordings) >= 0.65
+
+
+def test_a_model_directory_of_the_envelope_kind_is_built_by_the_registry(tmp_path) -> None:
+    loaded = load_envelope(window=4096, bearing="MFPT NICE", config=EnvelopeConfig(threshold=3.0))
+    meta = loaded.meta.model_dump(mode="json")
+    save_model_dir(tmp_path / "env", loaded.model, {**meta, "name": "env-dir"})
+    from_dir = Diagnoser.from_dir(tmp_path / "env")
+    assert isinstance(from_dir.model, EnvelopeReference) and from_dir.model.config == loaded.model.config
+    signal = simulate("outer_race", duration_s=1.0, sampling_rate=12000, rpm=1750)
+    [a] = from_dir.diagnose(signal, 12000, rpm=1750)
+    [b] = Diagnoser(loaded.model, loaded.meta).diagnose(signal, 12000, rpm=1750)
+    np.testing.assert_array_equal(a.window_probabilities, b.window_probabilities)
+
+
+def test_an_unknown_model_kind_is_a_checkpoint_error_naming_the_kinds(tmp_path) -> None:
+    loaded = load_envelope()
+    meta = loaded.meta.model_dump(mode="json")
+    save_model_dir(tmp_path / "odd", loaded.model, {**meta, "model": {**meta["model"], "kind": "odd"}})
+    with pytest.raises(CheckpointError, match="unknown model kind 'odd'.*resnet1d, envelope"):
+        Diagnoser.from_dir(tmp_path / "odd")

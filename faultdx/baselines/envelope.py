@@ -6,13 +6,14 @@ defect frequency — BPFO (outer race), BPFI (inner race) or 2×BSF (a ball stri
 lines stand out of their neighbourhood at harmonics 1-3. If none stands out by ``threshold``, "normal".
 
 It has the network's interface (``forward(x, context) → logits`` in :data:`FAULT_TYPES` order), so the
-:class:`~faultdx.diagnose.Diagnoser` serves it under the name ``"envelope"``.
+Diagnoser serves it like a trained network: :mod:`faultdx.diagnose.models` registers the kind ``"envelope"``
+(this module knows nothing of the Diagnoser), and :func:`load_envelope` is the model named ``"envelope"``.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 import torch
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from faultdx.data.base import FAULT_TYPES
 from faultdx.data.bearing import bearing_from
+from faultdx.modeldir import LoadedModel, build_meta
 from faultdx.nn.frontend import band_masks, envelope_spectra, squared_envelopes
 
 ENVELOPE_NAME = "envelope"
@@ -62,7 +64,22 @@ class EnvelopeConfig:
     min_length: int = 256
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the model kind (``"envelope"``) a model directory's config names."""
         return {"kind": ENVELOPE_NAME, **asdict(self)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EnvelopeConfig:
+        """Inverse of :meth:`to_dict` (JSON lists become tuples); unknown keys are a ``ValueError``."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k != "kind"}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown EnvelopeConfig field(s) {unknown}; valid: {sorted(known)}")
+        if "fixed_band" in values:
+            values["fixed_band"] = tuple(values["fixed_band"])
+        if "candidates" in values:
+            values["candidates"] = tuple(tuple(band) for band in values["candidates"])
+        return cls(**values)
 
 
 class EnvelopeReference(nn.Module):
@@ -130,20 +147,15 @@ class EnvelopeReference(nn.Module):
         return self.forward(x, context), {}
 
 
-def envelope_diagnoser(
+def load_envelope(
     *,
     window: int = 4096,  # 0.34 s at 12 kHz: 2048 samples resolve too few lines at 25-30 Hz shafts
     sampling_rate: float = 12000.0,
     bearing: str = "SKF 6205",
     config: EnvelopeConfig | None = None,
-):
-    """A :class:`~faultdx.diagnose.Diagnoser` running envelope analysis (name ``"envelope"``).
-
-    ``bearing`` is the geometry assumed when a request names none.
-    """
-    from faultdx.diagnose import Diagnoser
-    from faultdx.modeldir import build_meta
-
+) -> LoadedModel:
+    """The envelope reference as a loaded model (name ``"envelope"``), with the metadata a model directory
+    would hold. ``bearing`` is the geometry assumed when a request names none."""
     model = EnvelopeReference(config, sampling_rate=sampling_rate)
     meta = build_meta(model, {
         "name": ENVELOPE_NAME,
@@ -157,7 +169,7 @@ def envelope_diagnoser(
         "dataset": {"name": "none (no training)"},
         "bearing": bearing_from(bearing).as_request(),
     })
-    return Diagnoser(model, meta)
+    return LoadedModel(model.eval(), meta)
 
 
 def _sample(spectrum: Tensor, position: Tensor) -> Tensor:

@@ -39,11 +39,11 @@ from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, Budget, DiagnoseInputError, check_sampling_rate
-from faultdx.diagnose.models import meta_bearing
+from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.result import Diagnosis
-from faultdx.modeldir import CARD_FILE, ModelMeta, load_model_dir, resolve_model
+from faultdx.modeldir import CARD_FILE, ModelMeta
 from faultdx.nn.inference import NetworkCalls, forward_batches
-from faultdx.ood import OodCalibration, load_calibration
+from faultdx.ood import OodCalibration
 
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
 log = logging.getLogger(__name__)
@@ -106,19 +106,20 @@ class Diagnoser:
     def from_dir(
         cls, path_or_name: str | Path, *, batch_size: int = FORWARD_BATCH, trace: bool = False
     ) -> Diagnoser:
-        """Load a model directory (a path, or a name in ``models_dir()``); ``CheckpointError`` if unusable.
+        """Load a model directory (a path, or a name in ``models_dir()``) or a built-in model (``envelope``):
+        :func:`faultdx.diagnose.models.load_model`; ``CheckpointError`` if unusable.
 
         ``trace=True`` runs the network as a frozen TorchScript graph (see :meth:`_trace`).
         """
-        from faultdx.baselines.envelope import ENVELOPE_NAME, envelope_diagnoser  # local: it imports us
-        from faultdx.paths import models_dir
+        return cls.from_model(load_model(path_or_name), batch_size=batch_size, trace=trace)
 
-        if path_or_name == ENVELOPE_NAME and not (models_dir() / ENVELOPE_NAME).is_dir():
-            return envelope_diagnoser()
-        path = resolve_model(path_or_name)
-        loaded = load_model_dir(path)
-        ood = load_calibration(path)
-        return cls(loaded.model, loaded.meta, path=path, batch_size=batch_size, trace=trace, ood=ood)
+    @classmethod
+    def from_model(
+        cls, ready: ReadyModel, *, batch_size: int = FORWARD_BATCH, trace: bool = False
+    ) -> Diagnoser:
+        """A Diagnoser of a loaded model (:func:`~faultdx.diagnose.models.load_model`)."""
+        return cls(ready.network, ready.meta, path=ready.path, batch_size=batch_size, trace=trace,
+                   ood=ready.calibration)
 
     def _trace(self) -> bool:
         """Swap in a traced, frozen copy of the network if it reproduces the eager one; say whether it did.
