@@ -295,11 +295,11 @@ def recordings_right(probs: np.ndarray, recording: np.ndarray, truth: np.ndarray
 def envelope_model(windows: WindowSet, *, normal: bool = True) -> torch.nn.Module:
     """The envelope reference for ``windows``' length and sampling rate. ``normal=False`` never answers
     normal (argmax of the defect evidence alone: the brief's figure on fault recordings)."""
-    from faultdx.baselines.envelope import EnvelopeConfig, envelope_diagnoser
+    from faultdx.baselines.envelope import EnvelopeConfig, load_envelope
 
     config = EnvelopeConfig() if normal else EnvelopeConfig(threshold=1e-6)
-    return envelope_diagnoser(window=int(windows.x.shape[-1]), sampling_rate=windows.sampling_rate,
-                              config=config).model
+    return load_envelope(window=int(windows.x.shape[-1]), sampling_rate=windows.sampling_rate,
+                         config=config).model
 
 
 ENVELOPES = {"envelope": True, "envelope_faults_only": False}  # result key -> may answer normal
