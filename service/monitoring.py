@@ -24,8 +24,8 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx.diagnose import Diagnosis
 from faultdx.errors import InputError
-from faultdx.monitor.indicators import indicators
-from faultdx.monitor.store import NewDiagnosis, Store, default_url, normalise_url, redact
+from faultdx.monitor.recording import record_diagnoses
+from faultdx.monitor.store import Store, default_url, normalise_url, redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -108,43 +108,21 @@ async def call(holder: StoreHolder, method: Callable[..., T], *args: Any, **kwar
     return await run_in_threadpool(run)
 
 
-def new_diagnoses(
-    diagnoses: Sequence[Diagnosis], results: Sequence[dict[str, Any]], signals: Sequence[np.ndarray],
-    sampling_rate: float, model: dict[str, str],
-) -> list[NewDiagnosis]:
-    """What to store of each signal's verdict: the answer as sent, and the raw signal's indicators."""
-    out = []
-    for d, result, signal in zip(diagnoses, results, signals, strict=True):
-        machine = result.get("machine") or {}
-        out.append(NewDiagnosis(
-            model_name=model["name"],
-            model_version=model["version"],
-            fault_type=result["fault_type"],
-            label=result["label"],
-            confidence=result["confidence"],
-            type_probabilities=result["type_probabilities"],
-            indicators=indicators(signal, sampling_rate),
-            sampling_rate=sampling_rate,
-            severity=result.get("severity"),
-            unknown_score=getattr(d, "unknown_score", None),
-            rpm=machine.get("rpm"),
-            rpm_source=machine.get("rpm_source"),
-            defect_frequencies=machine.get("defect_frequencies_hz"),
-        ))
-    return out
-
-
 async def record(
-    holder: StoreHolder, asset: dict[str, Any], items: Callable[[], list[NewDiagnosis]],
-    measured_at: datetime | None, idempotency_key: str | None,
+    holder: StoreHolder, asset: str | int, diagnoses: Sequence[Diagnosis], signals: Sequence[np.ndarray],
+    sampling_rate: float, model: dict[str, str], *, measured_at: datetime | None,
+    idempotency_key: str | None, request_hash: str | None,
 ) -> dict[str, Any]:
-    """Store a request's diagnoses for ``asset`` (committed before this returns) and update the gauge;
-    ``items()`` (the indicators' FFTs) runs in the same worker thread, off the event loop."""
+    """Store a request's diagnoses for ``asset`` through :func:`faultdx.monitor.recording.record_diagnoses`
+    (committed before this returns; the indicators' FFTs run in the worker thread, off the event loop) and
+    update the gauge."""
 
     def run(store: Store) -> dict[str, Any]:
-        done = store.record(asset["id"], items(), measured_at=measured_at, idempotency_key=idempotency_key)
-        if done.opened or done.closed:
+        done = record_diagnoses(store, asset, diagnoses, signals, sampling_rate, model=model,
+                                measured_at=measured_at, idempotency_key=idempotency_key,
+                                request_hash=request_hash)
+        if done.alarms_opened or done.alarms_closed:
             refresh_gauge(store)
-        return done.as_dict()
+        return done.model_dump(mode="json")
 
     return await call(holder, run)

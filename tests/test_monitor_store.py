@@ -46,19 +46,19 @@ def test_assets_are_created_read_by_id_or_name_updated_and_deleted(store) -> Non
     pump = store.create_asset(AssetSpec(name="pump 1", machine="P-101", location="hall A", bearing="SKF 6205",
                                         rpm=1797, sampling_rate=12000, iso_group=2, support="rigid",
                                         tags=["water", "critical"]))
-    assert store.get_asset(pump["id"])["name"] == store.get_asset("pump 1")["name"] == "pump 1"
-    assert pump["limits"]["bc"] == 2.8 and "Table A.2" in pump["limits"]["source"]
+    assert store.get_asset(pump.id).name == store.get_asset("pump 1").name == "pump 1"
+    assert pump.limits.bc == 2.8 and "Table A.2" in pump.limits.source
     with pytest.raises(Conflict):
         store.create_asset(AssetSpec(name="pump 1"))
     changed = store.update_asset("pump 1", AssetFields(zone_limits={"ab": 1, "bc": 2, "cd": 3}, tags=["x"]))
-    assert changed["limits"] == {"ab": 1.0, "bc": 2.0, "cd": 3.0, "source": "custom"}
-    assert changed["tags"] == ["x"] and changed["machine"] == "P-101"  # untouched fields stay
+    assert changed.limits.model_dump() == {"ab": 1.0, "bc": 2.0, "cd": 3.0, "source": "custom"}
+    assert changed.tags == ["x"] and changed.machine == "P-101"  # untouched fields stay
     with pytest.raises(InputError, match="iso_group and support"):
         store.update_asset("pump 1", AssetFields(support=None))
     store.create_asset(AssetSpec(name="fan"))
-    assert [a["name"] for a in store.list_assets()] == ["fan", "pump 1"]
+    assert [a.name for a in store.list_assets().assets] == ["fan", "pump 1"]
     store.record("pump 1", [measurement()])
-    store.delete_asset(pump["id"])
+    store.delete_asset(pump.id)
     with pytest.raises(NotFound):
         store.get_asset("pump 1")
     assert store.count_diagnoses() == 0  # its history went with it
@@ -69,14 +69,14 @@ def test_diagnoses_by_time_range_and_page(store) -> None:
     for i in range(10):
         store.record("m", [measurement()], measured_at=T0 + timedelta(hours=i))
     page = store.diagnoses("m", start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=8), limit=4, offset=0)
-    assert page["total"] == 6 and len(page["items"]) == 4
-    times = [d["measured_at"] for d in page["items"]]
+    assert page.total == 6 and len(page.items) == 4
+    times = [d.measured_at for d in page.items]
     assert times == [T0 + timedelta(hours=h) for h in (7, 6, 5, 4)]  # newest first, end exclusive
     rest = store.diagnoses("m", start=T0 + timedelta(hours=2), end=T0 + timedelta(hours=8), limit=4, offset=4)
-    assert [d["measured_at"] for d in rest["items"]] == [T0 + timedelta(hours=h) for h in (3, 2)]
-    item = page["items"][0]
-    assert item["indicators"]["velocity_rms"] == 1.0 and item["defect_frequencies_hz"]["bpfo"] == 107.4
-    assert item["unknown_score"] is None and item["model"] == {"name": "tiny", "version": "1"}
+    assert [d.measured_at for d in rest.items] == [T0 + timedelta(hours=h) for h in (3, 2)]
+    item = page.items[0]
+    assert item.indicators.velocity_rms == 1.0 and item.defect_frequencies_hz["bpfo"] == 107.4
+    assert item.unknown_score is None and item.model.model_dump() == {"name": "tiny", "version": "1"}
 
 
 def test_alarms_open_escalate_close_and_are_acknowledged(store) -> None:
@@ -86,7 +86,7 @@ def test_alarms_open_escalate_close_and_are_acknowledged(store) -> None:
     log = []
     for i, (fault, v) in enumerate(steps):
         done = store.record("m", [measurement(fault, v)], measured_at=T0 + timedelta(days=i))
-        log.append((done.zones[0], sorted((a["kind"], a["level"]) for a in done.open_alarms)))
+        log.append((done.zones[0], sorted((a.kind, a.level) for a in done.open_alarms)))
     assert log == [
         ("A", []),
         ("B", []),
@@ -97,9 +97,9 @@ def test_alarms_open_escalate_close_and_are_acknowledged(store) -> None:
         ("A", []),  # none of the last 3: cleared
     ]
     alarms = store.alarms("all", "m")
-    assert len(alarms) == 2 and all(a["state"] == "closed" for a in alarms)
-    acked = store.acknowledge(alarms[0]["id"], "bearing replaced on day 4")
-    assert acked["note"] == "bearing replaced on day 4" and acked["acknowledged_at"] is not None
+    assert len(alarms) == 2 and all(a.state == "closed" for a in alarms)
+    acked = store.acknowledge(alarms[0].id, "bearing replaced on day 4")
+    assert acked.note == "bearing replaced on day 4" and acked.acknowledged_at is not None
     assert store.open_alarm_count() == 0
     with pytest.raises(NotFound):
         store.acknowledge(10**9)
@@ -123,18 +123,18 @@ def test_trend_has_series_daily_aggregates_alarms_and_exports(store) -> None:
             store.record("m", [measurement("outer_race" if v > 2 else "normal", v)],
                          measured_at=T0 + timedelta(days=day, hours=k))
     trend = store.trend("m")
-    assert trend["count"] == 5 and trend["series"]["velocity_rms"] == [1.0, 1.2, 2.0, 3.0, 5.0]
-    assert trend["series"]["zone"] == ["A", "A", "B", "C", "D"]
-    assert len(trend["series"]["probabilities"]["outer_race"]) == 5
-    daily = trend["daily"]
-    assert [d["day"] for d in daily] == ["2026-03-02", "2026-03-03", "2026-03-04"]
-    assert [d["count"] for d in daily] == [2, 2, 1]
-    assert daily[1]["velocity_rms_mean"] == pytest.approx(2.5) and daily[1]["velocity_rms_max"] == 3.0
-    assert [d["zone_worst"] for d in daily] == ["A", "C", "D"]
-    assert daily[1]["fault_types"] == {"normal": 1, "outer_race": 1}
-    assert [a["kind"] for a in trend["alarms"]] == ["zone"]
+    assert trend.count == 5 and trend.series.velocity_rms == [1.0, 1.2, 2.0, 3.0, 5.0]
+    assert trend.series.zone == ["A", "A", "B", "C", "D"]
+    assert len(trend.series.probabilities["outer_race"]) == 5
+    daily = trend.daily
+    assert [d.day for d in daily] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert [d.count for d in daily] == [2, 2, 1]
+    assert daily[1].velocity_rms_mean == pytest.approx(2.5) and daily[1].velocity_rms_max == 3.0
+    assert [d.zone_worst for d in daily] == ["A", "C", "D"]
+    assert daily[1].fault_types == {"normal": 1, "outer_race": 1}
+    assert [a.kind for a in trend.alarms] == ["zone"]
     later = store.trend("m", start=T0 + timedelta(days=1))
-    assert later["count"] == 3
+    assert later.count == 3
 
     frame = store.frame("m")
     csv = pd.read_csv(io.StringIO(frame.to_csv(index=False)))
@@ -176,7 +176,7 @@ def test_migration_of_a_populated_database_keeps_every_row(url) -> None:
         assert c.execute(text("SELECT count(*) FROM diagnoses WHERE unknown_score IS NULL")).scalar() == 600
     assert before == after == {"assets": 30, "diagnoses": 600, "alarms": 30}
     store = Store(url)  # opens the upgraded database through the ORM
-    assert store.count_diagnoses("a7") == 20 and store.alarms("open", "a7")[0]["level"] == "C"
+    assert store.count_diagnoses("a7") == 20 and store.alarms("open", "a7")[0].level == "C"
     store.close()
     engine.dispose()
 

@@ -200,12 +200,12 @@ def test_diagnoses_stored_in_the_asset_history_once(archive, tmp_path):
             (tmp_path / "a.parquet").unlink(missing_ok=True)
             score_archive(only, tmp_path / "a.parquet", sidecar=sidecar, workers=1, history=store)
             stored = store.diagnoses("asset-0")
-            assert stored["total"] == len(only)
+            assert stored.total == len(only)
         row = pd.read_parquet(tmp_path / "a.parquet").set_index("file").loc[only[0]]
-        match = [d for d in stored["items"] if d["confidence"] == pytest.approx(row["confidence"])]
-        assert match and match[0]["fault_type"] == row["fault_type"]
-        assert match[0]["indicators"]["velocity_rms"] == pytest.approx(row["velocity_rms"])
-        assert match[0]["measured_at"] == row["measured_at"].to_pydatetime()
+        match = [d for d in stored.items if d.confidence == pytest.approx(row["confidence"])]
+        assert match and match[0].fault_type == row["fault_type"]
+        assert match[0].indicators.velocity_rms == pytest.approx(row["velocity_rms"])
+        assert match[0].measured_at == row["measured_at"].to_pydatetime()
         with pytest.raises(ScoreInputError, match="needs every file's asset"):
             score_archive([files[0].path], tmp_path / "b.parquet", workers=1, history=store, defaults={})
     finally:

@@ -90,16 +90,30 @@ def _fields(**options: Any) -> dict[str, Any]:
 
 
 def _echo_json(value: Any) -> None:
+    if hasattr(value, "model_dump"):
+        value = value.model_dump(mode="json")
+    elif isinstance(value, list):
+        value = [v.model_dump(mode="json") for v in value]
     typer.echo(json.dumps(value, indent=1, default=str))
 
 
-def _describe(asset: dict[str, Any]) -> str:
-    status = asset.get("status") or {}
-    limits = asset.get("limits")
-    zone = status.get("zone") or "-"
-    return (f"{asset['id']:>4}  {asset['name']:<24} zone {zone}  open alarms {status.get('open_alarms', 0)}  "
-            f"diagnoses {status.get('diagnoses', 0)}  limits "
-            f"{'-' if limits is None else '/'.join(f'{limits[k]:g}' for k in ('ab', 'bc', 'cd'))} mm/s")
+def _describe(asset: Any) -> str:
+    status, limits = asset.status, asset.limits
+    zone = (status and status.zone) or "-"
+    alarms, count = (status.open_alarms, status.diagnoses) if status else (0, 0)
+    return (f"{asset.id:>4}  {asset.name:<24} zone {zone}  open alarms {alarms}  diagnoses {count}  limits "
+            f"{'-' if limits is None else f'{limits.ab:g}/{limits.bc:g}/{limits.cd:g}'} mm/s")
+
+
+def _all_assets(store: Any) -> list[Any]:
+    """Every asset, page by page."""
+    assets, cursor = [], None
+    while True:
+        page = store.list_assets(limit=1000, cursor=cursor)
+        assets += page.assets
+        if page.next_cursor is None:
+            return assets
+        cursor = page.next_cursor
 
 
 @assets_app.command("create")
@@ -119,13 +133,13 @@ def create(
                      support=support, zone_limits=limits, tags=tag, alarm_repeat_n=alarm_n,
                      alarm_repeat_m=alarm_m)
     asset = _run(database_url, lambda s: s.create_asset(AssetSpec.model_validate(values)))
-    _echo_json(asset) if as_json else typer.echo(f"created asset {asset['id']} {asset['name']!r}")
+    _echo_json(asset) if as_json else typer.echo(f"created asset {asset.id} {asset.name!r}")
 
 
 @assets_app.command("list")
 def list_assets(database_url: DatabaseUrl = None, as_json: AsJson = False) -> None:
     """List the assets with their latest zone and open alarms."""
-    assets = _run(database_url, lambda s: s.list_assets())
+    assets = _run(database_url, _all_assets)
     if as_json:
         _echo_json(assets)
         return
@@ -161,7 +175,7 @@ def update(
                      alarm_repeat_m=alarm_m)
     values.update({field: None for field in clear or []})
     asset = _run(database_url, lambda s: s.update_asset(ref, AssetFields.model_validate(values)))
-    typer.echo(f"updated asset {asset['id']} {asset['name']!r}")
+    typer.echo(f"updated asset {asset.id} {asset.name!r}")
 
 
 @assets_app.command("delete")
@@ -189,13 +203,12 @@ def history_list(
     if as_json:
         _echo_json(page)
         return
-    typer.echo(f"{page['asset']['name']}: {page['total']} diagnoses, showing {offset + 1}-"
-               f"{offset + len(page['items'])}")
-    for d in page["items"]:
-        ind = d["indicators"]
-        typer.echo(f"{d['id']:>6}  {d['measured_at']:%Y-%m-%d %H:%M:%S}  {d['fault_type']:<10} "
-                   f"{100 * d['confidence']:5.1f} %  zone {d['zone'] or '-'}  "
-                   f"v {ind['velocity_rms']:.2f} mm/s  kurtosis {ind['kurtosis']:.1f}")
+    typer.echo(f"{page.asset.name}: {page.total} diagnoses, showing {offset + 1}-{offset + len(page.items)}")
+    for d in page.items:
+        ind = d.indicators
+        typer.echo(f"{d.id:>6}  {d.measured_at:%Y-%m-%d %H:%M:%S}  {d.fault_type:<10} "
+                   f"{100 * d.confidence:5.1f} %  zone {d.zone or '-'}  "
+                   f"v {ind.velocity_rms:.2f} mm/s  kurtosis {ind.kurtosis:.1f}")
 
 
 @history_app.command("trend")
@@ -207,13 +220,12 @@ def history_trend(
     if as_json:
         _echo_json(trend)
         return
-    for day in trend["daily"]:
-        verdicts = ", ".join(f"{k} {v}" for k, v in day["fault_types"].items())
-        typer.echo(f"{day['day']}  n={day['count']:<3} v mean {day['velocity_rms_mean']:.2f} max "
-                   f"{day['velocity_rms_max']:.2f} mm/s  worst zone {day['zone_worst'] or '-'}  {verdicts}")
-    for alarm in trend["alarms"]:
-        typer.echo(f"alarm {alarm['id']} {alarm['state']}: {alarm['message']} "
-                   f"(opened {alarm['opened_at']:%Y-%m-%d})")
+    for day in trend.daily:
+        verdicts = ", ".join(f"{k} {v}" for k, v in day.fault_types.items())
+        typer.echo(f"{day.day}  n={day.count:<3} v mean {day.velocity_rms_mean:.2f} max "
+                   f"{day.velocity_rms_max:.2f} mm/s  worst zone {day.zone_worst or '-'}  {verdicts}")
+    for alarm in trend.alarms:
+        typer.echo(f"alarm {alarm.id} {alarm.state}: {alarm.message} (opened {alarm.opened_at:%Y-%m-%d})")
 
 
 @history_app.command("export")
@@ -225,7 +237,13 @@ def history_export(
     """Write an asset's diagnoses as one flat table (CSV or Parquet by the file's suffix)."""
     if out.suffix not in (".csv", ".parquet"):
         raise typer.BadParameter("--out: a .csv or .parquet file")
+    from faultdx.atomic import write_bytes_atomic
+    from faultdx.monitor.export import to_csv
+
     frame = _run(database_url, lambda s: s.frame(ref, start=start, end=end))
     out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+    if out.suffix == ".parquet":
+        frame.to_parquet(out, index=False)
+    else:
+        write_bytes_atomic(out, to_csv(frame))  # formula-like text escaped, as the API's export
     typer.echo(f"wrote {len(frame)} diagnoses to {out}")

@@ -17,9 +17,11 @@ from fastapi.responses import FileResponse
 from faultdx_service.monitoring import StoreDep, call
 from faultdx_service.routes.page import STATIC_DIR
 from faultdx_service.schemas import ERROR_RESPONSES
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from faultdx.monitor.assets import AssetFields, AssetSpec
+from faultdx.monitor.export import to_csv
+from faultdx.monitor.schemas import AssetOut, AssetPage, DiagnosisPage, Trend
 from faultdx.monitor.store import MAX_PAGE, MAX_TREND_POINTS
 
 router = APIRouter(prefix="/v1/assets", tags=["assets"])
@@ -31,29 +33,6 @@ Start = Annotated[datetime | None, Query(description="first measurement time (in
 End = Annotated[datetime | None, Query(description="last measurement time (exclusive)")]
 
 
-class Limits(BaseModel):
-    ab: float
-    bc: float
-    cd: float
-    source: str
-
-
-class AssetOut(AssetFields):
-    """An asset as stored, with its effective zone limits (its own, or its ISO group's)."""
-
-    id: int
-    limits: Limits | None
-    created_at: datetime
-    updated_at: datetime
-    status: dict[str, Any] | None = Field(
-        default=None, description="diagnoses stored, open alarms, latest diagnosis and its zone"
-    )
-
-
-class AssetList(BaseModel):
-    assets: list[AssetOut]
-
-
 @router.post("", status_code=201, response_model=AssetOut, responses=RESPONSES)
 async def create_asset(spec: AssetSpec, store: StoreDep) -> Any:
     """Create an asset: name (unique), machine, location, sensor position, bearing (catalogue name or
@@ -62,10 +41,15 @@ async def create_asset(spec: AssetSpec, store: StoreDep) -> Any:
     return await call(store, lambda s: s.create_asset(spec))
 
 
-@router.get("", response_model=AssetList, responses=RESPONSES)
-async def list_assets(store: StoreDep) -> Any:
-    """Every asset with its status: latest diagnosis, zone, number of open alarms."""
-    return {"assets": await call(store, lambda s: s.list_assets())}
+@router.get("", response_model=AssetPage, responses=RESPONSES)
+async def list_assets(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=200, description="previous page's next_cursor")] = None,
+) -> Any:
+    """A page of assets by name, each with its status (latest diagnosis, zone, open alarms), read in one
+    query; ``next_cursor`` asks for the next page (null on the last)."""
+    return await call(store, lambda s: s.list_assets(limit=limit, cursor=cursor))
 
 
 @router.get("/{ref}", response_model=AssetOut, responses=RESPONSES)
@@ -87,7 +71,7 @@ async def delete_asset(ref: Ref, store: StoreDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/{ref}/diagnoses", responses=RESPONSES)
+@router.get("/{ref}/diagnoses", response_model=DiagnosisPage, responses=RESPONSES)
 async def list_diagnoses(
     ref: Ref,
     store: StoreDep,
@@ -101,7 +85,7 @@ async def list_diagnoses(
     return await call(store, lambda s: s.diagnoses(ref, start=start, end=end, limit=limit, offset=offset))
 
 
-@router.get("/{ref}/trend", responses=RESPONSES)
+@router.get("/{ref}/trend", response_model=Trend, responses=RESPONSES)
 async def trend(
     ref: Ref,
     store: StoreDep,
@@ -121,7 +105,8 @@ EXPORT_TYPES = {"text/csv": {}, "application/vnd.apache.parquet": {}}
 async def export(
     ref: Ref, store: StoreDep, format: Literal["csv", "parquet"] = "csv", start: Start = None, end: End = None
 ) -> Response:
-    """The asset's diagnoses in [start, end) as one flat table (CSV or Parquet), oldest first."""
+    """The asset's diagnoses in [start, end) as one flat table (CSV or Parquet), oldest first; CSV text cells
+    a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, CR first) start with ``'``."""
     frame = await call(store, lambda s: s.frame(ref, start=start, end=end))
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(ref))[:80] or "asset"
     buf = io.BytesIO()
@@ -129,7 +114,7 @@ async def export(
         frame.to_parquet(buf, index=False)
         media = "application/vnd.apache.parquet"
     else:
-        frame.to_csv(buf, index=False)
+        buf.write(to_csv(frame))  # text a spreadsheet would run as a formula is escaped
         media = "text/csv"
     headers = {"Content-Disposition": f'attachment; filename="{name}-diagnoses.{format}"'}
     return Response(buf.getvalue(), media_type=media, headers=headers)

@@ -20,7 +20,7 @@ from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
 from faultdx_service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
-from faultdx_service.monitoring import StoreDep, call, new_diagnoses, record
+from faultdx_service.monitoring import StoreDep, call, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
     RPM_DESCRIPTION,
@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Budget, Diagnoser, Diagnosis, Windows, check_sampling_rate
 from faultdx.errors import InputError
+from faultdx.monitor.recording import request_hash
 from faultdx.ood import unless_unknown
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
@@ -77,7 +78,7 @@ async def diagnose(
     before the answer (``stored``) is sent."""
     served = models.get(body.model)
     asset = None if body.asset is None else await call(store, lambda s: s.get_asset(body.asset))
-    context = asset or {}
+    context = {} if asset is None else asset.model_dump(mode="json")
     rate = body.sampling_rate if body.sampling_rate is not None else context.get("sampling_rate")
     if rate is None:
         raise ApiError(422, "sampling_rate: required (the request and its asset give none)", "sampling_rate")
@@ -88,9 +89,10 @@ async def diagnose(
     keep = None
     if asset is not None:
         async def keep(diagnoses: list[Diagnosis], payload: dict[str, Any]) -> dict[str, Any]:
-            return await record(store, asset, lambda: new_diagnoses(
-                diagnoses, payload["results"], job.signals, rate, payload["model"]
-            ), body.measured_at, idempotency_key)
+            return await record(store, asset.id, diagnoses, job.signals, rate, payload["model"],
+                                measured_at=body.measured_at, idempotency_key=idempotency_key,
+                                request_hash=request_hash(job.signals, rate, **body.model_dump(
+                                    mode="json", exclude={"signals", "sampling_rate"})))
     return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows), keep)
 
 
