@@ -443,7 +443,30 @@ def render_bench_train(payload: dict[str, Any]) -> str:
     return f"{head}\n\n| activation | windows/s |\n|---|---|\n{rows}"
 
 
+def render_container(payload: dict[str, Any]) -> str:
+    """The CPU image built with podman (docker/build-local.sh): seconds per step, cold and warm, and sizes."""
+    d = payload["data"]
+    cold, warm = d.get("cold") or {}, d["warm"]
+
+    def base(run: dict[str, Any]) -> str:
+        return "–" if not run else (f"{run['base_build_s']:.0f} s" if run["base"] == "built" else "reused")
+
+    def secs(run: dict[str, Any], key: str) -> str:
+        return f"{run[key]:.0f} s" if run else "–"
+
+    rows = ["| step | fresh machine (base built, no layer cache) | rerun (base and layers cached) |",
+            "|---|---|---|",
+            f"| Debian base (`debootstrap` + `podman import`) | {base(cold)} | {base(warm)} |",
+            f"| `podman build` (torch wheel index, venv, faultdx) | {secs(cold, 'image_build_s')} | "
+            f"{secs(warm, 'image_build_s')} |",
+            f"| whole script | {secs(cold, 'total_s')} | {secs(warm, 'total_s')} |"]
+    return ("\n".join(rows) + f"\n\nImage `{d['image']}`: {d['image_bytes'] / 1e6:,.0f} MB (of which "
+            f"the base `{d['base_image']}`: {d['base_bytes'] / 1e6:,.0f} MB); `podman run` to `/readyz` 200: "
+            f"{d['ready_s']:.1f} s.\n")
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "container": render_container,
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
@@ -505,4 +528,11 @@ FROM_CODE: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("faultdx.settings.Settings", render_settings),
     "results_index": ("results/*.json", render_results_index),
     "iso_zones": ("faultdx/monitor/iso20816_3.csv", render_iso_zones),
+    "presets": ("faultdx.nn.PRESETS", lambda: _presets_table()),
 }
+
+
+def _presets_table() -> str:
+    from faultdx.nn.cost import presets_table
+
+    return presets_table()

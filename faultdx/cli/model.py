@@ -13,23 +13,10 @@ model_app = typer.Typer(help="Network presets and activations.", no_args_is_help
 
 def _summary(preset: str, activation: str, window: int) -> dict:
     """Parameters, multiply-accumulates per window and per-sample parameter names of a preset."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+    from faultdx.nn.cost import preset_cost
 
-    from faultdx.nn import ResNet1d, preset_config
-
-    model = ResNet1d(preset_config(preset, activation=activation)).eval()
-    if window < model.config.min_length:
-        raise ValueError(f"--window must be >= {model.config.min_length} samples for preset {preset!r}")
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        context = torch.tensor([[0.0025, 0.0089, 0.0135, 0.0059, 0.001]])  # SKF 6205 at 1797 rpm, 12 kHz
-        _, slopes = model.forward_with_slopes(torch.zeros(1, model.config.in_channels, window), context)
-    return {
-        "config": model.config,
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "macs": counter.get_total_flops() // 2,  # convolutions and linear layers; 1 MAC = 2 FLOPs
-        "slopes": {name: tuple(value.shape[1:]) for name, value in slopes.items()},
-    }
+    cost = preset_cost(preset, activation, window)
+    return {"config": cost.config, "parameters": cost.parameters, "macs": cost.macs, "slopes": cost.slopes}
 
 
 @model_app.command("list")
