@@ -14,8 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from faultdx.nn.resnet1d import PRESETS, ResNet1d, ResNet1dConfig, preset_config
 
 # A context vector for counting only (SKF 6205 at 1797 rpm seen at 12 kHz: shaft, BPFO, BPFI, BSF, FTF in
-# cycles
-# per sample); physics front ends read it, raw ones ignore it.
+# cycles per sample); physics front ends read it, raw ones ignore it.
 EXAMPLE_CONTEXT = (0.0025, 0.0089, 0.0135, 0.0059, 0.001)
 
 
