@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from faultdx.train.augment import perturb_speed, random_path
 from faultdx.train.config import ConfigError, load_config
-from faultdx.train.loop import perturb_speed, random_path
 
 RATE = 12_000.0
 WINDOW = 2048

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from faultdx.data.base import CWRU_10_CLASSES, type_membership
+from faultdx.train.augment import add_noise
 from faultdx.train.config import load_config
 from faultdx.train.device import resolve_device, resolve_precision
 from faultdx.train.distributed import DistInfo
-from faultdx.train.loop import DeviceSplit, add_noise, evaluate_split, train_one_epoch
+from faultdx.train.loop import DeviceSplit, evaluate, train_one_epoch
 from faultdx.train.optim import build_model, build_optimizer, build_scheduler
 
 
@@ -61,9 +62,9 @@ def test_bf16_autocast_step_trains_and_noise_is_reproducible():
     )
     assert stats.windows == 64 and torch.isfinite(torch.tensor(stats.loss))
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    clean = evaluate_split(model, data, batch_size=32, precision=precision)
-    noisy = evaluate_split(model, data, batch_size=32, precision=precision, snr_db=-4, seed=1)
-    again = evaluate_split(model, data, batch_size=32, precision=precision, snr_db=-4, seed=1)
+    clean = evaluate(model, data, batch_size=32, precision=precision)
+    noisy = evaluate(model, data, batch_size=32, precision=precision, snr_db=-4, seed=1)
+    again = evaluate(model, data, batch_size=32, precision=precision, snr_db=-4, seed=1)
     assert noisy.loss == again.loss and noisy.loss != clean.loss
     generator = torch.Generator().manual_seed(0)
     noised = add_noise(x, config.augment, generator)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from faultdx.data.base import CWRU_10_CLASSES, type_membership
-from faultdx.train.loop import partial_label_loss, type_log_probs
+from faultdx.train.losses import partial_label_loss, type_log_probs
 
 
 def test_fault_type_probability_is_the_sum_of_its_classes():

@@ -12,6 +12,7 @@ _DATASETS: dict[str, str] = {
     "synthetic": "faultdx.data.synthetic:SyntheticDataset",
     "cwru": "faultdx.data.cwru:CWRUDataset",
     "mfpt": "faultdx.data.mfpt:MFPTDataset",
+    "hit": "faultdx.data.hit:HitDataset",
     "simulated": "faultdx.data.synthetic:RandomizedSimDataset",
 }
 

@@ -38,21 +38,7 @@ def eval_hop(config: RunConfig) -> int:
 
 def prepare_data(config: RunConfig, *, conditions: list[float] | None = None) -> PreparedData:
     """Load the recordings of ``config.data`` and split them by ``config.split`` (leakage-free)."""
-    try:
-        dataset = get_dataset(config.data.name, **config.data.options)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data.options: {err}") from err
-    recordings = dataset.recordings(conditions=conditions, channels=tuple(config.data.channels))
-    if not recordings:
-        raise ValueError(
-            f"dataset {config.data.name!r} has no recordings under {str(data_dir())!r}; set FAULTDX_DATA "
-            "or fetch it with `faultdx data fetch`"
-        )
-    unknown = sorted(set(config.data.exclude_classes) - set(dataset.classes))
-    if unknown:
-        raise ValueError(f"data.exclude_classes: unknown class(es) {unknown}; valid: {list(dataset.classes)}")
-    classes = tuple(c for c in dataset.classes if c not in config.data.exclude_classes)
-    recordings = [r for r in recordings if r.label in classes]
+    recordings, classes = _main_recordings(config, conditions)
     splits, tested = _split(config, recordings, classes)
     mixed = _mix_recordings(config, recordings[0].sampling_rate)
     if mixed:
@@ -72,6 +58,37 @@ def prepare_data(config: RunConfig, *, conditions: list[float] | None = None) ->
         recordings=recordings + tested + mixed,
         dataset=_provenance(config, recordings + tested),
     )
+
+
+def prepare_test(config: RunConfig) -> WindowSet:
+    """Only the test windows of ``config`` (the mixed-in training data never reaches the test split), without
+    loading the mix: what a protocol scores a finished run on."""
+    recordings, classes = _main_recordings(config, None)
+    windows = _split(config, recordings, classes)[0]["test"]
+    if len(windows) == 0:
+        raise ValueError("the test split is empty: check data.window, split settings and conditions")
+    return windows
+
+
+def _main_recordings(
+    config: RunConfig, conditions: list[float] | None
+) -> tuple[list[Recording], tuple[str, ...]]:
+    """The main dataset's recordings of the classes kept, and those classes."""
+    try:
+        dataset = get_dataset(config.data.name, **config.data.options)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"data.options: {err}") from err
+    recordings = dataset.recordings(conditions=conditions, channels=tuple(config.data.channels))
+    if not recordings:
+        raise ValueError(
+            f"dataset {config.data.name!r} has no recordings under {str(data_dir())!r}; set FAULTDX_DATA "
+            "or fetch it with `faultdx data fetch`"
+        )
+    unknown = sorted(set(config.data.exclude_classes) - set(dataset.classes))
+    if unknown:
+        raise ValueError(f"data.exclude_classes: unknown class(es) {unknown}; valid: {list(dataset.classes)}")
+    classes = tuple(c for c in dataset.classes if c not in config.data.exclude_classes)
+    return [r for r in recordings if r.label in classes], classes
 
 
 def _split(

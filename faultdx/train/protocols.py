@@ -36,6 +36,7 @@ from faultdx.train.config import (
     set_dotted,
     validate_config,
 )
+from faultdx.train.metrics import expected_calibration_error, macro_f1
 
 RECORDINGS_FILE = "recordings.json"  # per run: recording-level figures of best and last (computed once)
 ENVELOPE = "envelope"
@@ -74,6 +75,30 @@ def _load_folds() -> tuple[Fold, ...]:
     )
 
 
+# The real rigs of the project, each a data source at the models' 12 kHz (CWRU by fault type, not size class).
+RIG_SOURCES: dict[str, dict[str, Any]] = {
+    "cwru": {"name": "cwru", "options": {"label_set": "4class", "sampling_rate": 12000}},
+    "mfpt": {"name": "mfpt", "options": {"sampling_rate": 12000}},
+    "hit_mfs": {"name": "hit", "options": {"rig": "mfs", "sampling_rate": 12000}},
+    "hit_self_built": {"name": "hit", "options": {"rig": "self_built", "sampling_rate": 12000}},
+}
+RIG_OUT_MACHINES = 600  # simulated machines the rig-out models train on beside the real rigs
+
+
+def _rig_out_folds() -> tuple[Fold, ...]:
+    """Each real rig held out in turn: the simulator (the main dataset, classes = fault types) plus the other
+    rigs train; the held-out rig's every recording, healthy ones included, is the test split."""
+    return tuple(
+        Fold("rig-out", held_out, {
+            "data.name": "simulated", "data.options": {"machines": RIG_OUT_MACHINES},
+            "data.exclude_classes": [],
+            "data.mix": [copy.deepcopy(source) for rig, source in RIG_SOURCES.items() if rig != held_out],
+            "split.protocol": "rig", "split.test_data": copy.deepcopy(RIG_SOURCES[held_out]),
+        })
+        for held_out in RIG_SOURCES
+    )
+
+
 PROTOCOLS: dict[str, Protocol] = {
     "time": Protocol(
         "time", "CWRU 10 classes, head/middle/tail of every recording",
@@ -90,6 +115,11 @@ PROTOCOLS: dict[str, Protocol] = {
     "rig": Protocol(
         "rig", "train on CWRU, test on MFPT at its own rpm and bearing",
         (Fold("rig", "mfpt", {"split.protocol": "rig", "split.test_data": {"name": "mfpt"}}),),
+    ),
+    "rig-out": Protocol(
+        "rig-out",
+        "each real rig held out in turn (healthy recordings included); train on the others + simulator",
+        _rig_out_folds(),
     ),
 }
 
@@ -213,10 +243,9 @@ def run_config(base: dict[str, Any], run: ProtocolRun, out: Path, overrides: lis
 
 def fold_test_windows(config: RunConfig) -> WindowSet:
     """The test windows of ``config`` (the mixed-in training data never reaches the test split)."""
-    from faultdx.train.prepare import prepare_data
+    from faultdx.train.prepare import prepare_test
 
-    unmixed = config.model_copy(update={"data": config.data.model_copy(update={"mix": []})})
-    return prepare_data(unmixed).splits["test"]
+    return prepare_test(config)
 
 
 def _windows_key(config: RunConfig) -> str:
@@ -249,7 +278,8 @@ def score(
     """Fault-type accuracy, macro-F1 and recordings right of ``model`` (classes -> fault types by
     ``membership [K, 4]``) on ``windows``, through the training code's prediction path."""
     from faultdx.train.device import resolve_precision
-    from faultdx.train.loop import DeviceSplit, macro_f1, predict_logits, type_log_probs
+    from faultdx.train.loop import DeviceSplit, predict_logits
+    from faultdx.train.losses import type_log_probs
     from faultdx.train.run import TEST_SEED
 
     split = DeviceSplit.from_windows(windows, device)
@@ -262,23 +292,12 @@ def score(
     return {
         "type_accuracy": (predicted == split.fault_type).float().mean().item(),
         "type_ece": expected_calibration_error(probs, windows.fault_type),
-        "type_macro_f1": macro_f1(split.fault_type, predicted),
+        "type_macro_f1": macro_f1(windows.fault_type, predicted.cpu().numpy()),
         "recording_accuracy": right / count if count else None,
         "recordings_right": right,
         "recordings": count,
         "windows": len(windows),
     }
-
-
-def expected_calibration_error(probs: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
-    """ECE of the fault-type confidence: over ``bins`` equal-width confidence bins, the window-weighted mean
-    of |accuracy - mean confidence| (0 = a stated 90 % is right 90 % of the time)."""
-    confidence = probs.max(axis=1)
-    right = probs.argmax(axis=1) == truth
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    gaps = [abs(right[which == b].mean() - confidence[which == b].mean()) * np.mean(which == b)
-            for b in range(bins) if np.any(which == b)]
-    return float(np.sum(gaps))
 
 
 def recordings_right(probs: np.ndarray, recording: np.ndarray, truth: np.ndarray) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from faultdx.modeldir import LoadedModel, ModelMeta, load_model_dir, resolve_mod
 from faultdx.paths import runs_dir
 from faultdx.train.config import RunConfig, parse_override, set_dotted, validate_config
 from faultdx.train.device import resolve_device, resolve_precision
-from faultdx.train.loop import DeviceSplit, predict_logits, type_log_probs
+from faultdx.train.loop import DeviceSplit, predict_logits
+from faultdx.train.losses import type_log_probs
 from faultdx.train.metrics import ClassificationReport, classification_report
 from faultdx.train.prepare import PreparedData, prepare_data
 

@@ -34,7 +34,7 @@ from faultdx.train.distributed import (
     shutdown_distributed,
     wrap_ddp,
 )
-from faultdx.train.loop import DeviceSplit, EvalStats, evaluate_split, steps_per_epoch, train_one_epoch
+from faultdx.train.loop import DeviceSplit, EvalStats, evaluate, steps_per_epoch, train_one_epoch
 from faultdx.train.optim import build_model, build_optimizer, build_scheduler
 from faultdx.train.prepare import PreparedData, bearing_of, eval_hop, prepare_data
 from faultdx.train.state import TrainState, load_train_state, save_train_state
@@ -89,6 +89,30 @@ def train(
         shutdown_distributed()
 
 
+@dataclass
+class _Session:
+    """Everything a run holds while it trains: its data on the device, the model (and its DDP / compiled
+    wrapper), the optimiser trio, the counters and the per-epoch records."""
+
+    config: RunConfig
+    info: DistInfo
+    device: torch.device
+    precision: Precision
+    run_dir: Path
+    data: PreparedData
+    train_data: DeviceSplit
+    val_data: DeviceSplit
+    model: torch.nn.Module
+    train_model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    steps: int
+    state: TrainState
+    records: list[dict[str, Any]]
+    elapsed_before: float
+
+
 def _train(
     config: RunConfig,
     info: DistInfo,
@@ -101,13 +125,38 @@ def _train(
 ) -> RunResult:
     started = time.perf_counter()
     run_dir = Path(run_dir) if run_dir is not None else Path(config.out_dir) / config.run_name()
+    _configure_torch(config, device)
+    if info.is_main:
+        _prepare_run_dir(run_dir, config, resume)
+    barrier(info)
+    session = _start_session(config, info, device, precision, run_dir, resume)
+    if log:
+        log(_start_line(session))
+    bar = _ProgressBar(progress and log is not None, config.epochs, session.steps, session.state.epoch)
+    with bar:
+        for epoch in range(session.state.epoch, config.epochs):
+            record = _run_epoch(session, epoch, started, bar.step)
+            bar.epoch_done(record)
+            if log and not bar.enabled:
+                log(_epoch_line(record, config.epochs))
+            barrier(info)
+    test = _finish(session, started, log) if info.is_main else {}
+    barrier(info)
+    return RunResult(run_dir=run_dir, test=test, records=session.records,
+                     seconds=time.perf_counter() - started)
+
+
+def _configure_torch(config: RunConfig, device: torch.device) -> None:
     if config.threads:
         torch.set_num_threads(config.threads)
     if device.type == "cpu":
         torch.set_flush_denormal(True)  # denormals in early training make CPU steps ~10x slower
-    if info.is_main:
-        _prepare_run_dir(run_dir, config, resume)
-    barrier(info)
+
+
+def _start_session(
+    config: RunConfig, info: DistInfo, device: torch.device, precision: Precision, run_dir: Path, resume: bool
+) -> _Session:
+    """Data on the device, the seeded model, optimiser, scheduler and scaler (restored on ``resume``)."""
     data = prepare_data(config)
     train_data = DeviceSplit.from_windows(data.splits["train"], device)
     val_data = DeviceSplit.from_windows(data.splits["val"], device)
@@ -123,92 +172,81 @@ def _train(
             run_dir / "state", model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler
         )
     records = _read_records(run_dir, upto=state.epoch)
-    elapsed_before = records[-1]["elapsed_s"] if records else 0.0
     train_model = wrap_ddp(model, info, device)
     if config.compile:
         train_model = torch.compile(train_model)
-    if log:
-        log(
-            f"run {run_dir}: {len(train_data)} train / {len(val_data)} val / {len(data.splits['test'])} test "
-            f"windows, {len(data.classes)} classes, device {device} ({precision.name}), "
-            f"{info.world_size} process(es), epochs {state.epoch + 1}..{config.epochs}"
-        )
-    bar = _ProgressBar(progress and log is not None, config.epochs, steps, state.epoch)
-    with bar:
-        for epoch in range(state.epoch, config.epochs):
-            stats = train_one_epoch(
-                train_model,
-                train_data,
-                optimizer=optimizer,
-                scheduler=scheduler,
-                scaler=scaler,
-                precision=precision,
-                augment=config.augment,
-                batch_size=config.batch_size,
-                seed=config.seed,
-                epoch=epoch,
-                grad_clip=config.optim.grad_clip,
-                label_smoothing=config.optim.label_smoothing,
-                dist_info=info,
-                on_step=bar.step,
-            )
-            record = _validate(model, val_data, config, precision)
-            score = record.pop("score")
-            improved = state.best_score is None or score > state.best_score
-            record = {
-                "epoch": epoch + 1,
-                "train_loss": stats.loss,
-                "train_acc": stats.accuracy,
-                **record,
-                "score": score,
-                "best": improved,
-                "lr": scheduler.get_last_lr()[0],
-                "epoch_s": stats.seconds,
-                "windows_per_s": stats.windows_per_s,
-                "elapsed_s": elapsed_before + time.perf_counter() - started,
-            }
-            records.append(record)
-            state = TrainState(
-                epoch=epoch + 1,
-                global_step=state.global_step + steps,
-                best_score=score if improved else state.best_score,
-                best_epoch=epoch + 1 if improved else state.best_epoch,
-            )
-            if info.is_main:
-                meta = _model_meta(config, data, record, selection="best_on_val" if improved else "last")
-                if improved:
-                    save_model_dir(run_dir / "best", model, meta)
-                save_model_dir(
-                    run_dir / "last", model, {**meta, "protocol": _protocol(config, "last", epoch + 1)}
-                )
-                save_train_state(
-                    run_dir / "state",
-                    model=model,
-                    optimizer=optimizer,
-                    scheduler=scheduler,
-                    scaler=scaler,
-                    state=state,
-                )
-                write_text_atomic(run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in records))
-            bar.epoch_done(record)
-            if log and not bar.enabled:
-                log(_epoch_line(record, config.epochs))
-            barrier(info)
-    test = {}
-    if info.is_main:
-        test = _final_test(run_dir, data, config, device, precision)
-        from faultdx.train.plots import plot_learning_curves
+    return _Session(config, info, device, precision, run_dir, data, train_data, val_data, model, train_model,
+                    optimizer, scheduler, scaler, steps, state, records,
+                    records[-1]["elapsed_s"] if records else 0.0)
 
-        plot_learning_curves(records, run_dir / "curves.png")
-        if log:
-            best, last = test["best"], test["last"]
-            log(
-                f"test (used once): fault type best (epoch {state.best_epoch}) "
-                f"{100 * best['type_accuracy']:.2f}% | last {100 * last['type_accuracy']:.2f}% | "
-                f"{time.perf_counter() - started:.0f} s"
-            )
-    barrier(info)
-    return RunResult(run_dir=run_dir, test=test, records=records, seconds=time.perf_counter() - started)
+
+def _start_line(s: _Session) -> str:
+    return (
+        f"run {s.run_dir}: {len(s.train_data)} train / {len(s.val_data)} val / {len(s.data.splits['test'])} "
+        f"test windows, {len(s.data.classes)} classes, device {s.device} ({s.precision.name}), "
+        f"{s.info.world_size} process(es), epochs {s.state.epoch + 1}..{s.config.epochs}"
+    )
+
+
+def _run_epoch(
+    s: _Session, epoch: int, started: float, on_step: Callable[[int, int], None]
+) -> dict[str, Any]:
+    """Train one epoch, validate, advance the counters and (rank 0) save the checkpoint; returns the epoch's
+    record."""
+    config = s.config
+    stats = train_one_epoch(
+        s.train_model, s.train_data, optimizer=s.optimizer, scheduler=s.scheduler, scaler=s.scaler,
+        precision=s.precision, augment=config.augment, batch_size=config.batch_size, seed=config.seed,
+        epoch=epoch, grad_clip=config.optim.grad_clip, label_smoothing=config.optim.label_smoothing,
+        dist_info=s.info, on_step=on_step,
+    )
+    record = _validate(s.model, s.val_data, config, s.precision)
+    score = record.pop("score")
+    improved = s.state.best_score is None or score > s.state.best_score
+    record = {
+        "epoch": epoch + 1, "train_loss": stats.loss, "train_acc": stats.accuracy, **record, "score": score,
+        "best": improved, "lr": s.scheduler.get_last_lr()[0], "epoch_s": stats.seconds,
+        "windows_per_s": stats.windows_per_s, "elapsed_s": s.elapsed_before + time.perf_counter() - started,
+    }
+    s.records.append(record)
+    s.state = TrainState(
+        epoch=epoch + 1,
+        global_step=s.state.global_step + s.steps,
+        best_score=score if improved else s.state.best_score,
+        best_epoch=epoch + 1 if improved else s.state.best_epoch,
+    )
+    if s.info.is_main:
+        save_checkpoint(s, record, improved)
+    return record
+
+
+def save_checkpoint(s: _Session, record: dict[str, Any], improved: bool) -> None:
+    """After an epoch: the best model (when it improved), the last model, the resumable state and the metrics
+    lines, each written atomically."""
+    meta = _model_meta(s.config, s.data, record, selection="best_on_val" if improved else "last")
+    if improved:
+        save_model_dir(s.run_dir / "best", s.model, meta)
+    save_model_dir(s.run_dir / "last", s.model,
+                   {**meta, "protocol": _protocol(s.config, "last", record["epoch"])})
+    save_train_state(s.run_dir / "state", model=s.model, optimizer=s.optimizer, scheduler=s.scheduler,
+                     scaler=s.scaler, state=s.state)
+    write_text_atomic(s.run_dir / METRICS, "".join(json.dumps(r) + "\n" for r in s.records))
+
+
+def _finish(s: _Session, started: float, log: Callable[[str], None] | None) -> dict[str, dict[str, float]]:
+    """The one look at the test split, the learning curves, and the closing log line."""
+    from faultdx.train.plots import plot_learning_curves
+
+    test = _final_test(s.run_dir, s.data, s.config, s.device, s.precision)
+    plot_learning_curves(s.records, s.run_dir / "curves.png")
+    if log:
+        best, last = test["best"], test["last"]
+        log(
+            f"test (used once): fault type best (epoch {s.state.best_epoch}) "
+            f"{100 * best['type_accuracy']:.2f}% | last {100 * last['type_accuracy']:.2f}% | "
+            f"{time.perf_counter() - started:.0f} s"
+        )
+    return test
 
 
 def _prepare_run_dir(run_dir: Path, config: RunConfig, resume: bool) -> None:
@@ -235,13 +273,13 @@ def _read_records(run_dir: Path, upto: int) -> list[dict[str, Any]]:
 def _validate(model: torch.nn.Module, val: DeviceSplit, config: RunConfig, precision: Precision) -> dict:
     """Validation metrics; the selection score is clean accuracy, averaged with noisy accuracy if asked."""
     batch = config.eval_batch_size
-    clean = evaluate_split(model, val, batch_size=batch, precision=precision)
+    clean = evaluate(model, val, batch_size=batch, precision=precision)
     record: dict[str, Any] = {"val_loss": clean.loss, "val_acc": clean.type_accuracy,
                               "val_class_acc": clean.accuracy}
     score = _score(clean)
     snr = config.augment.val_snr_db
     if snr is not None:
-        noisy = evaluate_split(
+        noisy = evaluate(
             model, val, batch_size=batch, precision=precision, snr_db=snr, seed=config.seed
         )
         record.update(val_snr_db=snr, val_acc_noisy=noisy.type_accuracy)
@@ -274,12 +312,12 @@ def _final_test(
     results = {}
     for which in ("best", "last"):
         loaded = load_model_dir(run_dir / which, device=device)
-        clean = evaluate_split(
+        clean = evaluate(
             loaded.model, test_data, batch_size=config.eval_batch_size, precision=precision
         )
         result = {**_test_metrics(clean), "loss": clean.loss, "windows": len(test_data)}
         for snr in config.test_snr_db:
-            noisy = evaluate_split(
+            noisy = evaluate(
                 loaded.model,
                 test_data,
                 batch_size=config.eval_batch_size,
