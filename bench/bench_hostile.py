@@ -6,6 +6,8 @@ and bearing given) back to back on keep-alive connections, while one hostile cli
 request, each on a fresh connection:
 
 - ``bomb``: a 2^26-sample compressed ``.mat`` (a quarter of a megabyte on the wire) to ``/v1/envelope/file``;
+- ``lying_mat``: a ``.mat`` whose header says 4,096 samples but whose data inflates to 268 MB (260 KB on the
+  wire) to ``/v1/diagnose/file`` (issue 24 item 8);
 - ``columns``: a one-row CSV with 100,000 columns to ``/v1/diagnose/file``;
 - ``amplification``: 20,479 samples with ``window=2048, hop=10`` to ``/v1/diagnose`` (1,844 windows, the
   most framed samples the default budget allows from so few);
@@ -44,6 +46,7 @@ TARGETS = {"p99_ratio": 3.0, "rss_mb": 1536.0}
 LABELS = {
     "none": "none (8 small-request clients alone)",
     "bomb": "decompression bomb: 2^26-sample compressed .mat to /v1/envelope/file",
+    "lying_mat": "lying .mat header: 4,096 samples declared, 268 MB inflated, to /v1/diagnose/file",
     "columns": "column blow-up: one-row CSV, 100,000 columns, to /v1/diagnose/file",
     "amplification": "window/hop amplification: 20,479 samples, window 2048, hop 10, /v1/diagnose",
     "v2_big": "big /v2 job: 2,048 binary FP32 windows",
@@ -93,6 +96,10 @@ def hostile_requests(model: str) -> dict[str, bytes]:
     scipy.io.savemat(buf, {"x": zeros}, do_compression=True)
     del zeros
     bomb, bomb_type = multipart({"sampling_rate": str(RATE), "rpm": str(RPM)}, "bomb.mat", buf.getvalue())
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/ holds the hostile-file makers
+    from tests.hostile_files import lying_mat
+
+    lie, lie_type = multipart({"sampling_rate": str(RATE), "rpm": str(RPM)}, "lie.mat", lying_mat())
     columns = 100_000
     csv = (",".join(f"c{i}" for i in range(columns)) + "\n" + ",".join(["0"] * columns) + "\n").encode()
     wide, wide_type = multipart({"sampling_rate": str(RATE), "rpm": str(RPM)}, "wide.csv", csv)
@@ -106,6 +113,7 @@ def hostile_requests(model: str) -> dict[str, bytes]:
                        "parameters": {"rpm": RPM, "bearing": BEARING}}).encode()
     return {
         "bomb": _closing("/v1/envelope/file", bomb, bomb_type),
+        "lying_mat": _closing("/v1/diagnose/file", lie, lie_type),
         "columns": _closing("/v1/diagnose/file", wide, wide_type),
         "amplification": _closing("/v1/diagnose", json.dumps(amplification).encode(), "application/json"),
         "v2_big": _closing(f"/v2/models/{model}/infer", head + data, "application/octet-stream",

@@ -58,6 +58,12 @@ def compressed_zeros_mat(samples: int, name: str = "x") -> bytes:
     return mat_header() + mat_variable(name, (samples, 1), 8 * samples)
 
 
+def lying_mat(declared: int = 4096, inflated: int = 8 * 2**25) -> bytes:
+    """A MAT 5 file whose variable declares ``declared`` samples but whose data inflates to ``inflated``
+    bytes (268 MB by default; 260 KB on the wire)."""
+    return mat_header() + mat_variable("x", (declared, 1), inflated)
+
+
 def zeros_parquet(rows: int, row_group: int = 1 << 20, compression: str = "zstd") -> bytes:
     """A Parquet file with one float64 column of ``rows`` zeros, written one row group at a time."""
     import pyarrow as pa
@@ -120,6 +126,8 @@ HOSTILE: dict[str, tuple[str, object]] = {
     "parquet_20k_columns": ("x.parquet", lambda: wide_parquet(20_000)),
     "npy_header_1e10": ("x.npy", lambda: npy_claiming((10**10,))),
     "npy_header_1e5x1e5": ("x.npy", lambda: npy_claiming((10**5, 10**5))),
+    # issue 24 item 8: the header says 4,096 samples, the data inflates to 268 MB
+    "mat_4096_declared_268MB_inflated": ("x.mat", lambda: lying_mat()),
     "wav_0_bits_per_sample": ("x.wav", lambda: wav_bytes(bits=0)),
     "wav_truncated_30_bytes": ("x.wav", lambda: wav_bytes()[:30]),
 }

@@ -23,7 +23,7 @@ from faultdx.data import readers
 from faultdx.data.readers import SignalFileError, read_signal
 from faultdx.errors import TooLarge
 from tests.data_helpers import write_cwru_mat
-from tests.hostile_files import HOSTILE, mat_header, mat_variable, npy_claiming, wav_bytes
+from tests.hostile_files import HOSTILE, lying_mat, mat_header, mat_variable, npy_claiming, wav_bytes
 from tests.service_support import make_model_dir
 
 SECONDS = 2.0  # each refusal by the reader, on a busy 2-core machine; the unfixed reader took up to 15 s
@@ -31,15 +31,16 @@ ROUTE_SECONDS = 5.0  # each refused upload, multipart parsing included; the unfi
 TRACED_MB = 64  # Python + numpy allocations during one refusal; the unfixed readers took 0.3-14 GB
 TOO_LARGE = {  # hostile file -> what the 413 names
     "mat_2e27_zeros_compressed": "134,217,728 samples",
+    "mat_4096_declared_268MB_inflated": "its header declares 4,096 samples",
     "parquet_50M_zeros_zstd": "50,000,000 samples",
     "csv_one_row_100k_columns": "100,000 columns",
     "parquet_20k_columns": "20,000 columns",
     "npy_header_1e10": "10,000,000,000 samples",
     "npy_header_1e5x1e5": "100,000 channels",
 }
-DAMAGED = {
-    "wav_0_bits_per_sample": "0 bits per sample is not supported",
-    "wav_truncated_30_bytes": "fmt chunk truncated",
+DAMAGED = {  # decoded by scipy.io.wavfile once the file size is capped: its reason, in one 422
+    "wav_0_bits_per_sample": "not a readable WAV file",
+    "wav_truncated_30_bytes": "not a readable WAV file",
 }
 
 
@@ -107,6 +108,51 @@ def test_a_mat_variable_that_inflates_past_its_header_is_refused_before_loadmat(
     assert isinstance(error, TooLarge) and peak < TRACED_MB, error
 
 
+def test_a_small_mat_that_inflates_far_past_its_header_is_refused_after_inflating_about_its_size(monkeypatch):
+    """Issue 24 item 8: 4,096 samples declared, 268 MB inflated (sent 49 times a second it starved the
+    service): the inflating stops just past what the header declares, not at the 34.6 MB budget."""
+    import zlib
+
+    from faultdx.data.formats import mat5
+
+    produced, original = [], zlib.decompressobj
+
+    class Counting:
+        def __init__(self):
+            self.inner = original()
+
+        def decompress(self, data, max_length=0):
+            out = self.inner.decompress(data, max_length)
+            produced.append(len(out))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    data = lying_mat(4096, 8 * 2**25)  # 268,435,456 bytes inflated
+    monkeypatch.setattr(mat5.zlib, "decompressobj", Counting)
+    error, seconds, peak = refused(data, "lie.mat")
+    declared = 2 * 8 * 4096 + 2 * mat5.MAT_HEADER_BYTES
+    assert isinstance(error, TooLarge) and f"decodes to more than {declared:,} bytes" in str(error), error
+    assert "its header declares 4,096 samples" in str(error)
+    assert sum(produced) <= declared + 2 * mat5.MAT_HEADER_BYTES + 1, sum(produced)  # its header, then data
+    assert seconds < SECONDS and peak < TRACED_MB
+
+
+def test_a_truthful_mat_is_inflated_and_read_whole():
+    """The bound is the header's size: an honest compressed variable of the same size still reads."""
+    import io
+
+    from scipy.io import savemat
+
+    x = np.random.default_rng(3).standard_normal((4096, 1))
+    buf = io.BytesIO()
+    savemat(buf, {"x": x, "fs": np.array([[12000.0]])}, do_compression=True)
+    s = read_signal(buf.getvalue(), filename="ok.mat")
+    assert s.sampling_rate == 12000.0
+    np.testing.assert_allclose(s.signal[0], x[:, 0].astype(np.float32))
+
+
 def test_budgets_come_from_the_settings_and_name_the_limit(tmp_path, model_dir_small):
     signal = np.random.default_rng(0).standard_normal((3, 20_000))
     csv = pd.DataFrame(signal.T, columns=["DE", "FE", "BA"]).to_csv(index=False).encode()
@@ -154,7 +200,7 @@ def test_npy_and_wav_headers_are_checked_before_any_allocation():
     error, _, _ = refused(wav_bytes(channels=64), "many.wav")
     assert isinstance(error, TooLarge) and "64 channels" in str(error)
     error, _, _ = refused(wav_bytes(bits=16, fmt=0x55), "mp3.wav")
-    assert "WAV encoding 0x55 is not supported" in str(error)
+    assert "Unknown wave file format: MPEGLAYER3" in str(error) and isinstance(error, SignalFileError)
 
 
 def test_every_upload_is_parsed_once(client, monkeypatch):

@@ -8,6 +8,8 @@ code can report rather than an error.
 from __future__ import annotations
 
 import csv
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -150,3 +152,24 @@ def cwru_file(number: int) -> CwruFile:
         if entry.number == number:
             return entry
     raise ValueError(f"CWRU file {number}.mat is not in the catalogue")
+
+
+# -- the publisher's naming rules, for readers of uploaded files ------------------------------------------
+def cwru_channel_matches(name: str, wanted: str) -> bool:
+    """A channel asked for by its short name: ``DE`` names ``DE`` and a CWRU column ``X105_DE_time``."""
+    return name == wanted or name.endswith(f"_{wanted}_time")
+
+
+def cwru_own_columns(stem: str, names: Iterable[str]) -> tuple[list[str], float | None] | None:
+    """A file named like a CWRU publisher file (``174``) → the columns of its own record among ``names``
+    (``174.mat`` holds ``X173_*``, some files also carry another record's) and the catalogue's sampling rate
+    (None for a number not catalogued); None when the name is not a number or no column is its own."""
+    if not stem.isdigit():
+        return None
+    number, rate = int(stem), None
+    for entry in cwru_files():
+        if entry.number == number:
+            number, rate = entry.variable_number, entry.sampling_rate
+            break
+    own = [n for n in names if re.fullmatch(rf"X0*{number}_[A-Za-z]+_time", n)]
+    return (own, rate) if own else None
