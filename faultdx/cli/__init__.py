@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from faultdx import __version__
-from faultdx.cli import data, demo, diagnose, model, monitor, score, serve, train
+from faultdx.cli import data, demo, diagnose, listen, model, monitor, score, serve, train
 
 app = typer.Typer(
     name="faultdx",
@@ -24,7 +24,7 @@ def _root() -> None:
     """Rolling-bearing fault diagnosis with APReLU residual networks."""
 
 
-for _module in (demo, data, model, train, serve, diagnose, score, monitor):
+for _module in (demo, data, model, train, serve, listen, diagnose, score, monitor):
     _module.register(app)
 
 

@@ -1,0 +1,1 @@
+"""The plant side of faultdx: listeners that take signals from where the plant publishes them (MQTT)."""
