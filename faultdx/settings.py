@@ -89,6 +89,32 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated"
     )
+    # ---- the plant listener (faultdx/ingest, docs/plant.md)
+    mqtt_url: str | None = Field(
+        default=None, description="MQTT broker to listen to (mqtt://[user:password@]host:port, mqtts://...)"
+    )
+    mqtt_topic: str = Field(default="faultdx/+/signal", description="signals; the + level names the asset")
+    mqtt_client_id: str = Field(
+        default="faultdx", min_length=1, max_length=64, description="client id of the persistent session"
+    )
+    mqtt_protocol: Literal["5", "3.1.1"] = Field(default="5", description="MQTT protocol version")
+    mqtt_username: str | None = Field(default=None, description="broker user (else the URL's)")
+    mqtt_password: SecretStr | None = Field(default=None, description="broker password (else the URL's)")
+    mqtt_ca_file: Path | None = Field(default=None, description="mqtts: CA certificates (default: system)")
+    mqtt_cert_file: Path | None = Field(default=None, description="mqtts: client certificate")
+    mqtt_key_file: Path | None = Field(default=None, description="mqtts: client certificate's key")
+    mqtt_keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive interval")
+    mqtt_max_inflight: int = Field(
+        default=16, ge=1, le=1000, description="messages received and not yet acknowledged, at most"
+    )
+    mqtt_session_expiry_s: int = Field(
+        default=7 * 24 * 3600, ge=0, description="MQTT 5: how long the broker keeps the session while away"
+    )
+    mqtt_reconnect_max_s: int = Field(default=30, ge=1, le=3600, description="longest reconnect backoff")
+    mqtt_alarm_poll_s: float = Field(
+        default=5.0, gt=0, le=3600, description="how often alarm changes made elsewhere are looked for"
+    )
+
 
     @field_validator("model", "cors_origins", mode="before")
     @classmethod
@@ -100,7 +126,7 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("api_key", "cwru_url", "database_url", mode="before")
+    @field_validator("api_key", "cwru_url", "database_url", "mqtt_url", "mqtt_password", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
