@@ -1,11 +1,13 @@
 """What the Dockerfiles say, read with BuildKit's own parser (the ``dockerfile`` package).
 
-No Docker engine runs in CI, so the tests check the images' contents and rerun their steps natively; this
-module turns a Dockerfile into stages, environment, entrypoint and healthcheck.
+The tests check the images' contents and rerun their steps natively (and tests/test_container.py builds and
+runs the CPU image with podman); this module turns a Dockerfile into stages, environment, entrypoint and
+healthcheck, with ``ARG`` defaults substituted as a build without ``--build-arg`` would.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,23 @@ COMPOSE_FILE = DOCKER_DIR / "compose.yaml"
 PROMETHEUS_FILE = DOCKER_DIR / "prometheus.yml"
 DOCKERIGNORE = ROOT / ".dockerignore"
 SHIPPED_MODEL = "hybrid-aprelu"
+ARG_REFERENCE = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _arg_default(instruction: dockerfile.Command) -> tuple[str, str | None]:
+    """``ARG NAME=default`` as (NAME, default); ``ARG NAME`` as (NAME, None)."""
+    name, has_default, default = instruction.value[0].partition("=")
+    return name, default if has_default else None
+
+
+def expand_args(text: str, args: dict[str, str | None]) -> str:
+    """``text`` with ``$NAME``/``${NAME}`` of the known build arguments replaced by their defaults (others,
+    such as ``$PATH``, left as written)."""
+    def value(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        return args[name] if args.get(name) is not None else match.group(0)
+
+    return ARG_REFERENCE.sub(value, text)
 
 
 @dataclass
@@ -30,6 +49,11 @@ class Stage:
     base: str
     name: str | None
     instructions: list[dockerfile.Command] = field(default_factory=list)
+    base_as_written: str = ""
+
+    def args(self) -> dict[str, str | None]:
+        """The stage's ``ARG`` declarations and their defaults."""
+        return dict(_arg_default(instruction) for instruction in self.all("ARG"))
 
     def all(self, cmd: str) -> list[dockerfile.Command]:
         return [i for i in self.instructions if i.cmd == cmd.upper()]
@@ -74,18 +98,32 @@ class Stage:
         return sources
 
     def run_commands(self) -> list[str]:
-        """Every shell command of the stage's ``RUN`` lines, ``&&`` chains split."""
-        return [part.strip() for r in self.all("RUN") for part in r.value[0].split("&&") if part.strip()]
+        """Every shell command of the `RUN` lines, `&&` chains split, `ARG`s at their defaults."""
+        args = self.args()
+        return [expand_args(part.strip(), args) for r in self.all("RUN") for part in r.value[0].split("&&")
+                if part.strip()]
+
+
+def global_args(path: Path) -> dict[str, str | None]:
+    """The ``ARG``s declared before the first ``FROM`` (those ``FROM`` lines may use) and their defaults."""
+    found: dict[str, str | None] = {}
+    for instruction in dockerfile.parse_file(str(path)):
+        if instruction.cmd == "FROM":
+            break
+        if instruction.cmd == "ARG":
+            found.update([_arg_default(instruction)])
+    return found
 
 
 def stages(path: Path) -> list[Stage]:
-    """The stages of a Dockerfile, in order."""
+    """The stages of a Dockerfile, in order; each base with the global ``ARG`` defaults substituted."""
     result: list[Stage] = []
+    defaults = global_args(path)
     for instruction in dockerfile.parse_file(str(path)):
         if instruction.cmd == "FROM":
             words = instruction.value
             name = words[2] if len(words) == 3 and words[1].upper() == "AS" else None
-            result.append(Stage(base=words[0], name=name))
+            result.append(Stage(base=expand_args(words[0], defaults), name=name, base_as_written=words[0]))
         elif result:
             result[-1].instructions.append(instruction)
     return result

@@ -1,7 +1,7 @@
 """The CPU image's entrypoint, run natively: no Docker engine in CI, so this rebuilds what the image runs.
 
 1. A fresh virtual environment is installed by replaying the build stage of ``docker/Dockerfile`` step by step
-   (``python -m venv``, ``pip install torch==2.13.0``, ``pip install --constraint docker/constraints.txt .``),
+   (``python3 -m venv``, ``pip install torch==2.13.0``, ``pip install --constraint docker/constraints.txt .``),
    from a copy of exactly the files its ``COPY`` lines take through ``.dockerignore``. Two local differences:
    torch comes from pip's configured sources instead of ``--index-url https://download.pytorch.org/whl/cpu``
    (the same ``2.13.0+cpu`` wheel; CI reaches only package registries), and pip's cache is used (the image
@@ -102,7 +102,7 @@ def _install(build: Stage, src: Path, venv: Path) -> None:
     """Replay the build stage's RUN commands; an unknown command fails so that this test keeps up."""
     for command in build.run_commands():
         args = pip_install_args(command)
-        if command.split()[:3] == ["python", "-m", "venv"]:
+        if command.split()[:3] in (["python", "-m", "venv"], ["python3", "-m", "venv"]):
             assert command.split()[3] == VENV_IN_IMAGE, command
             _run([sys.executable, "-m", "venv", str(venv)], timeout=120)
         elif args is not None:

@@ -294,7 +294,44 @@ def test_unknown_log_level_names_the_valid_ones() -> None:
     assert set(LOG_LEVELS) == {"critical", "error", "warning", "info", "debug", "trace"}
 
 
-def test_compose_sizes_no_shared_memory_for_dataloader_workers_that_do_not_exist() -> None:
-    """Training batches live in one process (no DataLoader workers): /dev/shm needs no resizing."""
+def test_compose_sizes_no_shared_memory_for_dataloader_workers_that_do_not_exist(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Training batches are drawn inside the training process (no DataLoader workers handing tensors over
+    through /dev/shm), so compose sizes no shared memory: an epoch of training starts no other process."""
+    import multiprocessing.process
+
+    import torch
+
+    from faultdx.data.base import CWRU_10_CLASSES, type_membership
+    from faultdx.train.config import load_config
+    from faultdx.train.device import resolve_precision
+    from faultdx.train.distributed import DistInfo
+    from faultdx.train.loop import DeviceSplit, train_one_epoch
+    from faultdx.train.optim import build_model, build_optimizer, build_scheduler
+
     assert all("shm_size" not in service for service in _compose()["services"].values())
-    assert "num_workers" not in (ROOT / "faultdx/train/loop.py").read_text()
+    started: list[object] = []
+    real_start = multiprocessing.process.BaseProcess.start
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start",
+                        lambda self: (started.append(self), real_start(self))[1])
+    config = load_config(None, ["model.overrides={widths: [8, 8, 8], depths: [1, 1, 1], stem_channels: 8}"])
+    y = torch.arange(32) % 10
+    data = DeviceSplit(torch.randn(32, 1, 2048), y, fault_type=y.clamp(max=3),
+                       context=torch.full((32, 5), 0.005),
+                       membership=torch.from_numpy(type_membership(CWRU_10_CLASSES)))
+    model = build_model(config, 10)
+    optimizer = build_optimizer(model, config)
+    precision = resolve_precision("fp32", torch.device("cpu"))
+    stats = train_one_epoch(
+        model, data, optimizer=optimizer, scheduler=build_scheduler(optimizer, config, 4),
+        scaler=precision.scaler(torch.device("cpu")), precision=precision, augment=config.augment,
+        batch_size=8, seed=0, epoch=0, grad_clip=1.0, label_smoothing=0.0, dist_info=DistInfo(),
+    )
+    assert stats.windows == 32, "the epoch really ran"
+    assert started == [], f"training started worker processes: {started}"
+    # the spy does see a process when one is started
+    probe = multiprocessing.get_context("spawn").Process(target=int)
+    probe.start()
+    probe.join(timeout=60)
+    assert started == [probe]
