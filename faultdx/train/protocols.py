@@ -85,12 +85,13 @@ RIG_SOURCES: dict[str, dict[str, Any]] = {
 RIG_OUT_MACHINES = 600  # simulated machines the rig-out models train on beside the real rigs
 
 
-def _rig_out_folds() -> tuple[Fold, ...]:
-    """Each real rig held out in turn: the simulator (the main dataset, classes = fault types) plus the other
-    rigs train; the held-out rig's every recording, healthy ones included, is the test split."""
+def rig_out_folds(machines: int = RIG_OUT_MACHINES) -> tuple[Fold, ...]:
+    """Each real rig held out in turn: the simulator (the main dataset, classes = fault types, ``machines``
+    random machines) plus the other rigs train; the held-out rig's every recording, healthy ones included, is
+    the test split."""
     return tuple(
         Fold("rig-out", held_out, {
-            "data.name": "simulated", "data.options": {"machines": RIG_OUT_MACHINES},
+            "data.name": "simulated", "data.options": {"machines": machines},
             "data.exclude_classes": [],
             "data.mix": [copy.deepcopy(source) for rig, source in RIG_SOURCES.items() if rig != held_out],
             "split.protocol": "rig", "split.test_data": copy.deepcopy(RIG_SOURCES[held_out]),
@@ -119,7 +120,7 @@ PROTOCOLS: dict[str, Protocol] = {
     "rig-out": Protocol(
         "rig-out",
         "each real rig held out in turn (healthy recordings included); train on the others + simulator",
-        _rig_out_folds(),
+        rig_out_folds(),
     ),
 }
 

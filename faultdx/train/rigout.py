@@ -1,0 +1,300 @@
+"""Protocol ``rig-out`` scored as a plant would judge it: every real rig held out in turn, healthy recordings
+included, each window's fault type against the truth, with and without the stated rpm, before and after a
+temperature fitted on the other folds' held-out rigs, and the envelope reference on the very same windows.
+
+Per fold x seed x selection (best-on-validation, last epoch) and variant (``rpm``: the stated speed;
+``no_rpm``: the speed estimated from each recording's signal, every defect axis moved with it):
+
+- ``specificity``: healthy windows called ``normal``; ``fault_recall``: faulty windows not called normal;
+  ``recall``: per fault type, windows called their own type;
+- ``type_accuracy``, ``type_macro_f1``, ``recordings_right`` (mean window probability per recording);
+- ``ece`` (raw) and ``ece_calibrated`` (temperature fitted on the other folds of the same seed and selection:
+  cross-fitted, never on the rig it is scored on), ``sure_share`` / ``sure_accuracy`` (windows whose
+  probability is at least 0.9, raw and calibrated), and a risk-coverage table (accuracy on the most
+  confident share of windows).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from faultdx.data.base import FAULT_TYPES, WindowSet
+from faultdx.train.compare import train_missing
+from faultdx.train.metrics import expected_calibration_error, macro_f1
+from faultdx.train.protocols import (
+    PROTOCOLS,
+    Recipe,
+    envelope_membership,
+    envelope_model,
+    fold_test_windows,
+    json_safe,
+    plan,
+    run_config,
+)
+
+NORMAL = FAULT_TYPES.index("normal")
+SURE = 0.9
+COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))  # the grid a temperature is fitted on
+PREDICTIONS_FILE = "rigout_predictions.npz"  # per run folder: log-probabilities of best and last (cached)
+
+
+# ---- figures of one set of predictions --------------------------------------------------------------------
+
+
+def with_temperature(log_probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Fault-type probabilities ``softmax(log p / T)`` ``[N, 4]``."""
+    z = log_probs / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(log_probs: np.ndarray, truth: np.ndarray) -> float:
+    """The temperature of :data:`TEMPERATURES` that minimises the negative log-likelihood of ``truth``."""
+    if len(truth) == 0:
+        return 1.0
+    nll = [-np.mean(np.log(np.maximum(with_temperature(log_probs, t)[np.arange(len(truth)), truth], 1e-12)))
+           for t in TEMPERATURES]
+    return float(TEMPERATURES[int(np.argmin(nll))])
+
+
+def risk_coverage(probs: np.ndarray, truth: np.ndarray) -> list[dict[str, float]]:
+    """Accuracy on the most confident share of windows, for each share of :data:`COVERAGES`."""
+    order = np.argsort(-probs.max(axis=1), kind="stable")
+    right = (probs.argmax(axis=1) == truth)[order]
+    rows = []
+    for share in COVERAGES:
+        n = max(1, int(round(share * len(truth))))
+        rows.append({"coverage": share, "accuracy": float(right[:n].mean()),
+                     "min_confidence": float(probs.max(axis=1)[order][n - 1])})
+    return rows
+
+
+def figures(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray) -> dict[str, Any]:
+    """Every window and recording figure of fault-type probabilities ``probs [N, 4]``."""
+    predicted = probs.argmax(axis=1)
+    healthy = truth == NORMAL
+    recall = {FAULT_TYPES[t]: float(np.mean(predicted[truth == t] == t))
+              for t in range(len(FAULT_TYPES)) if t != NORMAL and np.any(truth == t)}
+    sure = probs.max(axis=1) >= SURE
+    right = 0
+    ids = np.unique(recording)
+    for r in ids:
+        mine = recording == r
+        right += int(probs[mine].mean(axis=0).argmax() == truth[mine][0])
+    return {
+        "windows": int(len(truth)),
+        "healthy_windows": int(healthy.sum()),
+        "specificity": float(np.mean(predicted[healthy] == NORMAL)) if healthy.any() else None,
+        "fault_recall": float(np.mean(predicted[~healthy] != NORMAL)) if (~healthy).any() else None,
+        "recall": recall,
+        "type_accuracy": float(np.mean(predicted == truth)),
+        "type_macro_f1": macro_f1(truth, predicted),
+        "recordings_right": right,
+        "recordings": int(len(ids)),
+        "recording_accuracy": right / len(ids) if len(ids) else None,
+        "ece": expected_calibration_error(probs, truth),
+        "sure_share": float(sure.mean()),
+        "sure_accuracy": float(np.mean(predicted[sure] == truth[sure])) if sure.any() else None,
+    }
+
+
+# ---- predictions of a run -----------------------------------------------------------------------------
+
+
+def estimated_speed_factor(windows: WindowSet, signals: dict[str, np.ndarray], rpms: dict[str, float],
+                           estimate: Callable[[np.ndarray, float], float]) -> np.ndarray:
+    """Per window, the estimated over the stated speed of its recording (``[N]``): what multiplies every
+    axis of the context when the speed comes from the signal. ``signals`` are the recordings at the windows'
+    rate, by key."""
+    factor = {}
+    for i, key in enumerate(windows.keys):
+        try:
+            factor[i] = estimate(signals[key], windows.sampling_rate) / rpms[key]
+        except ValueError:
+            factor[i] = math.nan
+    return np.asarray([factor[int(r)] for r in windows.recording], dtype=np.float32)
+
+
+def speed_estimator() -> Callable[[np.ndarray, float], float]:
+    """The shaft-speed estimator of this tree (rpm from a 1-D signal and its rate)."""
+    from faultdx.context.speed import estimate_rpm
+
+    return lambda signal, rate: estimate_rpm(signal, rate)
+
+
+def model_log_probs(model: torch.nn.Module, membership: np.ndarray, windows: WindowSet,
+                    context: np.ndarray, device: torch.device) -> np.ndarray:
+    """Fault-type log-probabilities ``[N, 4]`` of ``model`` on ``windows`` read with ``context [N, 5]``."""
+    from faultdx.train.device import resolve_precision
+    from faultdx.train.loop import predict_logits
+    from faultdx.train.losses import type_log_probs
+
+    x = torch.from_numpy(np.ascontiguousarray(windows.x)).to(device)
+    ctx = torch.from_numpy(np.ascontiguousarray(context, dtype=np.float32)).to(device)
+    logits = predict_logits(model.to(device), x, ctx, batch_size=256,
+                            precision=resolve_precision("auto", device))
+    return type_log_probs(logits, torch.as_tensor(membership, device=device)).cpu().numpy()
+
+
+def run_log_probs(run_dir: Path, windows: WindowSet, speed: np.ndarray,
+                  device: torch.device) -> dict[str, np.ndarray]:
+    """``{"best/rpm", "best/no_rpm", "last/rpm", "last/no_rpm"}`` log-probabilities of a finished run (cached
+    in the run folder)."""
+    from faultdx.data.base import type_membership
+    from faultdx.modeldir import load_model_dir
+
+    path = run_dir / PREDICTIONS_FILE
+    if path.is_file():
+        with np.load(path) as cached:
+            return {k: cached[k] for k in cached.files}
+    out = {}
+    estimated = windows.context * np.nan_to_num(speed, nan=1.0)[:, None]
+    for which in ("best", "last"):
+        loaded = load_model_dir(run_dir / which, device=device)
+        membership = type_membership(loaded.meta.classes)
+        out[f"{which}/rpm"] = model_log_probs(loaded.model, membership, windows, windows.context, device)
+        out[f"{which}/no_rpm"] = model_log_probs(loaded.model, membership, windows, estimated, device)
+    np.savez(path, **out)
+    return out
+
+
+# ---- the protocol ---------------------------------------------------------------------------------------
+
+
+def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
+                  windows: dict[str, WindowSet]) -> list[dict[str, Any]]:
+    """Rows of figures per (fold, seed, selection, variant), with the temperature cross-fitted on the other
+    folds of the same seed, selection and variant."""
+    rows = []
+    for (fold, seed), by_key in predictions.items():
+        truth = windows[fold].fault_type
+        for key, log_probs in by_key.items():
+            others = [(predictions[(f, s)][key], windows[f].fault_type) for (f, s) in predictions
+                      if s == seed and f != fold]
+            temperature = (fit_temperature(np.concatenate([o[0] for o in others]),
+                                           np.concatenate([o[1] for o in others])) if others else 1.0)
+            raw = with_temperature(log_probs, 1.0)
+            calibrated = with_temperature(log_probs, temperature)
+            cal = figures(calibrated, truth, windows[fold].recording)
+            selection, variant = key.split("/")
+            rows.append({
+                "fold": fold, "seed": seed, "selection": selection, "variant": variant,
+                **figures(raw, truth, windows[fold].recording),
+                "temperature": temperature, "ece_calibrated": cal["ece"],
+                "sure_share_calibrated": cal["sure_share"], "sure_accuracy_calibrated": cal["sure_accuracy"],
+                "risk_coverage": risk_coverage(calibrated, truth),
+            })
+    return rows
+
+
+SUMMARY_KEYS = ("specificity", "fault_recall", "type_accuracy", "type_macro_f1", "recording_accuracy", "ece",
+                "ece_calibrated", "sure_share", "sure_accuracy", "sure_share_calibrated",
+                "sure_accuracy_calibrated", "temperature")
+
+
+def summarise_rows(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per fold, selection and variant: mean ± std over seeds of every figure (and of each type's recall)."""
+    out: dict[str, Any] = {}
+    for row in rows:
+        cell = out.setdefault(row["fold"], {}).setdefault(row["selection"], {}).setdefault(row["variant"], {})
+        for key in SUMMARY_KEYS:
+            cell.setdefault(key, []).append(row.get(key))
+        for fault, value in row["recall"].items():
+            cell.setdefault(f"recall_{fault}", []).append(value)
+    return {fold: {sel: {var: {k: _stats(v) for k, v in cell.items()} for var, cell in by_var.items()}
+                   for sel, by_var in by_sel.items()} for fold, by_sel in out.items()}
+
+
+def _stats(values: list[float | None]) -> dict[str, Any]:
+    values = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return {"mean": statistics.fmean(values) if values else None,
+            "std": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
+
+
+def envelope_rows(windows: dict[str, WindowSet], speed: dict[str, np.ndarray],
+                  device: torch.device) -> dict[str, Any]:
+    """The envelope reference's figures per fold, with the stated and the estimated speed."""
+    out = {}
+    for fold, w in windows.items():
+        model = envelope_model(w)
+        estimated = w.context * np.nan_to_num(speed[fold], nan=1.0)[:, None]
+        out[fold] = {}
+        for variant, context in (("rpm", w.context), ("no_rpm", estimated)):
+            log_probs = model_log_probs(model, envelope_membership(), w, context, device)
+            out[fold][variant] = figures(with_temperature(log_probs, 1.0), w.fault_type, w.recording)
+    return out
+
+
+def pooled_temperature(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
+                       windows: dict[str, WindowSet], key: str = "last/rpm") -> float:
+    """One temperature fitted on every fold's held-out predictions (what a shipped model stores)."""
+    log_probs = np.concatenate([p[key] for p in predictions.values()])
+    truth = np.concatenate([windows[fold].fault_type for fold, _ in predictions])
+    return fit_temperature(log_probs, truth)
+
+
+def test_recordings(config: Any) -> dict[str, Any]:
+    """The held-out rig's recordings of a rig-out fold config (at the models' rate), by key."""
+    from faultdx.data.registry import get_dataset
+
+    source = config.split.test_data
+    return {r.key: r for r in get_dataset(source.name, **source.options).recordings()}
+
+
+def run_rig_out(
+    recipe: Recipe,
+    seeds: list[int],
+    out: Path,
+    overrides: list[str] | None = None,
+    *,
+    train: bool = True,
+    command: str | None = None,
+    log: Callable[[str], None] = print,
+    results_name: str = "rig_out",
+) -> dict[str, Any]:
+    """Train every rig-out fold x seed of ``recipe`` not finished yet (unless ``train`` is False), score the
+    finished runs and the envelope reference, and write ``results/<results_name>.json``; returns its data."""
+    from faultdx.results import write_result
+    from faultdx.train.device import resolve_device
+
+    out, overrides = Path(out), list(overrides or [])
+    runs = plan([PROTOCOLS["rig-out"]], [recipe], seeds)
+    for i, run in enumerate(runs if train else [], start=1):
+        train_missing(out / run.name, lambda run=run: run_config({}, run, out, overrides),
+                      label=f"[{i}/{len(runs)}] {run.name}", log=log)
+    device = resolve_device("cpu")
+    estimate = speed_estimator()
+    windows, speed, predictions = {}, {}, {}
+    for run in runs:
+        fold = run.fold.name
+        if fold not in windows:
+            config = run_config({}, run, out, overrides)
+            windows[fold] = fold_test_windows(config)
+            recordings = test_recordings(config)
+            speed[fold] = estimated_speed_factor(
+                windows[fold], {k: r.signal[0] for k, r in recordings.items()},
+                {k: r.rpm for k, r in recordings.items()}, estimate)
+        if (out / run.name / "test.json").is_file():
+            predictions[(fold, run.seed)] = run_log_probs(out / run.name, windows[fold], speed[fold], device)
+            log(f"scored {run.name}")
+    rows = score_rig_out(predictions, windows)
+    data = json_safe({
+        "out": str(out), "recipe": {recipe.name: list(recipe.overrides)}, "overrides": overrides,
+        "seeds": sorted({s for _, s in predictions}), "folds": list(windows),
+        "speed_within_2pct": {f: float(np.mean(np.abs(v - 1) <= 0.02)) for f, v in speed.items()},
+        "temperature": pooled_temperature(predictions, windows) if predictions else None,
+        "runs": rows, "summary": summarise_rows(rows),
+        "envelope": envelope_rows(windows, speed, device),
+    })
+    path = write_result(results_name, data, command=command)
+    log(f"wrote {path}")
+    return data
