@@ -128,3 +128,19 @@ def test_model_export_never_overwrites_without_force(tmp_path, monkeypatch):
     forced = runner.invoke(app, ["model", "export", str(model_dir), str(out), "--force"])
     assert forced.exit_code == 0, forced.output
     assert out.read_text() == "new"
+
+
+def test_model_list_and_info_describe_the_shipped_model_directories_offline(tmp_path, monkeypatch):
+    from faultdx.modeldir import read_meta, resolve_model
+
+    monkeypatch.setenv("FAULTDX_MODELS", str(tmp_path))  # no local models: only what ships with faultdx
+    listing = runner.invoke(app, ["model", "list"])
+    assert listing.exit_code == 0, listing.output
+    assert re.search(r"^\s+hybrid-aprelu\s", listing.output, re.M)
+    info = runner.invoke(app, ["model", "info", "hybrid-aprelu"])
+    assert info.exit_code == 0, info.output
+    meta = read_meta(resolve_model("hybrid-aprelu"))
+    assert f"answers: {', '.join(meta.classes)}" in info.output
+    assert f"{meta.sampling_rate:g} Hz" in info.output and "slope layers" in info.output
+    unknown = runner.invoke(app, ["model", "info", "no-such-model"])
+    assert unknown.exit_code == 2 and "no-such-model" in unknown.output and "small" in unknown.output

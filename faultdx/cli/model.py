@@ -38,17 +38,38 @@ def list_models() -> None:
         act = make_activation(name, 4)
         per_sample = ", ".join(act.param_names) if has_params(act) else "-"
         typer.echo(f"  {name:<11} per-sample parameters: {per_sample}")
+    _list_model_dirs()
+
+
+def _list_model_dirs() -> None:
+    """The trained model directories this machine has (shipped and under FAULTDX_MODELS), read offline."""
+    from faultdx.modeldir import available_models, read_meta, resolve_model
+
+    typer.echo("model directories (faultdx model info NAME; the first served by default is hybrid-aprelu):")
+    for name in available_models():
+        path = resolve_model(name)
+        meta = read_meta(path)
+        network = f"{meta.model.get('frontend', 'raw')} front end, {meta.model.get('activation', '?')}"
+        typer.echo(f"  {name:<16} {network}  {len(meta.classes)} classes  {meta.sampling_rate:g} Hz  "
+                   f"window {meta.window}  {path}")
 
 
 @model_app.command("info")
 def info(
-    preset: Annotated[str, typer.Argument(help="Preset name (see `faultdx model list`).")],
+    preset: Annotated[str, typer.Argument(
+        help="Preset name or model directory (name or path; see `faultdx model list`).")],
     activation: Annotated[str, typer.Option(help="Activation name (see `faultdx model list`).")] = "aprelu",
     window: Annotated[int, typer.Option(help="Window length in samples.")] = 2048,
 ) -> None:
-    """Print a preset's configuration, parameters, multiply-accumulates per window and slope layer names."""
+    """Print a preset's (or a model directory's) configuration, parameters, multiply-accumulates per window
+    and slope layer names."""
     import json
 
+    from faultdx.nn import PRESETS
+
+    if preset not in PRESETS:
+        _model_dir_info(preset, window)
+        return
     try:
         s = _summary(preset, activation, window)
     except ValueError as err:
@@ -161,3 +182,32 @@ def calibrate_ood(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
     app.add_typer(model_app, name="model")
+
+
+def _model_dir_info(name: str, window: int) -> None:
+    """``model info`` of a trained model directory: what it reads, what it answers, what it costs."""
+    import json
+
+    from faultdx.modeldir import CheckpointError, read_meta, resolve_model
+    from faultdx.nn import PRESETS
+    from faultdx.nn.cost import network_cost
+    from faultdx.nn.resnet1d import ResNet1dConfig
+
+    try:
+        path = resolve_model(name)
+        meta = read_meta(path)
+    except CheckpointError as err:
+        presets = ", ".join(PRESETS)
+        raise typer.BadParameter(f"unknown preset {name!r} (presets: {presets}) and {err}") from err
+    cost = network_cost(ResNet1dConfig.from_dict(meta.model), meta.window)
+    typer.echo(f"model: {meta.name} version {meta.version}  ({path})")
+    typer.echo(f"reads: {', '.join(meta.channels)} at {meta.sampling_rate:g} Hz, windows of {meta.window} "
+               f"samples (hop {meta.hop})")
+    typer.echo(f"answers: {', '.join(meta.classes)}")
+    if meta.bearing:
+        typer.echo(f"default bearing: {meta.bearing.get('name', json.dumps(meta.bearing))}")
+    typer.echo(f"trained on: {meta.dataset.name}")
+    typer.echo(f"config: {json.dumps(meta.model)}")
+    typer.echo(f"parameters: {cost.parameters:,}  multiply-accumulates per window: {cost.macs / 1e6:.2f} M")
+    if cost.slopes:
+        typer.echo(f"slope layers ({len(cost.slopes)}): " + ", ".join(cost.slopes))
