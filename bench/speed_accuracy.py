@@ -1,4 +1,4 @@
-"""Accuracy of ``faultdx.speed.estimate_rpm`` against known shaft speeds → ``results/speed_estimation.json``.
+"""Accuracy of ``faultdx.context.speed.estimate_rpm`` against known shaft speeds → ``results/speed_estimation.json``.
 
 Cases: every CWRU 12 kHz drive-end file present (truth: the ``RPM`` variable in the file; DE channel), the
 48 kHz normal baseline 97.mat, every MFPT file (truth: 25 Hz shaft = 1500 rpm) and simulated signals
@@ -21,7 +21,7 @@ from faultdx.data.mfpt import read_mfpt_file
 from faultdx.data.synthetic import simulate
 from faultdx.paths import data_dir
 from faultdx.results import write_result
-from faultdx.speed import estimate_rpm
+from faultdx.context.speed import estimate_rpm
 
 SIM_RPMS = (600.0, 1200.0, 1797.0, 2400.0, 3600.0)
 SIM_LABELS = ("normal", "inner_race", "outer_race", "ball")

@@ -9,7 +9,7 @@ from faultdx.data.catalogue import cwru_files
 from faultdx.data.cwru import read_cwru_file
 from faultdx.data.synthetic import simulate
 from faultdx.paths import data_dir
-from faultdx.speed import estimate_rpm
+from faultdx.context.speed import estimate_rpm
 from tests.data_helpers import missing_data
 
 

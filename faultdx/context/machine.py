@@ -58,11 +58,13 @@ def check_bearing(value: Any, field: str = "bearing") -> BearingGeometry:
 
 @dataclass(frozen=True)
 class MachineContext:
-    """Shaft speed and bearing of one signal, and where the speed came from."""
+    """Shaft speed and bearing of one signal, and where each came from: the rpm ``"given"``, ``"estimated"``
+    from the signal, or ``"nominal"`` (the model's default speed, used when neither was possible and the network
+    does not need it); the bearing ``"given"`` or the ``"model"``'s own."""
 
     rpm: float
     bearing: BearingGeometry
-    rpm_source: Literal["given", "estimated"] = "given"
+    rpm_source: Literal["given", "estimated", "nominal"] = "given"
     bearing_source: Literal["given", "model"] = "given"
 
     @property
@@ -101,7 +103,7 @@ def resolve_context(
     geometry = default_bearing if bearing is None else check_bearing(bearing)
     if rpm is not None:
         return MachineContext(check_rpm(rpm), geometry, "given", "model" if bearing is None else "given")
-    from faultdx.speed import estimate_rpm
+    from faultdx.context.speed import estimate_rpm
 
     estimate = estimate_rpm(np.asarray(signal, dtype=np.float32).reshape(-1, np.shape(signal)[-1])[0],
                             sampling_rate)
