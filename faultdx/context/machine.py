@@ -59,8 +59,8 @@ def check_bearing(value: Any, field: str = "bearing") -> BearingGeometry:
 @dataclass(frozen=True)
 class MachineContext:
     """Shaft speed and bearing of one signal, and where each came from: the rpm ``"given"``, ``"estimated"``
-    from the signal, or ``"nominal"`` (the model's default speed, used when neither was possible and the network
-    does not need it); the bearing ``"given"`` or the ``"model"``'s own."""
+    from the signal, or ``"nominal"`` (the model's default speed, used when neither was possible and the
+    network does not need it); the bearing ``"given"`` or the ``"model"``'s own."""
 
     rpm: float
     bearing: BearingGeometry
