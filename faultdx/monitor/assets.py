@@ -61,6 +61,8 @@ class AssetFields(BaseModel):
             raise ValueError("name must be non-empty and not all digits (ids are numbers)")
         if not value.isprintable():
             raise ValueError("name must not hold control characters")
+        if "/" in value:  # /v1/assets/{name} could never address it
+            raise ValueError("name must not hold '/' (an asset is addressed by name in URLs)")
         return value
 
     @field_validator("rpm")

@@ -77,7 +77,7 @@ def checked_utc(value: datetime | None, field: str) -> datetime | None:
     try:
         return utc(value)
     except (OverflowError, ValueError):
-        raise InputError(f"{field}: {value!r} cannot be expressed in UTC", field) from None
+        raise InputError(f"{field}: {value.isoformat()} cannot be expressed in UTC", field) from None
 
 
 def check_measured_at(value: datetime, received: datetime) -> datetime:

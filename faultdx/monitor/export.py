@@ -1,9 +1,11 @@
 """An asset's diagnoses as one flat table (pandas), and that table as CSV that a spreadsheet opens as data:
 text cells starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be run as a formula
-(CSV injection), so they get a leading single quote (OWASP's rule); numbers are written as they are."""
+(CSV injection), so they get a leading single quote and every text cell is quoted (OWASP's rule); numbers
+are written as they are."""
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -51,11 +53,14 @@ def safe_cell(value: Any) -> Any:
 
 def to_csv(frame: Any) -> bytes:
     """``frame`` as UTF-8 CSV with every text cell made safe (:func:`safe_cell`), header included."""
+    import pandas as pd
+
     safe = frame.copy()
     safe.columns = [safe_cell(str(c)) for c in safe.columns]
     for column in safe.columns:
-        if safe[column].dtype == object:
-            safe[column] = safe[column].map(safe_cell)
+        kind = safe[column].dtype
+        if not (pd.api.types.is_numeric_dtype(kind) or pd.api.types.is_datetime64_any_dtype(kind)):
+            safe[column] = safe[column].map(safe_cell)  # object or pandas' string dtype
     buf = io.StringIO()
-    safe.to_csv(buf, index=False)
+    safe.to_csv(buf, index=False, quoting=csv.QUOTE_NONNUMERIC)  # text quoted: a CR inside stays in its cell
     return buf.getvalue().encode()

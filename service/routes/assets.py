@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
+from faultdx_service.fastjson import FastJSONRoute
 from faultdx_service.monitoring import StoreDep, call
 from faultdx_service.routes.page import STATIC_DIR
 from faultdx_service.schemas import ERROR_RESPONSES
@@ -24,7 +25,8 @@ from faultdx.monitor.export import to_csv
 from faultdx.monitor.schemas import AssetOut, AssetPage, DiagnosisPage, Trend
 from faultdx.monitor.store import MAX_PAGE, MAX_TREND_POINTS
 
-router = APIRouter(prefix="/v1/assets", tags=["assets"])
+# FastJSONRoute: JSON nested too deep is a 422 naming the body, not a bare 400
+router = APIRouter(prefix="/v1/assets", tags=["assets"], route_class=FastJSONRoute)
 page_router = APIRouter()
 RESPONSES: dict[int | str, dict[str, Any]] = {**ERROR_RESPONSES, 409: ERROR_RESPONSES[422],
                                              503: ERROR_RESPONSES[422]}
