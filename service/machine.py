@@ -1,20 +1,22 @@
 """Machine context in requests: rpm and bearing checked once, the way every endpoint reports them.
 
-One parser for all interfaces (:func:`faultdx.context.check_rpm`, :func:`faultdx.context.check_bearing`);
-an impossible value becomes a 422 naming the field (``rpm``, ``bearing``, ``bearing.balls`` ...).
+One parser for all interfaces (:func:`faultdx.context.check_rpm`, :func:`faultdx.data.bearing.parse_bearing`);
+an impossible value becomes a 422 naming the field (``rpm``, ``bearing``, ``bearing.balls`` ...). Answers
+report the context through :meth:`faultdx.diagnose.Diagnosis.as_dict`; :func:`rpm_accuracy` is the note an
+estimated speed carries there.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
 from faultdx_service.errors import ApiError
 
-from faultdx.context import ContextError, MachineContext, check_bearing, check_rpm
-from faultdx.data.bearing import BearingGeometry
+from faultdx.context import ContextError, check_rpm
+from faultdx.data.bearing import BearingError, BearingGeometry
+from faultdx.data.bearing import parse_bearing as parse_any_bearing
 
 # signal length groups of results/speed_estimation.json: the longest one no longer than the signal
 LENGTH_GROUPS = (("whole", 3.0), ("1s", 1.0), ("0.17s", 0.0))
@@ -41,21 +43,15 @@ def parse_rpm(rpm: Any, field: str = "rpm") -> float | None:
 
 
 def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:
-    """A catalogue name or an API geometry object → geometry (None: the model's own bearing)."""
-    return _checked(check_bearing, value, field)
+    """A catalogue name, a geometry object, or one as JSON text (a form field) → geometry; None or blank
+    text: the model's own bearing (:func:`faultdx.data.bearing.parse_bearing`; a 422 naming the part)."""
+    try:
+        return parse_any_bearing(value, field)
+    except BearingError as err:
+        raise ApiError(422, str(err), err.field) from None
 
 
-def parse_bearing_form(text: str | None, field: str = "bearing") -> BearingGeometry | None:
-    """A form field: a catalogue name, or a geometry object as a JSON string."""
-    if text is None or not text.strip():
-        return None
-    if text.lstrip().startswith("{"):
-        try:
-            value = json.loads(text)
-        except ValueError as err:
-            raise ApiError(422, f"{field}: not a valid JSON object ({err})", field) from None
-        return parse_bearing(value, field)
-    return parse_bearing(text.strip(), field)
+parse_bearing_form = parse_bearing  # a form field's text goes through the same parser
 
 
 @cache
@@ -86,15 +82,3 @@ def rpm_accuracy(seconds: float) -> str | None:
         f"{len(rows)} datasets) the estimate was within ±2 % in {100 * within['within_2pct']:.0f} % "
         f"and within ±5 % in {100 * within['within_5pct']:.0f} % of cases (results/speed_estimation.json)"
     )
-
-
-def describe_machine(machine: MachineContext | None, seconds: float, decimals: int = 3) -> dict | None:
-    """The response's ``machine`` object: rpm (and where it came from), bearing, defect frequencies."""
-    if machine is None:
-        return None
-    out = machine.describe()
-    out["defect_frequencies_hz"] = {k: round(v, decimals) for k, v in out["defect_frequencies_hz"].items()}
-    if machine.rpm_source == "estimated":
-        out["rpm"] = round(machine.rpm, 1)
-        out["rpm_estimate_accuracy"] = rpm_accuracy(seconds)
-    return out

@@ -177,7 +177,7 @@ class MachineOut(BaseModel):
     """The machine context a verdict was reached with."""
 
     rpm: float
-    rpm_source: str = Field(description="given | estimated (from the signal)")
+    rpm_source: str = Field(description="given | estimated (from the signal) | nominal (the model's default)")
     bearing: BearingOut
     bearing_source: str = Field(description="given | model (the model's training bearing)")
     defect_frequencies_hz: dict[str, float] = Field(description="shaft, bpfo, bpfi, bsf, ftf")

@@ -1,8 +1,9 @@
 """`faultdx diagnose FILE...`: the verdict on signal files, with their machine context (rpm, bearing).
 
-Files are read as the service reads uploads (:func:`faultdx.data.readers.read_signal`, within a sample budget;
-a multi-channel file is read for the model's channel, or ``--channel``). Bad values exit with status 2 naming
-the option.
+Files are read as the service reads uploads (:func:`faultdx.diagnose.reading.read_for_model`, within a sample
+budget; a multi-channel file is read for the model's channel, or ``--channel``) and printed through the
+diagnosis' own forms (``--json``: ``as_dict`` without the windows; the table: ``as_row``). Bad values exit
+with status 2 naming the option.
 """
 
 from __future__ import annotations
@@ -22,24 +23,18 @@ def _bad(message: str, option: str) -> typer.BadParameter:
 
 
 def _bearing(name: str | None, geometry: str | None) -> Any:
-    """``--bearing`` (a catalogue name) or ``--bearing-json`` (a geometry object), checked."""
-    from faultdx.context import ContextError, check_bearing
+    """``--bearing`` (a catalogue name) or ``--bearing-json`` (a geometry object), checked by the one bearing
+    parser (:func:`faultdx.data.bearing.parse_bearing`)."""
+    from faultdx.data.bearing import BearingError, parse_bearing
 
     if name is not None and geometry is not None:
         raise _bad("give --bearing or --bearing-json, not both", "--bearing / --bearing-json")
-    if geometry is not None:
-        try:
-            value: Any = json.loads(geometry)
-        except ValueError as err:
-            raise _bad(f"not a JSON object ({err})", "--bearing-json") from None
-        option = "--bearing-json"
-    else:
-        value, option = name, "--bearing"
-    if value is None:
-        return None
+    option = "--bearing" if geometry is None else "--bearing-json"
+    if geometry is not None and not geometry.lstrip().startswith("{"):
+        raise _bad("not a JSON object: give the geometry as {...}", option)
     try:
-        return check_bearing(value)
-    except ContextError as err:
+        return parse_bearing(geometry if geometry is not None else name)
+    except BearingError as err:
         raise _bad(f"{err} (field {err.field})", option) from None
 
 
@@ -52,64 +47,39 @@ def _rpm(rpm: float | None) -> float | None:
         raise _bad(str(err), "--rpm") from None
 
 
-def _read(diagnoser: Any, path: Path, rate: float | None, channel: str | None, max_samples: int) -> Any:
-    """The file's signal (read once), for the model's channel when it has several."""
-    from faultdx.data.readers import parse_channel, read_signal
-    from faultdx.errors import InputError
-
-    picked = parse_channel(channel)
-    default = diagnoser.channels[0] if len(diagnoser.channels) == 1 else None
-    try:
-        signal_file = read_signal(path, sampling_rate=rate, channel=picked, default_channel=default,
-                                  max_samples=max_samples)
-    except InputError as err:
-        raise _bad(str(err), "--channel" if err.field == "channel" else "FILE") from None
-    if signal_file.sampling_rate is None:
-        raise _bad(f"{path} does not state its sampling rate; give --rate", "--rate")
-    if default is not None and picked is None and len(signal_file.channels) > 1:
-        names = ", ".join(signal_file.channels)
-        raise _bad(f"{path} has channels {names} and none is the model's {default!r}", "--channel")
-    return signal_file
+# an error's field -> the option that fixes it
+OPTIONS = {"channel": "--channel", "sampling_rate": "--rate", "rpm": "--rpm"}
 
 
-def verdict(
+def diagnosis(
     diagnoser: Any, path: Path, rate: float | None, rpm: float | None, bearing: Any, *,
     channel: str | None = None, max_samples: int = MAX_SAMPLES,
-) -> dict:
-    """One file's verdict: fault type, confidence, class, severity, evidence, machine context."""
-    from faultdx.diagnose import DiagnoseInputError
+) -> Any:
+    """One file's :class:`~faultdx.diagnose.Diagnosis`, read by
+    :func:`~faultdx.diagnose.reading.read_for_model`; bad input exits 2 naming the option."""
+    from faultdx.diagnose.reading import read_for_model
+    from faultdx.errors import InputError
 
-    signal_file = _read(diagnoser, path, rate, channel, max_samples)
     try:
-        [d] = diagnoser.diagnose([signal_file.signal], signal_file.sampling_rate, rpm=rpm, bearing=bearing)
-    except DiagnoseInputError as err:
-        option = {"rpm": "--rpm", "sampling_rate": "--rate"}.get(str(err.field), "FILE")
-        raise _bad(str(err), option) from None
-    return {
-        "file": str(path),
-        "fault_type": d.fault_type,
-        "confidence": round(d.confidence, 4),
-        "unknown_score": None if d.unknown_score is None else round(d.unknown_score, 4),
-        "closest_fault_type": d.closest_fault_type,
-        "type_probabilities": {k: round(v, 4) for k, v in d.type_probabilities.items()},
-        "label": d.label,
-        "severity": d.severity,
-        "evidence": d.evidence,
-        "machine": None if d.machine is None else d.machine.describe(),
-        "windows": len(d.start),
-    }
+        read = read_for_model(path, diagnoser.channels, sampling_rate=rate, channel=channel,
+                              max_samples=max_samples, hints=OPTIONS)
+        [d] = diagnoser.diagnose([read.signal], read.sampling_rate, channels=read.row_names, rpm=rpm,
+                                 bearing=bearing)
+    except InputError as err:
+        raise _bad(str(err), OPTIONS.get(str(err.field), "FILE")) from None
+    return d
 
 
-def _line(v: dict) -> str:
-    m, e = v["machine"], v["evidence"]
-    name = "-" if m is None else m["bearing"]["name"] or "custom bearing"
-    machine = "-" if m is None else (
-        f"{m['rpm']:.0f} rpm ({m['rpm_source']}), {name} ({m['bearing_source']})"
+def _line(path: Path, row: dict) -> str:
+    """A table line of :meth:`faultdx.diagnose.Diagnosis.as_row`."""
+    bearing = "custom bearing" if row["bearing"] == "custom" else row["bearing"]
+    machine = "-" if row["rpm"] is None else (
+        f"{row['rpm']:.0f} rpm ({row['rpm_source']}), {bearing} ({row['bearing_source']})"
     )
-    evidence = "-" if e is None else f"{e['defect_frequency']} {e['hz']:.1f} Hz"
-    unknown = "-" if v["unknown_score"] is None else f"{v['unknown_score']:.2f}"
-    return (f"{Path(v['file']).name:<28} {v['fault_type']:<11} {100 * v['confidence']:5.1f} %  "
-            f"{unknown:>7}  {v['severity'] or '-':<9} {evidence:<16} {machine}")
+    evidence = "-" if row["evidence"] is None else f"{row['evidence']} {row['evidence_hz']:.1f} Hz"
+    unknown = "-" if row["unknown_score"] is None else f"{row['unknown_score']:.2f}"
+    return (f"{path.name:<28} {row['fault_type']:<11} {100 * row['confidence']:5.1f} %  "
+            f"{unknown:>7}  {row['severity'] or '-':<9} {evidence:<16} {machine}")
 
 
 def register(app: typer.Typer) -> None:
@@ -148,12 +118,14 @@ def register(app: typer.Typer) -> None:
             diagnoser = Diagnoser.from_dir(model)
         except (OSError, ValueError) as err:
             raise _bad(str(err), "--model") from None
-        verdicts = [verdict(diagnoser, f, rate, rpm_value, geometry, channel=channel, max_samples=max_samples)
-                    for f in files]
+        diagnoses = [diagnosis(diagnoser, f, rate, rpm_value, geometry, channel=channel,
+                               max_samples=max_samples) for f in files]
         if as_json:
+            verdicts = [{"file": str(f), **d.as_dict(windows=False), "windows": len(d.start)}
+                        for f, d in zip(files, diagnoses, strict=True)]
             typer.echo(json.dumps(verdicts, indent=1))
             return
         typer.echo(f"{'file':<28} {'fault type':<11} {'conf.':>7}  {'unknown':>7}  {'severity':<9} "
                    f"{'evidence':<16} machine")
-        for v in verdicts:
-            typer.echo(_line(v))
+        for f, d in zip(files, diagnoses, strict=True):
+            typer.echo(_line(f, d.as_row()))

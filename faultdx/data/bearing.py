@@ -15,6 +15,7 @@ A bearing is named from the catalogue (``bearings.csv``, each entry with its pub
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -136,6 +137,25 @@ def bearing_from(value: str | dict[str, Any] | BearingGeometry, field: str = "be
     except BearingError as err:
         key = err.field.split(".", 1)[1]
         raise BearingError(str(err).replace("bearing.", f"{field}.", 1), f"{field}.{key}") from None
+
+
+def parse_bearing(
+    value: str | dict[str, Any] | BearingGeometry | None, field: str = "bearing"
+) -> BearingGeometry | None:
+    """The one bearing parser of every interface (CLI options, form fields, JSON bodies, sidecar columns):
+    a catalogue name, a geometry object, or a geometry object as JSON text → :class:`BearingGeometry`;
+    None or blank text → None (the model's own bearing). Errors are :class:`BearingError` naming ``field``
+    or the part (``bearing.balls``)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("{"):
+            try:
+                value = json.loads(value)
+            except ValueError as err:
+                raise BearingError(f"{field}: not a valid JSON object ({err})", field) from None
+    return bearing_from(value, field)
 
 
 SKF_6205 = catalogue()["SKF 6205"]

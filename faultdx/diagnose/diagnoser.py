@@ -45,6 +45,7 @@ from faultdx.modeldir import CARD_FILE, ModelMeta
 from faultdx.nn.inference import NetworkCalls, forward_batches
 from faultdx.ood import OodCalibration
 
+NOMINAL_RPM = 1797.0  # the CWRU rig at no load: the speed assumed when none is given or estimable
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
 log = logging.getLogger(__name__)
 
@@ -203,8 +204,9 @@ class Diagnoser:
         return meta_bearing(self.meta.bearing)
 
     def default_context(self) -> MachineContext:
-        """The training rig's bearing at a nominal 1797 rpm (for warm-up and tracing)."""
-        return MachineContext(1797.0, self.bearing, "given", "model")
+        """The training rig's bearing at a nominal 1797 rpm (warm-up, tracing, and the context of windows
+        whose speed is neither given nor estimable): its rpm source says ``"nominal"``."""
+        return MachineContext(NOMINAL_RPM, self.bearing, "nominal", "model")
 
     def model_card(self) -> str | None:
         """The model directory's ``MODEL_CARD.md`` text, if it has one."""
@@ -418,7 +420,8 @@ class Diagnoser:
     ) -> Diagnosis:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
         replaces = self.ood is None or self.ood.replaces_verdict
-        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces)
+        return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
+                         self.meta.dataset.name)
 
     def diagnose(
         self,

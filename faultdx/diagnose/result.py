@@ -5,17 +5,33 @@
 confidence is that sum. The severity (fault size) is the most probable class within that type, and only as
 meaningful as the training rig's sizes. Every window's own verdict is kept; above the calibrated
 unknown-condition threshold the answers are ``"unknown"`` when the calibration says a flag replaces them.
+
+Its forms, the only places a diagnosis is turned into output: :meth:`Diagnosis.as_dict` (the REST answer,
+``/v1`` and the page), :meth:`Diagnosis.as_row` (a flat row: batch scoring's table, the CLI's table),
+:meth:`Diagnosis.as_record` (what the asset history stores). ``/v2`` sends :attr:`Diagnosis.window_labels`
+and :attr:`Diagnosis.unknown_score` of the Diagnosis of its windows.
+
+**Rounding**, one policy for every form: probabilities, confidences and slopes to :data:`PROBABILITY_DECIMALS`
+(6) decimals; unknown-condition scores to :data:`SCORE_DECIMALS` (4); frequencies in Hz to :data:`HZ_DECIMALS`
+(3); an estimated shaft speed to :data:`RPM_DECIMALS` (1; a given or nominal rpm is reported as it is).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from faultdx.context import MachineContext
 from faultdx.data.base import FAULT_TYPES, type_membership
 from faultdx.ood import UNKNOWN, signal_score, unless_unknown
+
+PROBABILITY_DECIMALS = 6
+SCORE_DECIMALS = 4
+HZ_DECIMALS = 3
+RPM_DECIMALS = 1
+VERDICTS = {"normal": "healthy", UNKNOWN: "unknown"}  # a row's verdict; any other fault type is "fault"
 
 
 @dataclass(frozen=True)
@@ -33,6 +49,7 @@ class Diagnosis:
     machine: MachineContext | None = None
     window_unknown: np.ndarray | None = None
     unknown_replaces_verdict: bool = True  # the calibration's policy (faultdx.ood.OodCalibration)
+    training_rig: str | None = None  # the dataset the model was trained on: what a severity is relative to
 
     @property
     def unknown_score(self) -> float | None:
@@ -128,3 +145,129 @@ class Diagnosis:
         if self.slopes is None:
             return None
         return {name: float(values.mean()) for name, values in self.slopes.items()}
+
+    @property
+    def severity_note(self) -> str | None:
+        """How far the severity carries over (a fault size as on the training rig); None without one."""
+        if self.severity is None:
+            return None
+        return f"fault size as on the training rig ({(self.training_rig or 'unknown').upper()}); rig-specific"
+
+    # -- forms -----------------------------------------------------------------------------------------------
+    def as_dict(self, *, windows: bool = True, rpm_note: str | None = None) -> dict[str, Any]:
+        """The REST answer for this signal: fault type and confidence first, then class, severity, evidence,
+        machine context, mean class probabilities and (``windows``) every window's verdict; slopes when the
+        diagnosis has them. ``rpm_note`` is reported as ``machine.rpm_estimate_accuracy`` of an estimated
+        speed."""
+        machine = machine_dict(self.machine, rpm_note)
+        evidence = self.evidence
+        out: dict[str, Any] = {
+            "fault_type": self.fault_type,
+            "confidence": _probability(self.confidence),
+            "unknown_score": _score(self.unknown_score),
+            "closest_fault_type": self.closest_fault_type,
+            "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
+            "label": self.label,
+            "severity": self.severity,
+            "severity_note": self.severity_note,
+            "evidence": None if evidence is None else {**evidence, "hz": _hz(evidence["hz"])},
+            "machine": machine,
+            "probabilities": dict(zip(self.classes, _probabilities(self.probabilities), strict=True)),
+        }
+        if windows:
+            out["windows"] = self.window_dicts()
+        if self.slopes is not None:
+            out["slopes"] = {k: _probabilities(v) for k, v in self.slopes.items()}
+            out["slope_summary"] = {k: _probability(v) for k, v in (self.slope_summary or {}).items()}
+        if machine is not None:
+            out["defect_frequencies_hz"] = machine["defect_frequencies_hz"]
+        return out
+
+    def window_dicts(self) -> list[dict[str, Any]]:
+        """Every window's verdict: first sample, fault type, label, its probability, all class probabilities
+        and its unknown-condition score (None without a calibration)."""
+        probs = np.round(self.window_probabilities.astype(np.float64), PROBABILITY_DECIMALS)
+        best = np.argmax(self.window_probabilities, axis=1).tolist()
+        unknown = self.window_unknown
+        scores = [None] * len(best) if unknown is None else [_score(v) for v in unknown.tolist()]
+        rows = zip(self.start.tolist(), self.window_fault_types, self.window_labels, best, probs, scores,
+                   strict=True)
+        return [
+            {"start": int(start), "fault_type": fault_type, "label": label, "confidence": float(p[k]),
+             "probabilities": dict(zip(self.classes, p.tolist(), strict=True)), "unknown_score": score}
+            for start, fault_type, label, k, p, score in rows
+        ]
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat row (batch scoring's table, the CLI's table): verdict (healthy / fault / unknown), fault
+        type, class, severity, confidence, ``p_<fault type>``, unknown score and flag, rpm and bearing with
+        their sources, the evidence line and the number of windows."""
+        machine, evidence = self.machine, self.evidence
+        return {
+            "verdict": VERDICTS.get(self.fault_type, "fault"),
+            "fault_type": self.fault_type,
+            "closest_fault_type": self.closest_fault_type,
+            "label": self.label,
+            "severity": self.severity,
+            "confidence": _probability(self.confidence),
+            **{f"p_{name}": _probability(p) for name, p in self.type_probabilities.items()},
+            "unknown_score": _score(self.unknown_score),
+            "unknown_flag": self.is_unknown,
+            "rpm": None if machine is None else _rpm(machine),
+            "rpm_source": None if machine is None else machine.rpm_source,
+            "bearing": None if machine is None else machine.bearing.name or "custom",
+            "bearing_source": None if machine is None else machine.bearing_source,
+            "evidence": None if evidence is None else evidence["defect_frequency"],
+            "evidence_hz": None if evidence is None else _hz(evidence["hz"]),
+            "windows": len(self.start),
+        }
+
+    def as_record(self) -> dict[str, Any]:
+        """What the asset history stores of this diagnosis: verdict, confidence, fault-type probabilities,
+        severity, unknown score and the machine context (rpm, its source, defect frequencies)."""
+        machine = self.machine
+        return {
+            "fault_type": self.fault_type,
+            "label": self.label,
+            "confidence": _probability(self.confidence),
+            "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
+            "severity": self.severity,
+            "unknown_score": _score(self.unknown_score),
+            "rpm": None if machine is None else _rpm(machine),
+            "rpm_source": None if machine is None else machine.rpm_source,
+            "defect_frequencies": None if machine is None else {
+                k: _hz(v) for k, v in machine.frequencies().items()},
+        }
+
+
+def machine_dict(machine: MachineContext | None, rpm_note: str | None = None) -> dict[str, Any] | None:
+    """A machine context as answers report it: rpm and where it came from, bearing and where it came from,
+    defect frequencies in Hz; an estimated rpm carries ``rpm_estimate_accuracy`` (``rpm_note``)."""
+    if machine is None:
+        return None
+    out = machine.describe()
+    out["rpm"] = _rpm(machine)
+    out["defect_frequencies_hz"] = {k: _hz(v) for k, v in out["defect_frequencies_hz"].items()}
+    if machine.rpm_source == "estimated":
+        out["rpm_estimate_accuracy"] = rpm_note
+    return out
+
+
+def _probability(value: float) -> float:
+    return round(float(value), PROBABILITY_DECIMALS)
+
+
+def _probabilities(values: np.ndarray) -> list:
+    return np.round(np.asarray(values, dtype=np.float64), PROBABILITY_DECIMALS).tolist()
+
+
+def _score(value: float | None) -> float | None:
+    return None if value is None else round(float(value), SCORE_DECIMALS)
+
+
+def _hz(value: float) -> float:
+    return round(float(value), HZ_DECIMALS)
+
+
+def _rpm(machine: MachineContext) -> float:
+    return round(machine.rpm, RPM_DECIMALS) if machine.rpm_source == "estimated" else machine.rpm

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
-from faultdx_service.machine import describe_machine, parse_bearing, parse_bearing_form, parse_rpm
+from faultdx_service.machine import parse_bearing, parse_rpm, rpm_accuracy
 from faultdx_service.monitoring import StoreDep, call, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
@@ -36,12 +36,10 @@ from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Budget, Diagnoser, Diagnosis, Windows, check_sampling_rate
 from faultdx.errors import InputError
 from faultdx.monitor.recording import request_hash
-from faultdx.ood import unless_unknown
 
 router = APIRouter(prefix="/v1", tags=["diagnose"], route_class=FastJSONRoute)
 INLINE_SAMPLES = 1 << 16  # requests that decode and frame fewer samples are windowed on the event loop
 INLINE_WINDOWS = 256  # answers about more windows are built and rendered in a worker thread
-DECIMALS = 6
 Keep = Callable[[list[Diagnosis], dict[str, Any]], Awaitable[dict[str, Any]]]  # stores, says what it stored
 
 
@@ -120,13 +118,12 @@ async def diagnose_file(
     (``DE`` picks ``X105_DE_time`` out of a CWRU file).
     """
     served = models.get(model)
-    rpm, geometry = parse_rpm(rpm), parse_bearing_form(bearing)
+    rpm, geometry = parse_rpm(rpm), parse_bearing(bearing)
     wanted = served.diagnoser.channels
     upload = await read_upload(file, settings, model_channels=wanted, sampling_rate=sampling_rate,
                                channel=channel)
-    names = upload.channels if upload.signal.shape[0] != len(wanted) else None
-    job = Job([upload.signal], upload.sampling_rate, window, hop, names, include_slopes, rpm, geometry,
-              field="file")
+    job = Job([upload.signal], upload.sampling_rate, window, hop, upload.row_names, include_slopes, rpm,
+              geometry, field="file")
     return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows))
 
 
@@ -144,9 +141,8 @@ async def _diagnose(
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()
-    note = severity_note(diagnoser)
     seconds = [s.shape[-1] / job.sampling_rate for s in job.signals]
-    describe = partial(_results, diagnoses, note, seconds)
+    describe = partial(_results, diagnoses, seconds)
     results = await run_in_threadpool(describe) if len(x) > INLINE_WINDOWS else describe()
     payload = {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
     if keep is not None:
@@ -156,8 +152,14 @@ async def _diagnose(
     return FastJSONResponse(payload)
 
 
-def _results(diagnoses: list[Diagnosis], note: str, seconds: list[float]) -> list[dict[str, Any]]:
-    return [result_of(d, note, t) for d, t in zip(diagnoses, seconds, strict=True)]
+def _results(diagnoses: list[Diagnosis], seconds: list[float]) -> list[dict[str, Any]]:
+    """Each signal's answer: :meth:`~faultdx.diagnose.Diagnosis.as_dict`, an estimated speed with the
+    measured accuracy of speed estimation on signals of its length."""
+    return [d.as_dict(rpm_note=_rpm_note(d, t)) for d, t in zip(diagnoses, seconds, strict=True)]
+
+
+def _rpm_note(d: Diagnosis, seconds: float) -> str | None:
+    return rpm_accuracy(seconds) if d.machine is not None and d.machine.rpm_source == "estimated" else None
 
 
 def _output_samples(diagnoser: Diagnoser, job: Job) -> int:
@@ -181,61 +183,3 @@ def _windows(served: ServedModel, job: Job, budget: Budget) -> list[Windows]:
         )
         for i, signal in enumerate(job.signals)
     ]
-
-
-def severity_note(diagnoser: Diagnoser) -> str:
-    """What a severity means: a fault size as on the rig the model was trained on."""
-    rig = (diagnoser.meta.dataset.name or "unknown").upper()
-    return f"fault size as on the training rig ({rig}); rig-specific"
-
-
-def result_of(d: Diagnosis, note: str, seconds: float) -> dict[str, Any]:
-    """One signal's verdict as JSON: fault type and confidence first, then class, severity, evidence."""
-    classes = d.classes
-    window_probs = np.round(d.window_probabilities.astype(np.float64), DECIMALS)
-    best = window_probs.argmax(axis=1)
-    unknown = d.window_unknown
-    scores = [None] * len(best) if unknown is None else [_score(v) for v in unknown.tolist()]
-    labels = unless_unknown([classes[k] for k in best.tolist()], unknown, d.unknown_replaces_verdict)
-    windows = [
-        {
-            "start": int(s),
-            "fault_type": t,
-            "label": label,
-            "confidence": float(p[k]),
-            "probabilities": dict(zip(classes, p.tolist(), strict=True)),
-            "unknown_score": u,
-        }
-        for s, t, label, k, p, u in zip(
-            d.start.tolist(), d.window_fault_types, labels, best.tolist(), window_probs, scores, strict=True
-        )
-    ]
-    mean = np.round(d.probabilities.astype(np.float64), DECIMALS)
-    severity = d.severity
-    evidence = d.evidence
-    machine = describe_machine(d.machine, seconds)
-    out: dict[str, Any] = {
-        "fault_type": d.fault_type,
-        "confidence": round(d.confidence, DECIMALS),
-        "unknown_score": _score(d.unknown_score),
-        "closest_fault_type": d.closest_fault_type,
-        "type_probabilities": {k: round(v, DECIMALS) for k, v in d.type_probabilities.items()},
-        "label": d.label,
-        "severity": severity,
-        "severity_note": note if severity is not None else None,
-        "evidence": None if evidence is None else {**evidence, "hz": round(float(evidence["hz"]), 3)},
-        "machine": machine,
-        "probabilities": dict(zip(classes, mean.tolist(), strict=True)),
-        "windows": windows,
-    }
-    if d.slopes is not None:
-        out["slopes"] = {k: np.round(v.astype(np.float64), DECIMALS).tolist() for k, v in d.slopes.items()}
-        out["slope_summary"] = {k: round(v, DECIMALS) for k, v in (d.slope_summary or {}).items()}
-    if machine is not None:
-        out["defect_frequencies_hz"] = machine["defect_frequencies_hz"]
-    return out
-
-
-def _score(value: float | None) -> float | None:
-    """An unknown-condition score for JSON: rounded, None stays None."""
-    return None if value is None else round(float(value), 4)

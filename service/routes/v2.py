@@ -10,9 +10,12 @@ list the response holds ``probabilities``, ``label`` and ``unknown_score`` (when
 
 Machine context: request ``parameters`` ``"rpm"`` (shaft speed) and ``"bearing"`` (a catalogue name, or a
 geometry object as in /v1); without ``rpm`` it is estimated from the windows laid end to end, without
-``bearing`` the model's own is used. The response's ``parameters`` say which (``rpm``, ``rpm_source``,
-``bearing``, ``bearing_source``). The windows are standardised and given their context by
-:meth:`faultdx.diagnose.Diagnoser.prepare_windows`, the path every route shares.
+``bearing`` the model's own is used; when the speed can be neither given nor estimated and the network does
+not read it, the model's nominal speed (``rpm_source: "nominal"``). The response's ``parameters`` say which
+(``rpm``, ``rpm_source``, ``bearing``, ``bearing_source``). The windows are standardised and given their
+context by :meth:`faultdx.diagnose.Diagnoser.prepare_windows`, the path every route shares; the answer is
+the :class:`~faultdx.diagnose.Diagnosis` of those windows (its window labels, its unknown score and machine
+context in :meth:`~faultdx.diagnose.Diagnosis.as_row`'s rounding), as /v1 answers.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
 from faultdx.diagnose import Budget
-from faultdx.ood import signal_score, unless_unknown
 
 INLINE_SAMPLES = 1 << 16  # smaller requests are standardised on the event loop, larger ones in a thread
 
@@ -193,7 +195,7 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
     budget = Budget(settings.max_samples, settings.max_windows)
     prepare = partial(d.prepare_windows, raw, rpm=rpm, bearing=bearing, budget=budget, field="inputs[0]")
     windows = await run_in_threadpool(prepare) if raw.size > INLINE_SAMPLES else prepare()
-    x, context, machine = windows.x, windows.context, windows.machine
+    x, context = windows.x, windows.context
     defaults = (*DEFAULT_OUTPUTS, UNKNOWN_SCORE) if d.ood is not None else DEFAULT_OUTPUTS
     outputs = parsed.outputs or [RequestedOutput(n, parsed.binary_output) for n in defaults]
     valid = [*defaults, *(SLOPES + layer for layer in d.slope_channels())]
@@ -206,26 +208,20 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
     probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
-    replaces = d.ood is None or d.ood.replaces_verdict
-    labels = unless_unknown([d.classes[i] for i in probs.argmax(axis=1)], unknown, replaces)
+    diagnosis = d.aggregate(windows, probs, slopes, unknown)  # labels and the unknown policy: one place
     tensors = {
         "probabilities": probs.astype(np.float32),
-        "label": np.array(labels, dtype=object),
+        "label": np.array(diagnosis.window_labels, dtype=object),
         **({} if unknown is None else {UNKNOWN_SCORE: unknown.astype(np.float32)}),
         **{SLOPES + k: v.astype(np.float32) for k, v in slopes.items()},
     }
+    row = diagnosis.as_row()
     body_out, headers = encode_response(
         [(out, tensors[out.name]) for out in outputs],
         model_name=d.name,
         model_version=d.meta.version,
         request_id=parsed.id,
-        parameters={
-            "rpm": round(machine.rpm, 3),
-            "rpm_source": machine.rpm_source,
-            "bearing": machine.bearing.name or "custom",
-            "bearing_source": machine.bearing_source,
-            "unknown_score": None if unknown is None else round(signal_score(unknown), 4),
-        },
+        parameters={k: row[k] for k in ("rpm", "rpm_source", "bearing", "bearing_source", "unknown_score")},
     )
     return Response(body_out, headers=headers)
 
