@@ -24,6 +24,11 @@ SIM_MODEL = "sim-aprelu"
 EXAMPLE_SECONDS = 2.0
 EXAMPLE_RPM = 1797.0
 EXAMPLE_SEED = 10_000  # the training recordings use seeds from 0: the examples are never trained on
+CARRIES_OVER = (
+    "The fault type (normal, ball, inner or outer race) is what carries over to other machines, given their "
+    "shaft speed and bearing; the class's size is one of CWRU's seeded fault sizes and means something only "
+    "on the CWRU rig."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -116,13 +121,15 @@ def show_diagnoses(model: str | Path, files: dict[str, Path]) -> None:
     from faultdx.diagnose import Diagnoser
 
     diagnoser = Diagnoser.from_dir(model)
-    table = Table(title=f"{diagnoser.name} on simulated 12 kHz signals (0 HP, {EXAMPLE_SECONDS:g} s each)")
-    for column in ("simulated class", "verdict", "confidence", "windows", "file"):
+    table = Table(
+        title=f"{diagnoser.name} on simulated 12 kHz signals (0 HP, {EXAMPLE_SECONDS:g} s each)",
+        caption=CARRIES_OVER,
+    )
+    for column in ("simulated class", "fault type", "confidence", "class (CWRU size)", "windows", "file"):
         table.add_column(column)
     for label, path in files.items():
         loaded = read_signal(path, sampling_rate=12000)
         (result,) = diagnoser.diagnose([loaded.signal], 12000, rpm=EXAMPLE_RPM, bearing="SKF 6205")
-        table.add_row(
-            label, result.label, f"{result.confidence:.3f}", str(len(result.start)), str(path)
-        )
+        windows = str(len(result.start))
+        table.add_row(label, result.fault_type, f"{result.confidence:.3f}", result.label, windows, str(path))
     Console().print(table)
