@@ -4,17 +4,23 @@ their machine context from the sidecar) and damaged files."""
 
 from __future__ import annotations
 
+import math
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 from typer.testing import CliRunner
 
-from faultdx.cli import app
-from faultdx.data.archive import write_archive
-from faultdx.score import score_archive
-from tests.data_helpers import HAS_CWRU, HAS_MFPT, REAL_ROOT, needs_cwru, needs_mfpt
+from tests.ray_support import require_ray
+
+require_ray()  # without the `scale` extra: a skip saying so (a failure in CI), not a collection error
+
+from faultdx.cli import app  # noqa: E402
+from faultdx.data.archive import write_archive  # noqa: E402
+from faultdx.score import score_archive  # noqa: E402
+from faultdx.score.engines import start_local_ray  # noqa: E402
+from tests.data_helpers import HAS_CWRU, HAS_MFPT, REAL_ROOT, needs_cwru, needs_mfpt  # noqa: E402
 
 # real recordings: (path under FAULTDX_DATA, rpm, bearing, fault type the shipped model must find)
 REAL = [
@@ -32,7 +38,9 @@ BAD = {"bad/broken.mat": "not a readable MATLAB file", "bad/empty.wav": "empty (
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    import ray
+
+    start_local_ray(2)  # as the engine starts it: loopback only (tests/test_score_ray_network.py)
     yield
     ray.shutdown()
 
@@ -46,7 +54,7 @@ def archive(tmp_path_factory) -> tuple[Path, Path]:
     for name, rpm, bearing, _ in real:  # linked, never copied: the table names the link
         link = folder / "real" / name
         link.parent.mkdir(parents=True, exist_ok=True)
-        link.symlink_to(REAL_ROOT / name)
+        link.symlink_to(os.path.abspath(REAL_ROOT / name))  # FAULTDX_DATA may be relative (../shared/data)
         rows.loc[len(rows)] = {"file": f"real/{name}", "asset": "rig", "rpm": rpm, "bearing": bearing}
     rows.to_csv(sidecar, index=False)
     (folder / "bad").mkdir()
@@ -99,5 +107,7 @@ def test_real_recordings_with_their_context(tables, archive):
         row = table.loc[str(folder / "real" / name)]
         assert (row["fault_type"], row["rpm"], row["rpm_source"], row["bearing"]) == (
             fault_type, rpm, "given", bearing), name
-        # the score sits near the threshold for some real files: its value is reported, not the answer
-        assert row["windows"] > 30 and row["asset"] == "rig" and abs(row["unknown_score"]) < 3
+        assert row["windows"] > 30 and row["asset"] == "rig" and pd.isna(row["error"])
+        # the unknown score is reported beside the answer (its value on these files is the shipped weights'
+        # business, not this test's): finite, and the flag says exactly whether it is past 1
+        assert math.isfinite(row["unknown_score"]) and row["unknown_flag"] == (row["unknown_score"] > 1)
