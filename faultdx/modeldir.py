@@ -26,12 +26,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from safetensors.torch import load_file, save_file
 
 from faultdx import __version__
 from faultdx.atomic import atomic_directory, fsync_file, recover, write_text
 from faultdx.errors import InputError
+from faultdx.limits import MAX_CHANNELS
+from faultdx.model_bounds import MAX_CLASSES, check_network, read_json_object
 from faultdx.paths import PROJECT_ROOT, models_dir
 
 if TYPE_CHECKING:
@@ -43,6 +45,8 @@ CONFIG_FILE = "config.json"
 CARD_FILE = "MODEL_CARD.md"
 OOD_WEIGHTS_FILE = "ood.safetensors"
 OOD_CONFIG_FILE = "ood.json"
+MAX_WINDOW = 1 << 20  # samples per window (the shipped model's is 2,048)
+MAX_MODEL_RATE = 1_000_000.0  # Hz
 
 
 class CheckpointError(InputError):
@@ -76,16 +80,22 @@ class ModelMeta(BaseModel):
     created: str
     faultdx_version: str
     model: dict[str, Any]
-    classes: list[str] = Field(min_length=2)
-    window: int = Field(gt=0)
-    hop: int = Field(gt=0)
-    sampling_rate: float = Field(gt=0)
-    channels: list[str] = Field(min_length=1)
+    classes: list[str] = Field(min_length=2, max_length=MAX_CLASSES)
+    window: int = Field(gt=0, le=MAX_WINDOW)
+    hop: int = Field(gt=0, le=MAX_WINDOW)
+    sampling_rate: float = Field(gt=0, le=MAX_MODEL_RATE)
+    channels: list[str] = Field(min_length=1, max_length=MAX_CHANNELS)
     normalisation: Literal["per_window_standardise"] = "per_window_standardise"
     dataset: DatasetInfo
     protocol: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     bearing: dict[str, Any] | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _within_bounds(cls, model: dict[str, Any]) -> dict[str, Any]:
+        check_network(model)  # sizes before any tensor is built: a hostile config is a named error
+        return model
 
     @model_validator(mode="after")
     def _consistent_with_network(self) -> ModelMeta:
@@ -288,14 +298,8 @@ def available_models() -> list[str]:
 
 
 def _json_object(path: Path) -> dict[str, Any]:
-    """The JSON object in ``path`` (CheckpointError naming the file otherwise)."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{str(path)!r} is not valid JSON: {err}") from err
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{str(path)!r} must hold a JSON object, got {type(value).__name__}")
-    return value
+    """The JSON object in ``path``, within a size and a nesting depth (CheckpointError naming the file)."""
+    return read_json_object(path, CheckpointError)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
