@@ -1,7 +1,7 @@
 """Measured figures live in results/ and reach the docs only through generated blocks: this check flags
 every number with a unit of measurement (%, seconds, throughput, bytes, ratios) in the prose of README.md,
-docs/*.md and the model cards, outside generated blocks and code. What is a constant rather than a measurement (a default
-setting, a timeout, a split fraction, a goal) is listed in ALLOWED with its reason."""
+docs/*.md and the model cards, outside generated blocks and code. What is a constant rather than a measurement
+(a default setting, a timeout, a split fraction, a goal) is listed in ALLOWED with its reason."""
 
 from __future__ import annotations
 
