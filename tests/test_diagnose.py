@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.diagnose import Budget, DiagnoseInputError, Diagnoser
+from faultdx.diagnose import DiagnoseInputError, Diagnoser, RequestBudget
 from faultdx.errors import TooLarge
 from faultdx.modeldir import CheckpointError
 from tests.service_support import RATE, WINDOW, make_model_dir, tone, torch_threads
@@ -134,19 +134,20 @@ def test_too_many_windows_is_refused_before_windowing(diagnoser: Diagnoser) -> N
 def test_window_hop_amplification_is_refused_by_the_sample_budget(diagnoser: Diagnoser, monkeypatch) -> None:
     framed = []
     monkeypatch.setattr("faultdx.diagnose.diagnoser.frame", lambda *a: framed.append(a) or frame(*a))
-    budget = Budget(samples=1 << 23, windows=4096)
+    budget = RequestBudget(samples=1 << 23, windows=4096)
     with pytest.raises(TooLarge) as err:  # 4,096 windows of 16,384 = 67 M samples from 20,479
         diagnoser.windows(tone(20479 / RATE), RATE, window=16384, hop=1, budget=budget, field="signals[0]")
     message = str(err.value)
     assert err.value.status == 413 and "8388608" in message
     assert "window 16384" in message and "hop 1 " in message
     assert framed == []  # refused before any framing
-    w = diagnoser.windows(tone(20479 / RATE), RATE, window=16384, hop=256, budget=Budget(samples=1 << 23))
+    w = diagnoser.windows(tone(20479 / RATE), RATE, window=16384, hop=256,
+                          budget=RequestBudget(samples=1 << 23))
     assert len(w.x) == 1 + (20479 - 16384) // 256
 
 
 def test_the_budget_counts_decoded_samples_over_a_request(diagnoser: Diagnoser) -> None:
-    budget = Budget(samples=3 * RATE)
+    budget = RequestBudget(samples=3 * RATE)
     diagnoser.windows(tone(2.0), RATE, budget=budget, field="signals[0]")
     with pytest.raises(TooLarge, match="signals\\[1\\]: 48000 samples in this request"):
         diagnoser.windows(tone(2.0), RATE, budget=budget, field="signals[1]")
@@ -170,7 +171,8 @@ def test_framed_windows_take_the_same_path(diagnoser: Diagnoser) -> None:
         diagnoser.prepare_windows(np.full((1, 1, WINDOW), np.inf, np.float32), rpm=1797, field="inputs[0]")
     assert err.value.field == "inputs[0]"
     with pytest.raises(TooLarge):
-        diagnoser.prepare_windows(np.zeros((8, 1, WINDOW), np.float32), rpm=1797, budget=Budget(4 * WINDOW))
+        diagnoser.prepare_windows(np.zeros((8, 1, WINDOW), np.float32), rpm=1797,
+                                  budget=RequestBudget(4 * WINDOW))
 
 
 def test_a_low_rate_signal_is_upsampled(diagnoser: Diagnoser) -> None:

@@ -38,7 +38,7 @@ import torch
 from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, Budget, DiagnoseInputError, check_sampling_rate
+from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.result import Diagnosis
 from faultdx.modeldir import CARD_FILE, ModelMeta
@@ -223,7 +223,7 @@ class Diagnoser:
         return self._slope_channels
 
     # -- signals → windows -----------------------------------------------------------------------------------
-    def plan(self, samples: int, sampling_rate: float, window: int, hop: int) -> int:
+    def window_count(self, samples: int, sampling_rate: float, window: int, hop: int) -> int:
         """How many windows a signal of ``samples`` per channel at ``sampling_rate`` makes (0: too short)."""
         resampled = math.ceil(samples * self.sampling_rate / sampling_rate)
         return 0 if resampled < window else 1 + (resampled - window) // hop
@@ -237,7 +237,7 @@ class Diagnoser:
         hop: int | None = None,
         channels: Sequence[str] | None = None,
         max_windows: int | None = None,
-        budget: Budget | None = None,
+        budget: RequestBudget | None = None,
         field: str = "signal",
         rpm: float | None = None,
         bearing: str | dict | BearingGeometry | None = None,
@@ -253,11 +253,11 @@ class Diagnoser:
         """
         window, hop = self.check_window_hop(window, hop)
         rate = check_sampling_rate(sampling_rate)
-        budget = budget or Budget(samples=math.inf, windows=max_windows)  # type: ignore[arg-type]
+        budget = budget or RequestBudget(samples=math.inf, windows=max_windows)  # type: ignore[arg-type]
         signal = _as_2d(signal, field)
-        budget.decode(signal.size, field)
+        budget.charge_decoded(signal.size, field)
         signal = _validate(self._select_channels(signal, channels, field), 1, field)
-        count = self.plan(signal.shape[1], rate, window, hop)
+        count = self.window_count(signal.shape[1], rate, window, hop)
         if count == 0:
             needed = max(math.ceil(window * rate / self.sampling_rate), signal.shape[1] + 1)
             raise DiagnoseInputError(
@@ -265,7 +265,7 @@ class Diagnoser:
                 f" window of {window} at the model's {self.sampling_rate:g} Hz)",
                 field,
             )
-        budget.frame(count, signal.shape[0], window, hop, field)
+        budget.charge_framed(count, signal.shape[0], window, hop, field)
         machine = self.machine_context(signal, rate, rpm, bearing)
         vector = self._vector(machine)
         signal = resample(signal, rate, self.sampling_rate)  # [C, T'] float32
@@ -281,7 +281,7 @@ class Diagnoser:
         *,
         rpm: float | None = None,
         bearing: str | dict | BearingGeometry | None = None,
-        budget: Budget | None = None,
+        budget: RequestBudget | None = None,
         field: str = "windows",
     ) -> Windows:
         """Already-framed raw windows ``[N, C, W]`` at the model's rate (the Open Inference Protocol's
@@ -293,8 +293,8 @@ class Diagnoser:
             raise DiagnoseInputError(f"{field}: windows must be {want}, got shape {list(x.shape)}", field)
         window, _ = self.check_window_hop(int(x.shape[2]), None)
         if budget is not None:
-            budget.decode(x.size, field)
-            budget.frame(x.shape[0], x.shape[1], window, window, field)
+            budget.charge_decoded(x.size, field)
+            budget.charge_framed(x.shape[0], x.shape[1], window, window, field)
         if not np.isfinite(x).all():
             raise DiagnoseInputError(f"{field}: the windows hold NaN or Inf values", field)
         machine = self.machine_context(x.transpose(1, 0, 2).reshape(x.shape[1], -1), self.sampling_rate,

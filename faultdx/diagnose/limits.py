@@ -19,7 +19,7 @@ class DiagnoseInputError(InputError):
 
 
 @dataclass
-class Budget:
+class RequestBudget:
     """What one request may take, in samples: as decoded (channels x samples, summed over its signals) and,
     separately, as framed (windows x channels x window: what overlapping windows multiply); and in windows.
 
@@ -33,7 +33,7 @@ class Budget:
     framed: int = 0
     framed_windows: int = 0
 
-    def decode(self, count: int, field: str) -> None:
+    def charge_decoded(self, count: int, field: str) -> None:
         """Charge ``count`` decoded samples; :class:`TooLarge` (413) naming ``field`` past the budget."""
         if self.decoded + count > self.samples:
             raise TooLarge(
@@ -43,7 +43,7 @@ class Budget:
             )
         self.decoded += count
 
-    def frame(self, windows: int, channels: int, window: int, hop: int, field: str) -> None:
+    def charge_framed(self, windows: int, channels: int, window: int, hop: int, field: str) -> None:
         """Charge ``windows`` windows of ``channels x window`` samples made with ``hop``; 413 naming
         ``window``/``hop`` and the budget when they do not fit."""
         samples = windows * channels * window

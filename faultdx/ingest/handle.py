@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from faultdx.diagnose import Budget, Diagnoser, Diagnosis
+from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
 from faultdx.errors import InputError
 from faultdx.ingest.payload import SignalMessage, parse
 from faultdx.monitor.indicators import indicators
@@ -116,7 +116,7 @@ class MessageHandler:
             raise InputError("sampling_rate: required (the message and its asset give none)", "sampling_rate")
         rpm = message.rpm if message.rpm is not None else asset.get("rpm")
         bearing = message.bearing if message.bearing is not None else asset.get("bearing")
-        budget = Budget(self.max_samples, self.max_windows)
+        budget = RequestBudget(self.max_samples, self.max_windows)
         prepared = [
             diagnoser.windows(signal, rate, window=message.window, hop=message.hop, channels=message.channels,
                               budget=budget, field=f"signals[{i}]", rpm=rpm, bearing=bearing)

@@ -33,7 +33,7 @@ from faultdx_service.uploads import UploadField, read_upload
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.bearing import BearingGeometry
-from faultdx.diagnose import Budget, Diagnoser, Diagnosis, Windows, check_sampling_rate
+from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget, Windows, check_sampling_rate
 from faultdx.errors import InputError
 from faultdx.monitor.recording import request_hash
 
@@ -44,7 +44,7 @@ Keep = Callable[[list[Diagnosis], dict[str, Any]], Awaitable[dict[str, Any]]]  #
 
 
 @dataclass(frozen=True)
-class Job:
+class DiagnoseInput:
     """What to diagnose: the signals, their rate, and the options every endpoint shares."""
 
     signals: Sequence[np.ndarray]
@@ -82,16 +82,16 @@ async def diagnose(
         raise ApiError(422, "sampling_rate: required (the request and its asset give none)", "sampling_rate")
     rpm = body.rpm if body.rpm is not None else context.get("rpm")
     bearing = body.bearing if body.bearing is not None else context.get("bearing")
-    job = Job(body.signals, rate, body.window, body.hop, body.channels, body.include_slopes, rpm,
-              parse_bearing(bearing))
+    inputs = DiagnoseInput(body.signals, rate, body.window, body.hop, body.channels, body.include_slopes,
+                           rpm, parse_bearing(bearing))
     keep = None
     if asset is not None:
         async def keep(diagnoses: list[Diagnosis], payload: dict[str, Any]) -> dict[str, Any]:
-            return await record(store, asset.id, diagnoses, job.signals, rate, payload["model"],
+            return await record(store, asset.id, diagnoses, inputs.signals, rate, payload["model"],
                                 measured_at=body.measured_at, idempotency_key=idempotency_key,
-                                request_hash=request_hash(job.signals, rate, **body.model_dump(
+                                request_hash=request_hash(inputs.signals, rate, **body.model_dump(
                                     mode="json", exclude={"signals", "sampling_rate"})))
-    return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows), keep)
+    return await _diagnose(served, inputs, RequestBudget(settings.max_samples, settings.max_windows), keep)
 
 
 @router.post("/diagnose/file", response_model=DiagnoseResponse, responses=ERROR_RESPONSES)
@@ -122,26 +122,26 @@ async def diagnose_file(
     wanted = served.diagnoser.channels
     upload = await read_upload(file, settings, model_channels=wanted, sampling_rate=sampling_rate,
                                channel=channel)
-    job = Job([upload.signal], upload.sampling_rate, window, hop, upload.row_names, include_slopes, rpm,
-              geometry, field="file")
-    return await _diagnose(served, job, Budget(settings.max_samples, settings.max_windows))
+    inputs = DiagnoseInput([upload.signal], upload.sampling_rate, window, hop, upload.row_names,
+                           include_slopes, rpm, geometry, field="file")
+    return await _diagnose(served, inputs, RequestBudget(settings.max_samples, settings.max_windows))
 
 
 async def _diagnose(
-    served: ServedModel, job: Job, budget: Budget, keep: Keep | None = None
+    served: ServedModel, inputs: DiagnoseInput, budget: RequestBudget, keep: Keep | None = None
 ) -> JSONResponse:
     diagnoser = served.diagnoser
-    prepare = partial(_windows, served, job, budget)
-    large = _output_samples(diagnoser, job) > INLINE_SAMPLES
+    prepare = partial(_windows, served, inputs, budget)
+    large = _output_samples(diagnoser, inputs) > INLINE_SAMPLES
     prepared = await run_in_threadpool(prepare) if large else prepare()
     x = prepared[0].x if len(prepared) == 1 else np.concatenate([w.x for w in prepared])
     context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
-    probs, slopes, unknown = await served.batcher.submit(x, context, job.include_slopes)
-    diagnoses = diagnoser.split(prepared, probs, slopes if job.include_slopes else None, unknown)
+    probs, slopes, unknown = await served.batcher.submit(x, context, inputs.include_slopes)
+    diagnoses = diagnoser.split(prepared, probs, slopes if inputs.include_slopes else None, unknown)
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()
-    seconds = [s.shape[-1] / job.sampling_rate for s in job.signals]
+    seconds = [s.shape[-1] / inputs.sampling_rate for s in inputs.signals]
     describe = partial(_results, diagnoses, seconds)
     results = await run_in_threadpool(describe) if len(x) > INLINE_WINDOWS else describe()
     payload = {"model": {"name": served.name, "version": diagnoser.meta.version}, "results": results}
@@ -162,24 +162,25 @@ def _rpm_note(d: Diagnosis, seconds: float) -> str | None:
     return rpm_accuracy(seconds) if d.machine is not None and d.machine.rpm_source == "estimated" else None
 
 
-def _output_samples(diagnoser: Diagnoser, job: Job) -> int:
+def _output_samples(diagnoser: Diagnoser, inputs: DiagnoseInput) -> int:
     """Samples the request decodes plus those its windows will hold: what decides inline or thread (a
     small input with a small hop makes a large output). Bad parameters count 0: refused inline."""
     try:
-        window, hop = diagnoser.check_window_hop(job.window, job.hop)
-        rate = check_sampling_rate(job.sampling_rate)
+        window, hop = diagnoser.check_window_hop(inputs.window, inputs.hop)
+        rate = check_sampling_rate(inputs.sampling_rate)
     except InputError:
         return 0
     width = len(diagnoser.channels) * window
-    return sum(s.size + diagnoser.plan(s.shape[-1], rate, window, hop) * width for s in job.signals)
+    return sum(s.size + diagnoser.window_count(s.shape[-1], rate, window, hop) * width
+               for s in inputs.signals)
 
 
-def _windows(served: ServedModel, job: Job, budget: Budget) -> list[Windows]:
+def _windows(served: ServedModel, inputs: DiagnoseInput, budget: RequestBudget) -> list[Windows]:
     return [
         served.diagnoser.windows(
-            signal, job.sampling_rate, window=job.window, hop=job.hop, channels=job.channels, budget=budget,
-            field=f"{job.field}[{i}]" if job.field == "signals" else job.field, rpm=job.rpm,
-            bearing=job.bearing,
+            signal, inputs.sampling_rate, window=inputs.window, hop=inputs.hop, channels=inputs.channels,
+            budget=budget, field=f"{inputs.field}[{i}]" if inputs.field == "signals" else inputs.field,
+            rpm=inputs.rpm, bearing=inputs.bearing,
         )
-        for i, signal in enumerate(job.signals)
+        for i, signal in enumerate(inputs.signals)
     ]

@@ -35,7 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from faultdx.data.base import DatasetExample
 from faultdx.data.bearing import BearingGeometry, defect_frequencies
 from faultdx.data.envelope import envelope_spectrum
-from faultdx.diagnose import Budget, Diagnoser, check_sampling_rate
+from faultdx.diagnose import Diagnoser, RequestBudget, check_sampling_rate
 from faultdx.errors import InputError
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -285,7 +285,7 @@ def _validated(signal: np.ndarray, field: str) -> np.ndarray:
 def envelope(req: EnvelopeRequest, models: ModelsDep, settings: SettingsDep) -> EnvelopeResponse:
     """Envelope spectrum of one signal, with BPFO/BPFI/BSF/FTF and harmonics at ``rpm`` for the bearing."""
     geometry, source = _geometry(parse_bearing(req.bearing), models.get(req.model).diagnoser)
-    Budget(settings.max_samples).decode(req.signal.size, "signal")
+    RequestBudget(settings.max_samples).charge_decoded(req.signal.size, "signal")
     x = _validated(req.signal.reshape(1, -1), "signal")[0]
     return envelope_report(x, req.sampling_rate, rpm=req.rpm, geometry=geometry, bearing_source=source,
                            band=req.band, max_frequency=req.max_frequency, harmonics=req.harmonics)

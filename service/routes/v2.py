@@ -35,7 +35,7 @@ from faultdx_service.telemetry import WINDOWS
 from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
-from faultdx.diagnose import Budget
+from faultdx.diagnose import RequestBudget
 
 INLINE_SAMPLES = 1 << 16  # smaller requests are standardised on the event loop, larger ones in a thread
 
@@ -192,7 +192,7 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
     raw = _raw_windows(served, parsed.inputs, settings.max_windows)
     rpm = parse_rpm(parsed.parameters.get("rpm"), "parameters.rpm")
     bearing = parse_bearing(parsed.parameters.get("bearing"), "parameters.bearing")
-    budget = Budget(settings.max_samples, settings.max_windows)
+    budget = RequestBudget(settings.max_samples, settings.max_windows)
     prepare = partial(d.prepare_windows, raw, rpm=rpm, bearing=bearing, budget=budget, field="inputs[0]")
     windows = await run_in_threadpool(prepare) if raw.size > INLINE_SAMPLES else prepare()
     x, context = windows.x, windows.context
