@@ -11,8 +11,8 @@ from faultdx.diagnose.limits import (
     MAX_SAMPLING_RATE,
     MAX_WINDOW_FACTOR,
     MIN_SAMPLING_RATE,
-    Budget,
     DiagnoseInputError,
+    RequestBudget,
     check_sampling_rate,
 )
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
@@ -20,7 +20,7 @@ from faultdx.diagnose.reading import ModelSignal, read_for_model
 from faultdx.diagnose.result import Diagnosis
 
 __all__ = [
-    "FORWARD_BATCH", "MAX_SAMPLING_RATE", "MAX_WINDOW_FACTOR", "MIN_SAMPLING_RATE", "Budget",
-    "DiagnoseInputError", "Diagnoser", "Diagnosis", "ModelSignal", "NonFiniteOutput", "Predictions",
-    "ReadyModel", "Windows", "check_sampling_rate", "load_model", "meta_bearing", "read_for_model",
+    "FORWARD_BATCH", "MAX_SAMPLING_RATE", "MAX_WINDOW_FACTOR", "MIN_SAMPLING_RATE", "DiagnoseInputError",
+    "Diagnoser", "Diagnosis", "ModelSignal", "NonFiniteOutput", "Predictions", "ReadyModel", "RequestBudget",
+    "Windows", "check_sampling_rate", "load_model", "meta_bearing", "read_for_model",
 ]
