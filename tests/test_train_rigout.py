@@ -1,0 +1,82 @@
+"""Protocol rig-out: its folds hold each real rig out, and its figures (specificity, recall, calibration
+cross-fitted on the other folds, risk-coverage) against hand-made predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from faultdx.data.base import FAULT_TYPES, WindowSet
+from faultdx.train.protocols import PROTOCOLS, RECIPES, fold_config
+from faultdx.train.rigout import (
+    figures,
+    fit_temperature,
+    risk_coverage,
+    score_rig_out,
+    summarise_rows,
+    with_temperature,
+)
+
+N, BALL, INNER, OUTER = (FAULT_TYPES.index(t) for t in FAULT_TYPES)
+
+
+def test_every_real_rig_is_held_out_once_and_never_trained_on() -> None:
+    folds = PROTOCOLS["rig-out"].folds
+    assert [f.name for f in folds] == ["cwru", "mfpt", "hit_mfs", "hit_self_built"]
+    for fold in folds:
+        config = fold_config({}, fold, recipe=RECIPES["hybrid-aprelu"])
+        tested = config.split.test_data
+        trained = [(m.name, m.options.get("rig")) for m in config.data.mix]
+        assert config.split.protocol == "rig" and config.data.name == "simulated"
+        assert (tested.name, tested.options.get("rig")) not in trained
+        assert len(trained) == 3 and all(m.options["sampling_rate"] == 12000 for m in config.data.mix)
+
+
+def _windows(truth: list[int], recording: list[int]) -> WindowSet:
+    n = len(truth)
+    keys = tuple(f"r{i}" for i in set(recording))
+    return WindowSet(x=np.zeros((n, 1, 8), np.float32), y=np.full(n, -1), recording=np.asarray(recording),
+                     start=np.zeros(n, np.int64), classes=FAULT_TYPES, keys=keys, sampling_rate=12000.0,
+                     fault_type=np.asarray(truth), context=np.ones((n, 5), np.float32))
+
+
+def test_figures_count_healthy_windows_called_normal_and_faults_found() -> None:
+    truth = np.array([N, N, N, N, INNER, INNER, OUTER, OUTER])
+    probs = np.eye(4)[[N, N, N, BALL, INNER, OUTER, OUTER, OUTER]] * 0.7 + 0.075
+    out = figures(probs, truth, np.array([0, 0, 1, 1, 2, 2, 3, 3]))
+    assert out["specificity"] == pytest.approx(0.75)
+    assert out["fault_recall"] == pytest.approx(1.0)  # a fault called the wrong fault is still found
+    assert out["recall"] == {"inner_race": 0.5, "outer_race": 1.0}
+    assert out["type_accuracy"] == pytest.approx(6 / 8)
+    assert out["recordings"] == 4 and out["sure_share"] == 0.0
+
+
+def test_temperature_is_recovered_and_cross_fitted_on_the_other_folds_only() -> None:
+    rng = np.random.default_rng(0)
+    true_logits = rng.normal(size=(4000, 4)) * 2.0
+    truth = np.array([rng.choice(4, p=p) for p in with_temperature(true_logits, 1.0)])
+    overconfident = np.log(with_temperature(true_logits * 3.0, 1.0))  # the model's logits, 3x too sure
+    assert fit_temperature(overconfident, truth) == pytest.approx(3.0, rel=0.1)
+    # fold b overconfident, fold a calibrated: a's temperature comes from b, b's from a (never itself)
+    w = {"a": _windows(list(truth[:2000]), [0] * 2000), "b": _windows(list(truth[2000:]), [0] * 2000)}
+    predictions = {("a", 0): {"last/rpm": np.log(with_temperature(true_logits[:2000], 1.0))},
+                   ("b", 0): {"last/rpm": overconfident[2000:]}}
+    rows = {r["fold"]: r for r in score_rig_out(predictions, w)}
+    assert rows["a"]["temperature"] == pytest.approx(3.0, rel=0.1)
+    assert rows["b"]["temperature"] == pytest.approx(1.0, rel=0.1)
+    assert rows["b"]["ece_calibrated"] == pytest.approx(rows["b"]["ece"], abs=0.02)
+    # both folds overconfident alike: each one's temperature, fitted on the other, repairs it
+    predictions[("a", 0)] = {"last/rpm": overconfident[:2000]}
+    rows = {r["fold"]: r for r in score_rig_out(predictions, w)}
+    for row in rows.values():
+        assert row["temperature"] == pytest.approx(3.0, rel=0.1)
+        assert row["ece_calibrated"] < row["ece"] / 2
+    summary = summarise_rows(list(rows.values()))
+    assert summary["b"]["last"]["rpm"]["temperature"]["n"] == 1
+
+
+def test_risk_coverage_answers_the_most_confident_windows_first() -> None:
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4], [0.55, 0.45]] * 5)
+    truth = np.array([0, 0, 1, 1] * 5)  # the confident half is right, the rest wrong
+    table = {row["coverage"]: row["accuracy"] for row in risk_coverage(probs, truth)}
+    assert table[1.0] == pytest.approx(0.5) and table[0.5] == pytest.approx(1.0)
