@@ -150,8 +150,9 @@ def compare_command(
     ] = None,
     protocols: Annotated[
         str | None,
-        typer.Option(help="Transfer protocols instead of activations: comma-separated time,load,size,rig; "
-                     "writes results/protocols.json."),
+        typer.Option(help="Transfer protocols instead of activations: comma-separated time,load,size,rig "
+                     "(writes results/protocols.json) and rig-out (each real rig held out; one recipe; "
+                     "writes results/rig_out.json)."),
     ] = None,
     recipes: Annotated[str, typer.Option(help="With --protocols: comma-separated recipe names.")] = (
         "hybrid-aprelu,hybrid-relu,physics-aprelu,raw-aprelu"
@@ -219,17 +220,17 @@ def _compare_protocols(
     try:
         extra = load_recipes(recipes_file) if recipes_file is not None else {}
         extra.update({r.name: r for r in map(parse_recipe, defined)})
-        run_protocols(
-            resolve_recipes(_names(recipes), extra),
-            resolve_protocols(_names(protocols)),
-            seeds,
-            out,
-            overrides,
-            typer.echo,
-            config_path=config,
-            train=train,
-            results_name=results_name,
-        )
+        chosen = resolve_recipes(_names(recipes), extra)
+        classic = [p for p in _names(protocols) if p != "rig-out"]
+        if classic:
+            run_protocols(chosen, resolve_protocols(classic), seeds, out, overrides, typer.echo,
+                          config_path=config, train=train, results_name=results_name)
+        if "rig-out" in _names(protocols):
+            from faultdx.train.rigout import run_rig_out
+
+            if len(chosen) != 1 or config is not None:
+                raise ValueError("--protocols rig-out takes one recipe (--recipes NAME) and no --config")
+            run_rig_out(chosen[0], seeds, out, overrides, train=train, log=typer.echo)
     except ValueError as err:
         _fail(err)
     typer.echo("tables: `faultdx results render` regenerates README.md and the model cards")
