@@ -172,13 +172,14 @@ def test_every_copy_source_is_in_the_real_build_context(path: Path) -> None:
 
 def test_compose_builds_the_images_from_the_repository_root() -> None:
     services = _compose()["services"]
-    assert set(services) == {"faultdx", "train", "prometheus"}
+    assert set(services) == {"faultdx", "train", "prometheus", "mosquitto"}
     for name, dockerfile_path in (("faultdx", CPU_DOCKERFILE), ("train", CUDA_DOCKERFILE)):
         build = services[name]["build"]
         assert (DOCKER_DIR / build["context"]).resolve() == ROOT
         assert (ROOT / build["dockerfile"]).resolve() == dockerfile_path
     assert services["train"]["profiles"] == ["train"]
     assert services["prometheus"]["profiles"] == ["monitoring"]
+    assert services["mosquitto"]["profiles"] == ["plant"]  # the plant's broker (docs/plant.md)
     assert "profiles" not in services["faultdx"], "the service itself starts with a plain `up`"
 
 
