@@ -186,10 +186,26 @@ class MachineOut(BaseModel):
     )
 
 
+class QualityProblem(BaseModel):
+    """One thing wrong with one channel of a signal."""
+
+    kind: str = Field(description="too_short | non_finite | flat_line | dropout | clipping | dc_step | "
+                      "spikes | no_machine")
+    channel: int
+    message: str
+
+
+class SignalQualityOut(BaseModel):
+    """The signal-quality gate's verdict (faultdx.diagnose.quality)."""
+
+    ok: bool
+    problems: list[QualityProblem]
+
+
 class SignalResult(BaseModel):
     fault_type: str = Field(
-        description="the primary answer: most probable fault type (summed classes), or 'unknown' when "
-        "unknown_score > 1"
+        description="the primary answer: most probable fault type (summed classes), 'unknown' when "
+        "unknown_score > 1, or 'bad_signal' when the signal-quality gate refuses the signal"
     )
     confidence: float = Field(description="probability of closest_fault_type (= fault_type unless unknown)")
     unknown_score: float | None = Field(
@@ -198,6 +214,9 @@ class SignalResult(BaseModel):
         "ood.json); null when the model has no calibration"
     )
     closest_fault_type: str = Field(description="the network's most probable fault type, also when unknown")
+    signal_quality: SignalQualityOut | None = Field(
+        default=None, description="the signal-quality gate: when not ok, fault_type is 'bad_signal'"
+    )
     type_probabilities: dict[str, float] = Field(description="probability of each fault type")
     label: str = Field(description="most probable class within fault_type")
     severity: str | None = Field(default=None, description="fault size of label (e.g. '0.014 in')")

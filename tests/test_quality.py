@@ -113,3 +113,12 @@ def test_real_cwru_recordings_pass_and_their_faults_are_caught() -> None:
         assert "no_machine" in check_signal(noise, entry.sampling_rate, rpm=entry.rpm).kinds
         clipped = np.clip(x, -0.2 * np.abs(x).max(), 0.2 * np.abs(x).max())
         assert "clipping" in check_signal(clipped, entry.sampling_rate).kinds
+
+
+def test_bad_signals_raise_a_sensor_alarm_not_a_fault() -> None:
+    from faultdx.monitor.alarms import AlarmRule, Measurement, conditions
+
+    recent = [Measurement("A", "bad_signal", 1.0)] * 3 + [Measurement("A", "normal", 1.0)] * 2
+    held = conditions(recent, AlarmRule(3, 5))
+    assert set(held) == {("sensor", "bad_signal")}
+    assert "sensor" in held[("sensor", "bad_signal")].message

@@ -207,7 +207,8 @@ def test_v2_takes_rpm_and_bearing_as_parameters(client, local):
     np.testing.assert_allclose(got, want.window_probabilities, atol=1e-5)
     params = r.json()["parameters"]
     assert params == {"rpm": 1730.0, "rpm_source": "given", "bearing": "SKF 6203", "bearing_source": "given",
-                      "unknown_score": None}  # an uncalibrated model
+                      "unknown_score": None,  # an uncalibrated model
+                      "signal_ok": True, "signal_problems": ""}
     geometry = client.post(url, json={"inputs": inputs, "parameters": {"rpm": 1730, "bearing": GEOMETRY}})
     assert geometry.status_code == 200 and geometry.json()["parameters"]["bearing"] == "custom"
     estimated = client.post(url, json={"inputs": inputs}).json()["parameters"]

@@ -40,6 +40,7 @@ from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
+from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
 from faultdx.diagnose.result import Diagnosis
 from faultdx.modeldir import CARD_FILE, ModelMeta
 from faultdx.nn.inference import NetworkCalls, forward_batches
@@ -60,13 +61,15 @@ class Windows:
 
     ``x``: standardised float32 ``[N, C, W]`` at the model's rate; ``start``: int64 ``[N]`` first sample of
     each window counted in the *caller's* signal (its own sampling rate); ``context``: float32 ``[N, 5]``
-    context vector of every window at the model's rate; ``machine``: the signal's machine context.
+    context vector of every window at the model's rate; ``machine``: the signal's machine context;
+    ``quality``: the signal-quality gate's verdict on the caller's signal.
     """
 
     x: np.ndarray
     start: np.ndarray
     context: np.ndarray | None = None
     machine: MachineContext | None = None
+    quality: SignalQuality | None = None
 
 
 class Predictions(NamedTuple):
@@ -267,13 +270,14 @@ class Diagnoser:
             )
         budget.charge_framed(count, signal.shape[0], window, hop, field)
         machine = self.machine_context(signal, rate, rpm, bearing)
+        quality = check_signal(signal, rate, rpm=rpm)  # before resampling: as the sensor recorded it
         vector = self._vector(machine)
         signal = resample(signal, rate, self.sampling_rate)  # [C, T'] float32
         framed = frame(signal, window, hop)[:count]  # [N, C, W] strided view
         start = np.arange(framed.shape[0], dtype=np.int64) * hop
         start = np.round(start * rate / self.sampling_rate).astype(np.int64)
         context = np.repeat(vector[None], framed.shape[0], axis=0)
-        return Windows(x=standardize(framed), start=start, context=context, machine=machine)
+        return Windows(x=standardize(framed), start=start, context=context, machine=machine, quality=quality)
 
     def prepare_windows(
         self,
@@ -302,7 +306,8 @@ class Diagnoser:
         vector = self._vector(machine)
         start = np.arange(x.shape[0], dtype=np.int64) * window
         return Windows(x=standardize(x), start=start, context=np.repeat(vector[None], len(x), axis=0),
-                       machine=machine or self.default_context())
+                       machine=machine or self.default_context(),
+                       quality=check_windows(x, self.sampling_rate, rpm=rpm))
 
     def _vector(self, machine: MachineContext | None) -> np.ndarray:
         """The network's context vector of ``machine`` (the model's default without one), finite or 422."""
@@ -421,7 +426,7 @@ class Diagnoser:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
         replaces = self.ood is None or self.ood.replaces_verdict
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name)
+                         self.meta.dataset.name, windows.quality)
 
     def diagnose(
         self,

@@ -25,13 +25,15 @@ import numpy as np
 
 from faultdx.context import MachineContext
 from faultdx.data.base import FAULT_TYPES, type_membership
+from faultdx.diagnose.quality import BAD_SIGNAL, SignalQuality
 from faultdx.ood import UNKNOWN, signal_score, unless_unknown
 
 PROBABILITY_DECIMALS = 6
 SCORE_DECIMALS = 4
 HZ_DECIMALS = 3
 RPM_DECIMALS = 1
-VERDICTS = {"normal": "healthy", UNKNOWN: "unknown"}  # a row's verdict; any other fault type is "fault"
+# a row's verdict; any other fault type is "fault"
+VERDICTS = {"normal": "healthy", UNKNOWN: "unknown", BAD_SIGNAL: BAD_SIGNAL}
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,17 @@ class Diagnosis:
     window_unknown: np.ndarray | None = None
     unknown_replaces_verdict: bool = True  # the calibration's policy (faultdx.ood.OodCalibration)
     training_rig: str | None = None  # the dataset the model was trained on: what a severity is relative to
+    quality: SignalQuality | None = None  # the signal-quality gate's verdict (None: not checked)
+
+    @property
+    def bad_signal(self) -> bool:
+        """Whether the quality gate refused the signal: the answer is ``"bad_signal"``, never a fault type."""
+        return self.quality is not None and not self.quality.ok
+
+    @property
+    def signal_quality(self) -> dict[str, Any] | None:
+        """``{"ok": bool, "problems": [...]}`` of the quality gate (None when not checked)."""
+        return None if self.quality is None else self.quality.as_dict()
 
     @property
     def unknown_score(self) -> float | None:
@@ -93,7 +106,10 @@ class Diagnosis:
 
     @property
     def fault_type(self) -> str:
-        """The primary answer: the most probable fault type, or ``"unknown"``."""
+        """The primary answer: the most probable fault type, ``"unknown"``, or ``"bad_signal"`` when the
+        quality gate refused the signal (the network's answer stays in :attr:`closest_fault_type`)."""
+        if self.bad_signal:
+            return BAD_SIGNAL
         return UNKNOWN if self.answers_unknown else self.closest_fault_type
 
     @property
@@ -103,7 +119,10 @@ class Diagnosis:
 
     @property
     def label(self) -> str:
-        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``)."""
+        """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``;
+        ``bad_signal``)."""
+        if self.bad_signal:
+            return BAD_SIGNAL
         if self.answers_unknown:
             return UNKNOWN
         members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
@@ -120,7 +139,7 @@ class Diagnosis:
     def evidence(self) -> dict[str, float | str] | None:
         """The defect frequency whose lines carry the verdict (BPFO for outer race, BPFI for inner race,
         2×BSF for a ball), in Hz at the signal's speed; None for normal or without context."""
-        if self.machine is None or self.fault_type in ("normal", UNKNOWN):
+        if self.machine is None or self.fault_type in ("normal", UNKNOWN, BAD_SIGNAL):
             return None
         f = self.machine.frequencies()
         name, hz = {"outer_race": ("BPFO", f["bpfo"]), "inner_race": ("BPFI", f["bpfi"]),
@@ -137,6 +156,8 @@ class Diagnosis:
         return self._unless_unknown(types)
 
     def _unless_unknown(self, answers: list[str]) -> list[str]:
+        if self.bad_signal:
+            return [BAD_SIGNAL] * len(answers)
         return unless_unknown(answers, self.window_unknown, self.unknown_replaces_verdict)
 
     @property
@@ -166,6 +187,7 @@ class Diagnosis:
             "confidence": _probability(self.confidence),
             "unknown_score": _score(self.unknown_score),
             "closest_fault_type": self.closest_fault_type,
+            "signal_quality": self.signal_quality,
             "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
             "label": self.label,
             "severity": self.severity,
@@ -213,6 +235,8 @@ class Diagnosis:
             **{f"p_{name}": _probability(p) for name, p in self.type_probabilities.items()},
             "unknown_score": _score(self.unknown_score),
             "unknown_flag": self.is_unknown,
+            "signal_ok": None if self.quality is None else self.quality.ok,
+            "signal_problems": None if self.quality is None else ",".join(self.quality.kinds),
             "rpm": None if machine is None else _rpm(machine),
             "rpm_source": None if machine is None else machine.rpm_source,
             "bearing": None if machine is None else machine.bearing.name or "custom",
@@ -233,6 +257,7 @@ class Diagnosis:
             "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
             "severity": self.severity,
             "unknown_score": _score(self.unknown_score),
+            "signal_quality": self.signal_quality,
             "rpm": None if machine is None else _rpm(machine),
             "rpm_source": None if machine is None else machine.rpm_source,
             "defect_frequencies": None if machine is None else {

@@ -9,6 +9,8 @@ Two kinds, each open at most once per asset (per fault type for ``fault``):
   fault and another answer does not open and close the alarm over and over).
 - ``unknown``: the same rule for the verdict ``unknown`` (the model's unknown-condition score above its
   calibrated threshold, :mod:`faultdx.ood`): a condition the model was not trained on, not a fault type.
+- ``sensor``: the same rule for the verdict ``bad_signal`` (the signal-quality gate refused the measurement:
+  flat, clipped, dropped out, no machine in it): the sensor or its cabling needs a look, not the bearing.
 
 Acknowledging an alarm (with a note) records that someone has seen it; only the condition clearing closes it.
 """
@@ -21,6 +23,8 @@ from dataclasses import dataclass
 
 ALARM_ZONES = ("C", "D")
 UNKNOWN = "unknown"  # the verdict of faultdx.ood above its threshold
+BAD_SIGNAL = "bad_signal"  # the verdict when faultdx.diagnose.quality refuses the signal
+SENSOR = "sensor"  # the alarm kind of repeated bad signals
 DEFAULT_REPEAT_N = 3
 DEFAULT_REPEAT_M = 5
 MAX_REPEAT_M = 100
@@ -42,7 +46,7 @@ class AlarmRule:
 
 @dataclass(frozen=True)
 class Condition:
-    """An alarm condition that holds now: ``kind`` (zone | fault | unknown), ``key`` (``zone`` or the
+    """An alarm condition that holds now: ``kind`` (zone | fault | unknown | sensor), ``key`` (``zone`` or the
     verdict), ``level`` (the zone letter, or the verdict), and a message for people."""
 
     kind: str
@@ -76,9 +80,11 @@ def conditions(
     window = recent[: rule.repeat_m]
     counts = Counter(m.fault_type for m in window if m.fault_type != "normal")
     for fault_type, count in sorted(counts.items()):
-        kind = UNKNOWN if fault_type == UNKNOWN else "fault"
+        kind = {UNKNOWN: UNKNOWN, BAD_SIGNAL: SENSOR}.get(fault_type, "fault")
         if count >= rule.repeat_n or (kind, fault_type) in open_now:
-            what = "an unknown condition (not seen in training)" if kind == UNKNOWN else fault_type
+            what = {UNKNOWN: "an unknown condition (not seen in training)",
+                    SENSOR: "a bad signal (check the sensor and its cabling; no diagnosis)",
+                    }.get(kind, fault_type)
             message = f"{what} in {count} of the last {len(window)} measurements"
             out[(kind, fault_type)] = Condition(kind, fault_type, fault_type, message)
     return out

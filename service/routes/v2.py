@@ -6,7 +6,9 @@ K]``, ``label`` BYTES ``[N]`` (``unknown`` for a window beyond the unknown-condi
 with an unknown-condition calibration ``unknown_score`` FP32 ``[N]`` (per window; 1 = threshold) and, only
 when asked for by name, ``slopes.<layer>`` FP32 ``[N, C_layer]`` per APReLU layer. Without an ``outputs``
 list the response holds ``probabilities``, ``label`` and ``unknown_score`` (when calibrated). The response's
-``parameters.unknown_score`` is the median over the request's windows (null without a calibration).
+``parameters.unknown_score`` is the median over the request's windows (null without a calibration);
+``parameters.signal_ok`` / ``signal_problems`` are the signal-quality gate's verdict on the windows laid end
+to end (every ``label`` is ``bad_signal`` when it refuses them).
 
 Machine context: request ``parameters`` ``"rpm"`` (shaft speed) and ``"bearing"`` (a catalogue name, or a
 geometry object as in /v1); without ``rpm`` it is estimated from the windows laid end to end, without
@@ -221,7 +223,8 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
         model_name=d.name,
         model_version=d.meta.version,
         request_id=parsed.id,
-        parameters={k: row[k] for k in ("rpm", "rpm_source", "bearing", "bearing_source", "unknown_score")},
+        parameters={k: row[k] for k in ("rpm", "rpm_source", "bearing", "bearing_source", "unknown_score",
+                                        "signal_ok", "signal_problems")},
     )
     return Response(body_out, headers=headers)
 

@@ -5,9 +5,10 @@
 // Okabe-Ito palette (distinguishable with the common colour-vision deficiencies); a fault type and the defect
 // frequency that betrays it share one colour (inner race <-> BPFI, outer race <-> BPFO, ball <-> BSF).
 const FAULT_TYPES = ["normal", "ball", "inner_race", "outer_race"];
-const FAULT_COLOUR = { normal: "#009E73", ball: "#E69F00", inner_race: "#D55E00", outer_race: "#0072B2", unknown: "#888" };
+const FAULT_COLOUR = { normal: "#009E73", ball: "#E69F00", inner_race: "#D55E00", outer_race: "#0072B2", unknown: "#888",
+                       bad_signal: "#444" };
 const FAULT_NAME = { normal: "Healthy", ball: "Ball fault", inner_race: "Inner-race fault", outer_race: "Outer-race fault",
-                     unknown: "Unknown condition" };
+                     unknown: "Unknown condition", bad_signal: "Bad signal (check the sensor)" };
 const DEFECTS = [
   { key: "shaft", name: "Shaft 1×", colour: "#6b7785" },
   { key: "ftf", name: "FTF (cage)", colour: "#CC79A7" },
@@ -208,7 +209,10 @@ function renderVerdict() {
   const unknown = r.unknown_score == null ? "" :
     ` · unknown-condition score <b>${fmtNum(r.unknown_score, 3)}</b>` +
     (type === "unknown" ? ` (above 1; closest: ${esc(r.closest_fault_type)})` : "");
-  $("verdict-meta").innerHTML =
+  const quality = r.signal_quality && !r.signal_quality.ok ?
+    `signal refused (closest: ${esc(r.closest_fault_type)}): ` +
+    r.signal_quality.problems.map((p) => `<b>${esc(p.kind)}</b> ${esc(p.message)}`).join("; ") + "<br>" : "";
+  $("verdict-meta").innerHTML = quality +
     `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}${unknown}<br>` +
     `class <b>${esc(r.label)}</b>${sev}<br>` +
     `${dur}<b>${agree}</b> of ${wins.length} windows agree<br>` +

@@ -1,0 +1,79 @@
+"""The signal-quality gate through the service: broken signals answer ``bad_signal`` on /v1 and /v2, with
+the network's answer kept in ``closest_fault_type`` and the problems named; a working signal is untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
+
+from faultdx.data.base import FAULT_TYPES
+from faultdx.data.synthetic import simulate
+from tests.service_support import RATE, WINDOW, make_model_dir
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    model_dir = make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
+    settings = Settings(model=[str(model_dir)], api_key=None, log_json=False, trace=False)
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+MACHINE = simulate("outer_race", duration_s=1.0, rpm=1797.0, seed=2).astype(np.float64)
+
+
+def broken(kind: str) -> np.ndarray:
+    peak = np.abs(MACHINE).max()
+    if kind == "white_noise":
+        return np.std(MACHINE) * np.random.default_rng(0).standard_normal(MACHINE.size)
+    if kind == "flat_line":
+        return np.zeros_like(MACHINE)
+    if kind == "clipping":
+        return np.clip(MACHINE, -0.2 * peak, 0.2 * peak)
+    y = MACHINE.copy()  # dropout: the middle third reads zero
+    y[y.size // 3: 2 * y.size // 3] = 0.0
+    return y
+
+
+def diagnose(client, signal: np.ndarray) -> dict:
+    body = {"signals": [signal.round(6).tolist()], "sampling_rate": RATE, "rpm": 1797}
+    r = client.post("/v1/diagnose", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()["results"][0]
+
+
+def test_a_working_signal_passes_the_gate(client) -> None:
+    result = diagnose(client, MACHINE)
+    assert result["signal_quality"] == {"ok": True, "problems": []}
+    assert result["fault_type"] in FAULT_TYPES
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("white_noise", "no_machine"), ("flat_line", "flat_line"), ("clipping", "clipping"),
+    ("dropout", "dropout"),
+])
+def test_broken_signals_answer_bad_signal(client, kind: str, problem: str) -> None:
+    result = diagnose(client, broken(kind))
+    assert result["fault_type"] == "bad_signal"
+    assert result["label"] == "bad_signal"
+    assert result["closest_fault_type"] in FAULT_TYPES  # the network's answer, kept beside
+    assert result["signal_quality"]["ok"] is False
+    assert problem in {p["kind"] for p in result["signal_quality"]["problems"]}
+    assert {w["fault_type"] for w in result["windows"]} == {"bad_signal"}
+    assert result["evidence"] is None and result["severity"] is None
+
+
+def test_v2_labels_bad_windows(client) -> None:
+    n = MACHINE.size // WINDOW
+    for signal, ok in ((MACHINE, True), (broken("flat_line"), False)):
+        x = signal[: n * WINDOW].astype(np.float32)
+        inputs = [{"name": "signal", "shape": [n, WINDOW], "datatype": "FP32", "data": x.tolist()}]
+        r = client.post("/v2/models/tiny-aprelu/infer", json={"inputs": inputs, "parameters": {"rpm": 1797}})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["parameters"]["signal_ok"] is ok
+        labels = {o["name"]: o for o in body["outputs"]}["label"]["data"]
+        assert (set(labels) == {"bad_signal"}) is not ok
