@@ -17,6 +17,7 @@ from typing import Any
 from faultdx.atomic import write_text_atomic
 from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
+from faultdx.results_rigout import render_rig_out, render_rig_out_calibration, render_rig_out_headline
 
 RENDER_COMMAND = "faultdx results render"
 BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_.]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
@@ -481,6 +482,9 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ood": render_ood,
     "bench_windows": render_bench_windows,
     "bench_train_cpu": render_bench_train,
+    "rig_out": render_rig_out,
+    "rig_out.headline": render_rig_out_headline,
+    "rig_out.calibration": render_rig_out_calibration,
 }
 
 
