@@ -47,6 +47,19 @@ def _monitoring_database(tmp_path_factory):
     mp.undo()
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test, as it was afterwards (the tests share 2 cores with servers and each
+    other; two threads crawl there). Modules that want it for every test: ``pytestmark =
+    pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server for the session (see tests/postgres_support.py)."""

@@ -21,12 +21,7 @@ from tests.data_helpers import missing_data
 RATE, WINDOW = 12000.0, 2048
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def windows(signal: np.ndarray, geometry: BearingGeometry, rpm: float) -> tuple[torch.Tensor, torch.Tensor]:

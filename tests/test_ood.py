@@ -38,12 +38,7 @@ from tests.service_support import RATE, make_model_dir, tone, torch_threads
 TONE_WINDOW = 512
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _tones(n: int, freq: float, rng: np.random.Generator) -> np.ndarray:
