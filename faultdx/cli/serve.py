@@ -92,14 +92,14 @@ def _absolute_if_path(entry: str) -> str:
 
 def _check_models(settings) -> None:
     """Fail fast, with the checkpoint's own message, before any worker starts."""
-    from faultdx.baselines.envelope import ENVELOPE_NAME
+    from faultdx.diagnose.models import is_built_in
     from faultdx.modeldir import CheckpointError, read_meta, resolve_model
 
     names: dict[str, str] = {}
     for entry in settings.model:
         where = settings.models / entry if (settings.models / entry).is_dir() else entry
-        if entry == ENVELOPE_NAME and not Path(where).is_dir():
-            continue  # the envelope reference is built in code, not read from a directory
+        if is_built_in(entry) and not Path(where).is_dir():
+            continue  # a model built in code (the envelope reference), not read from a directory
         try:
             name = read_meta(resolve_model(where)).name
         except CheckpointError as err:
