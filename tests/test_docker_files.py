@@ -26,6 +26,7 @@ from tests.docker_spec import (
     SHIPPED_MODEL,
     Stage,
     context_files,
+    global_args,
     pip_install_args,
     stages,
 )
@@ -109,6 +110,19 @@ def test_cpu_image_installs_cpu_torch_first_then_the_package() -> None:
     final = _final(CPU_DOCKERFILE)
     assert final.exec_form("ENTRYPOINT") == ["faultdx", "serve"]
     assert final.env()["FAULTDX_LOG_JSON"] == "true"
+
+
+def test_cpu_image_stages_share_one_base_and_the_local_build_sets_declared_arguments() -> None:
+    """The venv copied into the runtime stage links to the build stage's interpreter, so both stages start
+    from the same ``BASE``; docker/build-local.sh swaps only build arguments the Dockerfile declares (podman
+    ignores an undeclared one with a mere warning, and the image would quietly use the default)."""
+    all_stages = stages(CPU_DOCKERFILE)
+    assert {stage.base_as_written for stage in all_stages} == {"${BASE}"}
+    declared = global_args(CPU_DOCKERFILE) | all_stages[0].args()
+    assert declared["BASE"] == all_stages[0].base == "python:3.11.14-slim-bookworm"
+    script = (DOCKER_DIR / "build-local.sh").read_text()
+    passed = set(re.findall(r'--build-arg "(\w+)=', script))
+    assert passed == {"BASE", "TORCH_INDEX"} and passed <= declared.keys(), passed
 
 
 def test_cuda_image_serves_by_default_and_trains_on_request() -> None:
