@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address the service listens on")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port of the service")
-    workers: int = Field(default=1, ge=1, le=64, description="service worker processes (docs/service.md)")
+    workers: int = Field(
+        default=0, ge=0, le=64, description="service worker processes; 0 = one per CPU core, at most 4"
+    )
     max_batch: int = Field(default=256, ge=1, le=4096, description="most windows in one micro-batch")
     max_wait_ms: float = Field(default=2.0, ge=0, le=1000, description="longest wait for a batch to fill")
     max_windows: int = Field(default=4096, ge=1, description="most windows one request may produce")
@@ -85,6 +87,17 @@ class Settings(BaseSettings):
     log_json: bool = Field(default=True, description="log JSON lines (false: plain text)")
     shutdown_timeout_s: float = Field(
         default=25.0, gt=0, le=3600, description="on SIGTERM, how long in-flight requests may finish"
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, le=3600,
+        description="a request's headers not complete this long after its first byte: connection closed",
+    )
+    keep_alive_s: float = Field(
+        default=5.0, gt=0, le=3600, description="an idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, le=1_000_000,
+        description="open connections per worker; past it the longest-idle one is closed",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="origins allowed by CORS, comma-separated"

@@ -1,16 +1,20 @@
-"""The API key, checked before a byte of the body is read, on every route but the public ones.
+"""The API key: the one place it is checked, with the one list of routes that do without it.
 
 With ``FAULTDX_API_KEY`` set, a request to any path outside :data:`PUBLIC_PATHS` / :data:`PUBLIC_PREFIXES`
 without the right ``X-API-Key`` header is answered 401 from its headers alone (a 32 MB body of an
 unauthenticated caller is never parsed). The list is deny-by-default: a new route needs the key unless it is
-added here, and ``docs/service.md`` names exactly these paths (a test compares them).
+added here, and ``docs/service.md`` names exactly these paths (a test compares them). The OpenAPI description
+marks the same routes as needing the key (:func:`document_api_key`), from the same list; no route checks it
+again.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from typing import Any
 
+from fastapi import FastAPI
 from faultdx_service.errors import error_body
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -51,3 +55,31 @@ class ApiKeyMiddleware:
                         (b"connection", b"close")],
         })
         await send({"type": "http.response.body", "body": body})
+
+
+def document_api_key(app: FastAPI) -> None:
+    """Mark every operation outside the public list as needing ``X-API-Key`` in the app's OpenAPI schema.
+
+    Only the description changes (Swagger UI then offers "Authorize"); :class:`ApiKeyMiddleware` alone checks.
+    """
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+        schemes["APIKeyHeader"] = {
+            "type": "apiKey",
+            "in": "header",
+            "name": API_KEY_HEADER,
+            "description": "needed when FAULTDX_API_KEY is set",
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if not is_public(path):
+                for operation in operations.values():
+                    operation["security"] = [{"APIKeyHeader": []}]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,13 +1,14 @@
-"""Annotated dependencies: the settings, the loaded models (each a Diagnoser + its micro-batcher), auth."""
+"""Annotated dependencies: the settings and the loaded models (each a Diagnoser + its micro-batcher).
+
+The API key is not a dependency: :mod:`faultdx_service.auth` checks it for every route, before the body.
+"""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import APIKeyHeader
 from faultdx_service.batching import MicroBatcher
 from faultdx_service.errors import ApiError
 from faultdx_service.settings import Settings
@@ -57,16 +58,3 @@ async def get_models(request: Request) -> ModelSet:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ModelsDep = Annotated[ModelSet, Depends(get_models)]
-
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="set when FAULTDX_API_KEY is")
-
-
-async def require_api_key(
-    settings: SettingsDep, key: Annotated[str | None, Depends(_api_key_header)]
-) -> None:
-    """With ``FAULTDX_API_KEY`` set, the ``X-API-Key`` header must match it (constant-time compare)."""
-    expected = settings.api_key
-    if expected is None:
-        return
-    if key is None or not secrets.compare_digest(key.encode(), expected.get_secret_value().encode()):
-        raise ApiError(401, "X-API-Key: missing or wrong API key", "X-API-Key")

@@ -10,15 +10,16 @@ from contextlib import asynccontextmanager
 
 import numpy as np
 import torch
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from faultdx_service.auth import ApiKeyMiddleware
+from faultdx_service.auth import ApiKeyMiddleware, document_api_key
 from faultdx_service.batching import BatchStats, MicroBatcher
-from faultdx_service.deps import ModelSet, ServedModel, require_api_key
+from faultdx_service.deps import ModelSet, ServedModel
 from faultdx_service.errors import CancelledAnswerMiddleware, RequestIdMiddleware, install_error_handlers
 from faultdx_service.limits import BodyLimitMiddleware
 from faultdx_service.monitoring import StoreHolder
 from faultdx_service.routes import alarms, assets, bearings, diagnose, docs, health, metrics, models, page, v2
+from faultdx_service.runtime import worker_count
 from faultdx_service.settings import Settings, get_settings
 from faultdx_service.telemetry import (
     BATCH_REQUESTS,
@@ -44,7 +45,7 @@ def torch_threads(settings: Settings) -> int:
     """
     if settings.torch_threads:
         return settings.torch_threads
-    return max(1, len(os.sched_getaffinity(0)) // settings.workers - 1)
+    return max(1, len(os.sched_getaffinity(0)) // worker_count(settings) - 1)
 
 
 def load_models(settings: Settings) -> dict[str, Diagnoser]:
@@ -138,12 +139,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.models = None
     app.state.store = StoreHolder(settings.database_url)
     install_error_handlers(app)
-    auth = [Depends(require_api_key)]
     app.include_router(health.router)
     app.include_router(v2.open_router)
     for module in (models, bearings, diagnose, metrics, assets, alarms):
-        app.include_router(module.router, dependencies=auth)
-    app.include_router(v2.router, dependencies=auth)
+        app.include_router(module.router)
+    app.include_router(v2.router)
     app.include_router(page.router)
     app.include_router(docs.router)
     app.include_router(assets.page_router)
@@ -152,7 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
     key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-    app.add_middleware(ApiKeyMiddleware, api_key=key)
+    app.add_middleware(ApiKeyMiddleware, api_key=key)  # the one check of the key (public list in auth.py)
+    document_api_key(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

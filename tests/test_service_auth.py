@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.service_support import RATE, WINDOW, running_server, served_model_dir, tone
+from tests.service_support import RATE, WINDOW, make_model_dir, running_server, served_model_dir, tone
 
 KEY = "s3cret-key"
 ORIGIN = "http://page.example"
@@ -98,3 +98,27 @@ def test_metrics_add_up_over_both_workers(server, metrics_dir) -> None:
     pids = {m.group(1) for p in metrics_dir.iterdir() if (m := re.match(r"\w+?_(\d+)\.db$", p.name))}
     assert len(pids) >= 2, pids  # both workers wrote samples
     assert "999999" not in pids  # the stale file was removed at start
+
+
+
+def test_the_key_is_checked_in_one_place_and_documented_from_the_same_list(tmp_path) -> None:
+    from fastapi.testclient import TestClient
+    from faultdx_service.auth import ApiKeyMiddleware, is_public
+    from faultdx_service.main import create_app
+    from faultdx_service.settings import Settings
+
+    model = make_model_dir(tmp_path / "tiny-aprelu")
+    app = create_app(Settings(model=[str(model)], api_key=KEY, trace=False))
+    schema = app.openapi()
+    assert schema["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    operations = [(m, p, op) for p, ops in schema["paths"].items() for m, op in ops.items()]
+    assert len(operations) > 20
+    for method, path, operation in operations:
+        documented = operation.get("security") == [{"APIKeyHeader": []}]
+        assert documented != is_public(path), (method, path)
+    # Take the middleware out: if no route checks the key a second time, nothing answers 401 any more.
+    app.user_middleware = [m for m in app.user_middleware if m.cls is not ApiKeyMiddleware]
+    client = TestClient(app, raise_server_exceptions=False)  # no lifespan: nothing loads, answers stay cheap
+    for method, path, _ in operations:
+        r = client.request(method.upper(), re.sub(r"\{[^}]+\}", "x", path))
+        assert r.status_code != 401, (method, path, r.text)

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
         port: Annotated[int | None, typer.Option(help="TCP port [FAULTDX_PORT, 8000]")] = None,
         workers: Annotated[
-            int | None, typer.Option(help="worker processes [FAULTDX_WORKERS, 1]")
+            int | None, typer.Option(help="worker processes, 0 = one per core [FAULTDX_WORKERS, 0]")
         ] = None,
     ) -> None:
         """Serve diagnoses over HTTP: /v1 JSON API, Open Inference Protocol (/v2), /metrics, the page at /.
@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
 
 
 def run(*, model: list[str] | None, host: str | None, port: int | None, workers: int | None) -> None:
-    """Export the options as ``FAULTDX_*`` (workers read them), set up multiprocess metrics, start uvicorn."""
-    import uvicorn
+    """Export the options as ``FAULTDX_*`` (workers read them), set up multiprocess metrics, start uvicorn
+    (:mod:`faultdx_service.runtime`: workers, timeouts, connection cap, clean SIGTERM)."""
     from pydantic import ValidationError
 
     overrides = {"HOST": host, "PORT": port, "WORKERS": workers}
@@ -66,16 +66,9 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
         # uvicorn re-raises SIGTERM after its graceful shutdown; exiting instead lets `finally` remove the
         # metrics directory this command created
         signal.signal(signal.SIGTERM, _exit_after_shutdown)
-        uvicorn.run(
-            "faultdx_service.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=settings.workers,
-            log_config=_log_config(settings.log_level, settings.log_json),
-            access_log=True,
-            timeout_graceful_shutdown=settings.shutdown_timeout_s,
-        )
+        from faultdx_service.runtime import serve as serve_with_uvicorn
+
+        serve_with_uvicorn(settings, _log_config(settings.log_level, settings.log_json))
     finally:
         if owned:
             shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Form
 from fastapi.responses import FileResponse, Response
 from fastapi.staticfiles import StaticFiles
-from faultdx_service.deps import ModelsDep, SettingsDep, require_api_key
+from faultdx_service.deps import ModelsDep, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONRoute
 from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
@@ -45,9 +45,7 @@ MIN_ENVELOPE_SAMPLES = 256
 
 router = APIRouter()
 router.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-api = APIRouter(
-    prefix="/v1", tags=["page"], dependencies=[Depends(require_api_key)], route_class=FastJSONRoute
-)
+api = APIRouter(prefix="/v1", tags=["page"], route_class=FastJSONRoute)  # key: faultdx_service.auth
 
 
 @router.get("/", include_in_schema=False)
