@@ -106,8 +106,9 @@ def _answers(reference: Reference, part: Part, method: str, level: str) -> list[
 
 
 def _slices(n: int) -> list[slice]:
-    starts = range(0, max(n - MEASUREMENT + 1, 1), MEASUREMENT)
-    return [slice(s, min(s + MEASUREMENT, n)) for s in starts]
+    """Measurements of ``MEASUREMENT`` windows covering all ``n`` (the last takes the remainder)."""
+    starts = list(range(0, max(n - MEASUREMENT + 1, 1), MEASUREMENT))
+    return [slice(s, starts[i + 1] if i + 1 < len(starts) else n) for i, s in enumerate(starts)]
 
 
 def evaluate_rig(diagnoser: Diagnoser, datasets: tuple[str, ...]) -> dict[str, Any]:

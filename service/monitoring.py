@@ -22,9 +22,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, TimeoutError
 from starlette.concurrency import run_in_threadpool
 
-from faultdx.diagnose import Diagnosis
+from faultdx.diagnose import Diagnoser, Diagnosis
 from faultdx.errors import InputError
-from faultdx.monitor.recording import record_diagnoses
+from faultdx.monitor.recording import judge_signals, record_diagnoses
 from faultdx.monitor.store import Store, default_url, normalise_url, redact
 
 log = logging.getLogger(__name__)
@@ -111,16 +111,25 @@ async def call(holder: StoreHolder, method: Callable[..., T], *args: Any, **kwar
 async def record(
     holder: StoreHolder, asset: str | int, diagnoses: Sequence[Diagnosis], signals: Sequence[np.ndarray],
     sampling_rate: float, model: dict[str, str], *, measured_at: datetime | None,
-    idempotency_key: str | None, request_hash: str | None,
+    idempotency_key: str | None, request_hash: str | None, diagnoser: Diagnoser | None = None,
+    results: Sequence[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Store a request's diagnoses for ``asset`` through :func:`faultdx.monitor.recording.record_diagnoses`
-    (committed before this returns; the indicators' FFTs run in the worker thread, off the event loop) and
-    update the gauge."""
+    """Judge each signal against the asset's baseline (with ``diagnoser``; the verdict goes into each of
+    ``results`` as ``baseline``, and a used baseline's answer becomes the ``fault_type``), then store the
+    diagnoses through :func:`faultdx.monitor.recording.record_diagnoses` (committed before this returns; the
+    work runs in a worker thread, off the event loop) and update the gauge."""
 
     def run(store: Store) -> dict[str, Any]:
+        judged = None
+        if diagnoser is not None:
+            judged = judge_signals(store, int(asset), diagnoser, diagnoses, signals, sampling_rate)
+            for result, verdict in zip(results or [], judged, strict=False):
+                result["baseline"] = verdict
+                if verdict["used"]:
+                    result["fault_type"] = verdict["fault_type"]
         done = record_diagnoses(store, asset, diagnoses, signals, sampling_rate, model=model,
                                 measured_at=measured_at, idempotency_key=idempotency_key,
-                                request_hash=request_hash)
+                                request_hash=request_hash, judgements=judged)
         if done.alarms_opened or done.alarms_closed:
             refresh_gauge(store)
         return done.model_dump(mode="json")

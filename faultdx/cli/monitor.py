@@ -178,6 +178,57 @@ def update(
     typer.echo(f"updated asset {asset.id} {asset.name!r}")
 
 
+@assets_app.command("baseline")
+def baseline(
+    ref: Ref,
+    files: Annotated[list[Path] | None, typer.Argument(help="healthy recordings of this asset")] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="model name or directory (default: "
+                                              "the service's default)")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="Hz, when a file does not say")] = None,
+    rpm: Rpm = None, bearing: Bearing = None,
+    clear: Annotated[bool, typer.Option("--clear", help="remove the asset's baseline first")] = False,
+    database_url: DatabaseUrl = None, as_json: AsJson = False,
+) -> None:
+    """Add healthy recordings (one per FILE) to an asset's baseline, which later diagnoses of the asset are
+    judged against; without FILE, show the baseline. The asset's rate, rpm and bearing fill in."""
+    from faultdx.paths import DEFAULT_MODEL
+
+    def run(store: Any) -> Any:
+        if clear:
+            store.clear_baseline(ref)
+        if files:
+            _add_baseline(store, ref, files, model or DEFAULT_MODEL, rate, rpm, bearing)
+        return store.baseline(ref)
+
+    out = _run(database_url, run)
+    if as_json:
+        _echo_json(out)
+        return
+    summary = out.summary
+    speeds = ", ".join("unknown" if r is None else f"{r:g}" for r in summary.speeds_rpm) or "-"
+    typer.echo(f"{out.asset.name}: baseline of {summary.recordings} recordings, {summary.windows} windows, "
+               f"speeds {speeds} rpm")
+
+
+def _add_baseline(store: Any, ref: str, files: list[Path], model: str, rate: float | None,
+                  rpm: float | None, bearing: str | None) -> None:
+    """Read each file for the model and store its features in one transaction (bad input: exit 2)."""
+    from faultdx.data.bearing import parse_bearing
+    from faultdx.diagnose import Diagnoser
+    from faultdx.diagnose.reading import read_for_model
+    from faultdx.monitor.recording import baseline_recordings
+
+    asset = store.get_asset(ref)
+    diagnoser = Diagnoser.from_dir(model)
+    items = []
+    for path in files:
+        read = read_for_model(path, diagnoser.channels, sampling_rate=rate or asset.sampling_rate)
+        items += baseline_recordings(diagnoser, [read.signal], read.sampling_rate,
+                                     rpm=rpm if rpm is not None else asset.rpm,
+                                     bearing=parse_bearing(bearing if bearing is not None else asset.bearing))
+    store.add_baseline(asset.id, items)
+
+
 @assets_app.command("delete")
 def delete(
     ref: Ref,

@@ -211,3 +211,25 @@ def _gaussian(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _mahalanobis(features: np.ndarray, mean: np.ndarray, precision: np.ndarray) -> np.ndarray:
     diff = features - mean
     return np.einsum("nd,de,ne->n", diff, precision, diff)
+
+
+def window_features(diagnoser: Any, x: np.ndarray, context: np.ndarray) -> WindowFeatures:
+    """What a baseline keeps (and a judgement reads) of standardised windows of ``diagnoser``'s model."""
+    return WindowFeatures(line_evidence(x, context, diagnoser.sampling_rate),
+                          embeddings(diagnoser.model, x, context))
+
+
+def signal_features(diagnoser: Any, signal: np.ndarray, sampling_rate: float, *, rpm: float | None,
+                    bearing: Any, field: str = "signal", budget: Any = None) -> tuple[WindowFeatures, Any]:
+    """A signal's window features and its machine context (rpm given or estimated, bearing) through the
+    Diagnoser's own windows; bad input is its :class:`~faultdx.errors.InputError` naming ``field``."""
+    windows = diagnoser.windows(signal, sampling_rate, rpm=rpm, bearing=bearing, field=field, budget=budget)
+    return window_features(diagnoser, windows.x, windows.context), windows.machine
+
+
+def no_baseline(reason: str | None = None) -> dict[str, Any]:
+    """What an answer says when its asset has no usable baseline."""
+    out: dict[str, Any] = {"used": False, "recordings": 0, "distance": None}
+    if reason:
+        out["reason"] = reason
+    return out

@@ -418,10 +418,12 @@ class NewBaselineRecording:
     rpm: float | None = None
 
 
-def add_baseline(s: Session, asset: Asset, item: NewBaselineRecording) -> BaselineOut:
-    s.add(BaselineRow(asset_id=asset.id, added_at=now(), rpm=item.rpm, sampling_rate=item.sampling_rate,
-                      windows=item.windows, model_name=item.model_name, model_version=item.model_version,
-                      features=item.features))
+def add_baseline(s: Session, asset: Asset, items: Sequence[NewBaselineRecording]) -> BaselineOut:
+    """Add healthy recordings to an asset's baseline; what it holds now."""
+    stamp = now()
+    s.add_all([BaselineRow(asset_id=asset.id, added_at=stamp, rpm=item.rpm, sampling_rate=item.sampling_rate,
+                           windows=item.windows, model_name=item.model_name, model_version=item.model_version,
+                           features=item.features) for item in items])
     s.flush()
     return baseline_out(s, asset)
 

@@ -180,20 +180,20 @@ class Store:
             return s.scalar(select(func.count()).select_from(AlarmRow).where(AlarmRow.closed_at.is_(None)))
 
     # -------------------------------------------------------------------------------------------- baseline
-    def add_baseline(self, ref: str | int, item: NewBaselineRecording) -> BaselineOut:
-        """Add a healthy reference recording to an asset's baseline; what the baseline holds now."""
+    def add_baseline(self, ref: str | int, items: Sequence[NewBaselineRecording]) -> BaselineOut:
+        """Add healthy reference recordings to an asset's baseline (all or none); what it holds now."""
         with self._tx(write=True) as s:
-            return crud.add_baseline(s, crud.find_asset(s, ref, lock=True), item)
+            return crud.add_baseline(s, crud.find_asset(s, ref, lock=True), items)
 
     def baseline(self, ref: str | int) -> BaselineOut:
         """An asset's baseline: its recordings and a summary (recordings, windows, speeds)."""
         with self._tx() as s:
             return crud.baseline_out(s, crud.find_asset(s, ref))
 
-    def baseline_features(self, ref: str | int) -> list[tuple[float | None, dict[str, Any]]]:
-        """The stored ``(rpm, features)`` of every recording of an asset's baseline (for judging)."""
+    def baseline_features(self, ref: str | int) -> list[tuple[str, dict[str, Any]]]:
+        """The stored ``(model name, features)`` of every recording of an asset's baseline (for judging)."""
         with self._tx() as s:
-            return [(r.rpm, r.features) for r in crud.baseline_rows(s, crud.find_asset(s, ref).id)]
+            return [(r.model_name, r.features) for r in crud.baseline_rows(s, crud.find_asset(s, ref).id)]
 
     def clear_baseline(self, ref: str | int) -> int:
         """Remove an asset's baseline; how many recordings it held."""

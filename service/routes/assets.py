@@ -3,7 +3,8 @@
 as CSV or Parquet; ``GET /assets`` is the asset page.
 
 An asset is addressed by id or by name. A diagnosis is stored for an asset by ``POST /v1/diagnose`` with
-``"asset": "<id or name>"``.
+``"asset": "<id or name>"``, and judged against the asset's healthy baseline (``/v1/assets/{id}/baseline``)
+when it has one.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import FileResponse
+from faultdx_service.deps import ModelsDep, SettingsDep
+from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONRoute
+from faultdx_service.machine import parse_bearing
 from faultdx_service.monitoring import StoreDep, call
 from faultdx_service.routes.page import STATIC_DIR
-from faultdx_service.schemas import ERROR_RESPONSES
+from faultdx_service.schemas import ERROR_RESPONSES, DiagnoseRequest
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
+from faultdx.diagnose import RequestBudget
 from faultdx.monitor.assets import AssetFields, AssetSpec
 from faultdx.monitor.export import to_csv
-from faultdx.monitor.schemas import AssetOut, AssetPage, DiagnosisPage, Trend
+from faultdx.monitor.recording import baseline_recordings
+from faultdx.monitor.schemas import AssetOut, AssetPage, BaselineOut, DiagnosisPage, Trend
 from faultdx.monitor.store import MAX_PAGE, MAX_TREND_POINTS
 
 # FastJSONRoute: JSON nested too deep is a 422 naming the body, not a bare 400
@@ -98,6 +105,40 @@ async def trend(
     """Series of the indicators (velocity RMS in mm/s, RMS, peak, crest factor, kurtosis), zone, verdict and
     fault-type probabilities over time; daily aggregates; the zone limits; the alarms in the range."""
     return await call(store, lambda s: s.trend(ref, start=start, end=end, max_points=max_points))
+
+
+@router.post("/{ref}/baseline", status_code=201, response_model=BaselineOut, responses=RESPONSES)
+async def add_baseline(
+    ref: Ref, body: DiagnoseRequest, models: ModelsDep, settings: SettingsDep, store: StoreDep
+) -> Any:
+    """Add healthy reference recordings to the asset's baseline — the same body as ``/v1/diagnose``
+    (``signals``, ``sampling_rate``, ``rpm``; the asset's rate, rpm and bearing fill in what is left out),
+    one recording per signal. Later diagnoses of the asset are judged against it (``baseline`` in their
+    answer). Each signal must pass the signal-quality gate; nothing is stored unless all do."""
+    asset = await call(store, lambda s: s.get_asset(ref))
+    served = models.get(body.model)
+    rate = body.sampling_rate if body.sampling_rate is not None else asset.sampling_rate
+    if rate is None:
+        raise ApiError(422, "sampling_rate: required (the request and its asset give none)", "sampling_rate")
+    rpm = body.rpm if body.rpm is not None else asset.rpm
+    bearing = parse_bearing(body.bearing if body.bearing is not None else asset.bearing)
+    budget = RequestBudget(settings.max_samples, settings.max_windows)
+    items = await run_in_threadpool(baseline_recordings, served.diagnoser, body.signals, rate, rpm=rpm,
+                                    bearing=bearing, budget=budget)
+    return await call(store, lambda s: s.add_baseline(asset.id, items))
+
+
+@router.get("/{ref}/baseline", response_model=BaselineOut, responses=RESPONSES)
+async def read_baseline(ref: Ref, store: StoreDep) -> Any:
+    """The asset's baseline: its recordings (rate, rpm, windows, model) and a summary of the speeds."""
+    return await call(store, lambda s: s.baseline(ref))
+
+
+@router.delete("/{ref}/baseline", status_code=204, responses=RESPONSES)
+async def clear_baseline(ref: Ref, store: StoreDep) -> Response:
+    """Remove the asset's baseline (its history stays)."""
+    await call(store, lambda s: s.clear_baseline(ref))
+    return Response(status_code=204)
 
 
 EXPORT_TYPES = {"text/csv": {}, "application/vnd.apache.parquet": {}}

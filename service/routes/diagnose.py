@@ -90,7 +90,8 @@ async def diagnose(
             return await record(store, asset.id, diagnoses, inputs.signals, rate, payload["model"],
                                 measured_at=body.measured_at, idempotency_key=idempotency_key,
                                 request_hash=request_hash(inputs.signals, rate, **body.model_dump(
-                                    mode="json", exclude={"signals", "sampling_rate"})))
+                                    mode="json", exclude={"signals", "sampling_rate"})),
+                                diagnoser=served.diagnoser, results=payload["results"])
     return await _diagnose(served, inputs, RequestBudget(settings.max_samples, settings.max_windows), keep)
 
 

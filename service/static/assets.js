@@ -44,10 +44,21 @@ function setStatus(text, ok = true) {
   $("status").replaceChildren(el("span", { class: `dot ${ok ? "ok" : "bad"}` }), text);
 }
 
-async function loadAssets() {
-  const { assets } = await api("v1/assets");
+const PAGE = 100; // assets per request; "more" asks for the next page (GET /v1/assets?cursor=...)
+let nextCursor = null;
+let shown = [];
+
+async function loadAssets(cursor = null) {
+  const query = `v1/assets?limit=${PAGE}` + (cursor ? `&cursor=${encodeURIComponent(cursor)}` : "");
+  const { assets, next_cursor: next } = await api(query);
+  nextCursor = next;
+  $("asset-more").hidden = !next;
   const body = $("asset-table").querySelector("tbody");
-  body.replaceChildren();
+  if (!cursor) {
+    body.replaceChildren();
+    shown = [];
+  }
+  shown = shown.concat(assets);
   for (const a of assets) {
     const s = a.status || {};
     const latest = s.latest;
@@ -65,10 +76,19 @@ async function loadAssets() {
     row.addEventListener("click", () => select(a.id));
     body.append(row);
   }
-  $("asset-empty").hidden = assets.length > 0;
-  const open = assets.reduce((n, a) => n + ((a.status || {}).open_alarms || 0), 0);
-  setStatus(`${assets.length} assets · ${open} open alarms`);
-  return assets;
+  $("asset-empty").hidden = shown.length > 0;
+  const open = shown.reduce((n, a) => n + ((a.status || {}).open_alarms || 0), 0);
+  setStatus(`${shown.length}${next ? "+" : ""} assets · ${open} open alarms`);
+  return shown;
+}
+
+async function showBaseline(id) {
+  const { summary } = await api(`v1/assets/${id}/baseline`);
+  const speeds = summary.speeds_rpm.map((r) => (r === null ? "unknown rpm" : `${r} rpm`)).join(", ");
+  $("detail-baseline").dataset.recordings = String(summary.recordings);
+  $("detail-baseline").textContent = summary.recordings
+    ? `healthy baseline: ${summary.recordings} recordings, ${summary.windows} windows, at ${speeds}`
+    : "no healthy baseline (POST /v1/assets/{id}/baseline or faultdx assets baseline NAME FILE...)";
 }
 
 function scale(d0, d1, r0, r1) {
@@ -221,6 +241,7 @@ async function select(id) {
     velocityChart(trend, times, t0, t1);
     probabilityChart(trend, times, t0, t1);
     alarmTable(trend.alarms);
+    await showBaseline(id);
     detail.dataset.drawn = "1";
     history.replaceState(null, "", `?asset=${encodeURIComponent(trend.asset.name)}`);
   } catch (err) {
@@ -240,4 +261,5 @@ async function start() {
   }
 }
 
+$("asset-more").addEventListener("click", () => loadAssets(nextCursor).catch((err) => setStatus(String(err), false)));
 start();

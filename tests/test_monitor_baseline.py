@@ -1,0 +1,128 @@
+"""Per-asset healthy baselines on SQLite and PostgreSQL: POST / GET / DELETE /v1/assets/{id}/baseline, a
+diagnosis of the asset judged against it (and saying so), what survives a restart, bad bodies refused by
+name with nothing stored, the `faultdx assets baseline` command, and the judgement itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from faultdx_service.main import create_app
+from faultdx_service.settings import Settings
+from typer.testing import CliRunner
+
+from faultdx.cli import app
+from faultdx.diagnose.baseline import Reference, WindowFeatures, judge
+from tests.service_support import RATE, make_model_dir, tone
+
+SECONDS = 1.0
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
+def serve(model_dir, url: str) -> TestClient:
+    return TestClient(create_app(Settings(model=[str(model_dir)], database_url=url, log_json=False,
+                                          trace=False)))
+
+
+def healthy(seed: int) -> list[float]:
+    return tone(SECONDS, seed=seed).tolist()
+
+
+def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_dir, url) -> None:
+    with serve(model_dir, url) as client:
+        missing = client.post("/v1/assets/nope/baseline", json={"signals": [healthy(0)]})
+        assert missing.status_code == 404 and missing.json()["field"] == "asset"
+        client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797,
+                                        "bearing": "SKF 6205"})
+        client.post("/v1/assets", json={"name": "fan", "sampling_rate": RATE, "rpm": 1797})
+        added = client.post("/v1/assets/pump/baseline", json={"signals": [healthy(0), healthy(1)]})
+        assert added.status_code == 201, added.text
+        summary = added.json()["summary"]
+        assert summary["recordings"] == 2 and summary["speeds_rpm"] == [1797.0]
+        assert summary["windows"] >= 2 * int(SECONDS * RATE // 2048)
+        assert [r["sampling_rate"] for r in added.json()["items"]] == [RATE, RATE]
+        more = client.post("/v1/assets/pump/baseline", json={"signals": [healthy(2)], "rpm": 1500})
+        assert more.json()["summary"]["speeds_rpm"] == [1500.0, 1797.0]
+
+        judged = client.post("/v1/diagnose", json={"signals": [healthy(3)], "asset": "pump"})
+        assert judged.status_code == 200, judged.text
+        verdict = judged.json()["results"][0]["baseline"]
+        assert verdict["used"] and verdict["recordings"] == 3 and verdict["distance"] >= 0
+        assert judged.json()["results"][0]["fault_type"] == verdict["fault_type"]
+        plain = client.post("/v1/diagnose", json={"signals": [healthy(3)], "asset": "fan"})
+        assert plain.json()["results"][0]["baseline"] == {"used": False, "recordings": 0, "distance": None}
+        assert client.get("/v1/assets/pump").json()["baseline"]["recordings"] == 3
+
+    with serve(model_dir, url) as client:  # a restart keeps it
+        kept = client.get("/v1/assets/pump/baseline")
+        assert kept.status_code == 200 and kept.json()["summary"]["recordings"] == 3
+        assert client.delete("/v1/assets/pump/baseline").status_code == 204
+        assert client.get("/v1/assets/pump/baseline").json()["summary"]["recordings"] == 0
+        after = client.post("/v1/diagnose", json={"signals": [healthy(3)], "asset": "pump"})
+        assert after.json()["results"][0]["baseline"]["used"] is False
+        assert client.get("/v1/assets/nope/baseline").status_code == 404
+        assert client.delete("/v1/assets/nope/baseline").status_code == 404
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"signals": [[0.5] * 12000]}, "signals[0]"),  # a flat line is no healthy reference
+    ({"signals": [healthy(0), [0.0] * 12000]}, "signals[1]"),  # one bad signal: none is stored
+    ({"signals": [healthy(0)], "sampling_rate": -5}, "sampling_rate"),
+    ({"signals": [healthy(0)], "sampling_rate": 1e12}, "sampling_rate"),
+    ({"signals": [healthy(0)[:100]]}, "signals[0]"),  # too short for one window
+    ({"signals": [healthy(0)], "rpm": -1}, "rpm"),
+])
+def test_a_bad_baseline_body_is_a_422_naming_the_field_and_stores_nothing(model_dir, url, body,
+                                                                           field) -> None:
+    with serve(model_dir, url) as client:
+        client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797})
+        answer = client.post("/v1/assets/pump/baseline", json=body)
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["field"] == field
+        assert client.get("/v1/assets/pump/baseline").json()["summary"]["recordings"] == 0
+
+
+def test_the_cli_adds_and_shows_a_baseline(model_dir, url, tmp_path) -> None:
+    with serve(model_dir, url) as client:
+        client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797})
+    files = []
+    for seed in (0, 1):
+        files.append(tmp_path / f"healthy-{seed}.npy")
+        np.save(files[-1], tone(SECONDS, seed=seed))
+    runner = CliRunner()
+    done = runner.invoke(app, ["assets", "baseline", "pump", *map(str, files), "--model", str(model_dir),
+                               "--database-url", url])
+    assert done.exit_code == 0, done.output
+    assert "baseline of 2 recordings" in done.output and "1797" in done.output
+    shown = runner.invoke(app, ["assets", "baseline", "pump", "--database-url", url, "--json"])
+    assert '"recordings": 2' in shown.output
+    bad = runner.invoke(app, ["assets", "baseline", "nope", str(files[0]), "--model", str(model_dir),
+                              "--database-url", url])
+    assert bad.exit_code == 2 and "asset" in bad.output
+
+
+def test_the_judgement_calls_its_own_baseline_normal_and_a_shifted_one_not() -> None:
+    rng = np.random.default_rng(0)
+    base = [WindowFeatures(rng.normal(0, 0.3, (40, 3)), rng.normal(0, 1, (40, 8))) for _ in range(2)]
+    reference = Reference.fit(base)
+    probs = np.tile([0.1, 0.1, 0.7, 0.1], (20, 1))  # the network would say inner race
+    same = WindowFeatures(rng.normal(0, 0.3, (20, 3)), rng.normal(0, 1, (20, 8)))
+    assert judge(reference, same, probs).fault_type == "normal"
+    moved = WindowFeatures(same.evidence + [0, 0, 3.0], same.embedding + 6.0)  # outer-race lines, far away
+    for method in ("mahalanobis", "either"):
+        verdict = judge(reference, moved, probs, method)
+        assert verdict.distance > 1 and verdict.fault_type == "inner_race"  # the network names the fault
+    lines = judge(reference, moved, probs, "evidence")
+    assert lines.distance > 1 and lines.fault_type == "outer_race"  # the lines name it
+    assert judge(reference, same, probs, "evidence").fault_type == "normal"
