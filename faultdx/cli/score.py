@@ -31,7 +31,8 @@ def register(app: typer.Typer) -> None:
         workers: Annotated[int | None, typer.Option(
             help="processes (local) or actors (ray); default one per CPU")] = None,
         address: Annotated[str | None, typer.Option(
-            help="an existing Ray cluster to join (ray://host:10001, or auto); default a local one")] = None,
+            help="an existing Ray cluster to join (ray://host:10001, or auto; keep it in a trusted network, "
+                 "docs/scale.md); default a local one listening on 127.0.0.1 only")] = None,
         sidecar: Annotated[Path | None, typer.Option(
             help="CSV/Parquet table: file, asset, rpm, bearing, rate (per-file machine context)")] = None,
         asset: Annotated[str | None, typer.Option(help="asset of files the sidecar does not name")] = None,
