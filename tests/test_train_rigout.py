@@ -80,3 +80,18 @@ def test_risk_coverage_answers_the_most_confident_windows_first() -> None:
     truth = np.array([0, 0, 1, 1] * 5)  # the confident half is right, the rest wrong
     table = {row["coverage"]: row["accuracy"] for row in risk_coverage(probs, truth)}
     assert table[1.0] == pytest.approx(0.5) and table[0.5] == pytest.approx(1.0)
+
+
+def test_a_normal_bias_moves_the_healthy_windows_a_model_calls_faulty_back_to_normal() -> None:
+    from faultdx.train.rigout import fit_normal_bias, with_normal_bias
+
+    # healthy windows lean to ball by 1 nat, faulty ones to their fault by 3: a shift in (1, 3) separates them
+    healthy = np.log(with_temperature(np.array([[0.0, 1.0, 0.0, 0.0]] * 50), 1.0))
+    faulty = np.log(with_temperature(np.array([[0.0, 0.0, 3.0, 0.0]] * 50), 1.0))
+    log_probs = np.concatenate([healthy, faulty])
+    truth = np.array([N] * 50 + [INNER] * 50)
+    bias = fit_normal_bias(log_probs, truth)
+    assert 1.0 < bias < 3.0
+    shifted = with_normal_bias(log_probs, bias).argmax(axis=1)
+    assert (shifted[:50] == N).all() and (shifted[50:] == INNER).all()
+    assert fit_normal_bias(faulty, truth[50:]) == 0.0  # no healthy window: nothing to fit
