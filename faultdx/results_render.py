@@ -466,7 +466,34 @@ def render_container(payload: dict[str, Any]) -> str:
             f"{d['ready_s']:.1f} s.\n")
 
 
+def render_baseline(payload: dict[str, Any]) -> str:
+    """Per rig and variant: healthy windows called normal / fault recall (%) per judgement (each window
+    counted with its measurement's answer), and whether the default judgement meets the goal."""
+    d = payload["data"]
+    methods = ["network", "evidence", "mahalanobis", "both", "either"]
+    head = " | ".join(f"{m}{' (default)' if m == d['default_method'] else ''}" for m in methods)
+    rows = [f"| rig | variant | {head} | goal (healthy / recall) |",
+            "|---|---|" + "---|" * (len(methods) + 1)]
+    for rig, figures in d["rigs"].items():
+        if "skipped" in figures:
+            rows.append(f"| {rig} | skipped: {figures['skipped']} |" + " |" * len(methods))
+            continue
+        for variant, key in (("per_speed", "per_speed"), ("one_speed", "one_speed_worst")):
+            cells = figures[key]["measurement"]
+            goal = d["goals"][variant]
+            best = cells[d["default_method"]]
+            met = best["healthy_normal"] >= goal[0] and best["fault_recall"] >= goal[1]
+            values = " | ".join(f"{_pct(cells[m]['healthy_normal'], 1)} / {_pct(cells[m]['fault_recall'], 1)}"
+                                for m in methods)
+            rows.append(f"| {rig} | {variant} | {values} | {_pct(goal[0], 0)} / {_pct(goal[1], 0)}: "
+                        f"{'met' if met else 'missed'} |")
+    return ("\n".join(rows) + f"\n\nCells: healthy windows normal % / faulty windows not normal %; a "
+            f"measurement is {d['measurement_windows']} windows; thresholds: evidence z {d['evidence_z']:g}, "
+            f"Mahalanobis ratio {d['mahalanobis_ratio']:g}; model `{d['model']}`.\n")
+
+
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+    "baseline": render_baseline,
     "container": render_container,
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,
