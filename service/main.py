@@ -32,6 +32,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx import __version__
 from faultdx.diagnose import FORWARD_BATCH, Diagnoser
+from faultdx.ingest.runner import start_in_service
 from faultdx.modeldir import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -115,9 +116,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     served = {name: ServedModel(d, _batcher(d, settings, threads)) for name, d in diagnosers.items()}
     app.state.models = ModelSet(served, default=next(iter(served)))
     await run_in_threadpool(app.state.store.start)
+    app.state.listener = start_in_service(settings, diagnosers)  # the MQTT listener, when FAULTDX_MQTT_URL
     try:
         yield
     finally:
+        if app.state.listener is not None:
+            await run_in_threadpool(app.state.listener.stop)
         app.state.store.close()
         for model in served.values():
             await model.batcher.close()
@@ -137,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.models = None
+    app.state.listener = None
     app.state.store = StoreHolder(settings.database_url)
     install_error_handlers(app)
     app.include_router(health.router)

@@ -23,11 +23,10 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
 from faultdx.errors import InputError
 from faultdx.ingest.payload import SignalMessage, parse
-from faultdx.monitor.indicators import indicators
-from faultdx.monitor.store import NewDiagnosis, Store, redact
+from faultdx.monitor.recording import record_diagnoses, request_hash
+from faultdx.monitor.store import Store, redact
 
 UNAVAILABLE = (OperationalError, PoolTimeout, DBAPIError, OSError)
-DECIMALS = 6
 
 
 class StoreUnavailable(RuntimeError):
@@ -88,34 +87,34 @@ class MessageHandler:
         """Diagnose and store; ``key`` is the idempotency key when the message has no ``id``."""
         message_id = None
         try:
-            message = parse(payload, properties, content_type, max_bytes=self.max_bytes)
+            message = parse(payload, properties, content_type, max_bytes=self.max_bytes,
+                            max_samples=self.max_samples)
             message_id = message.id
             stored_asset = self._call(lambda s: s.get_asset(asset))
-            diagnoser, answer, diagnoses = self._diagnose(message, stored_asset)
-            items = new_diagnoses(diagnoses, answer["results"], message.signals, answer["sampling_rate"],
-                                  answer["model"])
-            when, idempotency_key = message.measured_at, message.id or key
-            recorded = self._call(lambda s: s.record(stored_asset["id"], items, measured_at=when,
-                                                     idempotency_key=idempotency_key))
+            answer, diagnoses, rate = self._diagnose(message, stored_asset)
+            recorded = self._call(lambda s: record_diagnoses(
+                s, stored_asset.id, diagnoses, message.signals, rate, model=answer["model"],
+                measured_at=message.measured_at, idempotency_key=message.id or key,
+                request_hash=request_hash(message.signals, rate, **message.context())))
         except InputError as err:
+            if err.field == "Idempotency-Key":  # the key of a message is its id
+                err.field = "id"
             return refused(asset, err, message_id)
-        stored = recorded.as_dict()
-        answer = {"asset": asset, "id": message_id, "model": answer["model"], "results": answer["results"],
-                  "stored": stored}
-        changes = {} if recorded.replayed else {"opened": recorded.opened, "closed": recorded.closed}
-        return Outcome(asset, answer, None, changes, recorded.open_alarms)
+        answer = {"asset": asset, "id": message_id, **answer, "stored": recorded.model_dump(mode="json")}
+        changes = {} if recorded.replayed else {
+            "opened": _dicts(recorded.alarms_opened), "closed": _dicts(recorded.alarms_closed)}
+        return Outcome(asset, answer, None, changes, _dicts(recorded.open_alarms))
 
-    def _diagnose(self, message: SignalMessage, asset: dict[str, Any]
-                  ) -> tuple[Diagnoser, dict, list[Diagnosis]]:
+    def _diagnose(self, message: SignalMessage, asset: Any) -> tuple[dict[str, Any], list[Diagnosis], float]:
         name = message.model or self.default
         if name not in self.diagnosers:
             raise InputError(f"model: unknown model {name!r}; loaded: {', '.join(self.diagnosers)}", "model")
         diagnoser = self.diagnosers[name]
-        rate = message.sampling_rate if message.sampling_rate is not None else asset.get("sampling_rate")
+        rate = message.sampling_rate if message.sampling_rate is not None else asset.sampling_rate
         if rate is None:
             raise InputError("sampling_rate: required (the message and its asset give none)", "sampling_rate")
-        rpm = message.rpm if message.rpm is not None else asset.get("rpm")
-        bearing = message.bearing if message.bearing is not None else asset.get("bearing")
+        rpm = message.rpm if message.rpm is not None else asset.rpm
+        bearing = message.bearing if message.bearing is not None else asset.bearing
         budget = RequestBudget(self.max_samples, self.max_windows)
         prepared = [
             diagnoser.windows(signal, rate, window=message.window, hop=message.hop, channels=message.channels,
@@ -126,9 +125,8 @@ class MessageHandler:
         context = np.concatenate([w.context for w in prepared])
         probs, _, unknown = diagnoser.predict_windows(x, context, False)
         diagnoses = diagnoser.split(prepared, probs, None, unknown)
-        results = [describe(d) for d in diagnoses]
         model = {"name": diagnoser.name, "version": diagnoser.meta.version}
-        return diagnoser, {"model": model, "results": results, "sampling_rate": float(rate)}, diagnoses
+        return {"model": model, "results": [d.as_dict() for d in diagnoses]}, diagnoses, float(rate)
 
     def _call(self, method: Any) -> Any:
         store = self.store.get()
@@ -154,35 +152,8 @@ def message_key(topic: str, payload: bytes, properties: Mapping[str, str] | None
     return "mqtt:" + digest.hexdigest()[:48]
 
 
-def describe(d: Diagnosis) -> dict[str, Any]:
-    """One signal's verdict in the API's form."""
-    return {
-        "fault_type": d.fault_type,
-        "confidence": round(d.confidence, DECIMALS),
-        "unknown_score": None if d.unknown_score is None else round(float(d.unknown_score), 4),
-        "closest_fault_type": d.closest_fault_type,
-        "type_probabilities": {k: round(v, DECIMALS) for k, v in d.type_probabilities.items()},
-        "label": d.label,
-        "severity": d.severity,
-        "machine": None if d.machine is None else d.machine.describe(),
-    }
-
-
-def new_diagnoses(diagnoses: list[Diagnosis], results: list[dict[str, Any]], signals: list[np.ndarray],
-                  sampling_rate: float, model: dict[str, str]) -> list[NewDiagnosis]:
-    """What to store of each signal's verdict: the answer as sent, and the raw signal's indicators."""
-    out = []
-    for d, result, signal in zip(diagnoses, results, signals, strict=True):
-        machine = result.get("machine") or {}
-        out.append(NewDiagnosis(
-            model_name=model["name"], model_version=model["version"], fault_type=result["fault_type"],
-            label=result["label"], confidence=result["confidence"],
-            type_probabilities=result["type_probabilities"], indicators=indicators(signal, sampling_rate),
-            sampling_rate=sampling_rate, severity=result.get("severity"), unknown_score=d.unknown_score,
-            rpm=machine.get("rpm"), rpm_source=machine.get("rpm_source"),
-            defect_frequencies=machine.get("defect_frequencies_hz"),
-        ))
-    return out
+def _dicts(items: list[Any]) -> list[dict[str, Any]]:
+    return [item.model_dump(mode="json") for item in items]
 
 
 def _reason(url: str | None, err: Exception) -> str:

@@ -146,7 +146,7 @@ class Listener:
     # ------------------------------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         """Connect and handle messages on background threads until :meth:`stop`."""
-        for target, name in ((self._supervise, "mqtt-network"), (self._work, "mqtt-worker")):
+        for target, name in ((self._work, "mqtt-worker"), (self._supervise, "mqtt-network")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -154,9 +154,12 @@ class Listener:
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the message in hand, disconnect (unacknowledged messages stay with the broker)."""
         self._stopping.set()
+        worker, network = self._threads or (None, None)
+        if worker is not None:
+            worker.join(timeout)  # the message in hand is answered and acknowledged first
         self.client.disconnect()
-        for thread in self._threads:
-            thread.join(timeout)
+        if network is not None:
+            network.join(timeout)
         self.state.set_connected(False)
 
     def _client(self) -> paho.Client:
@@ -300,7 +303,7 @@ class Listener:
             return
         self._alarm_polled = time.monotonic()
         try:
-            alarms = self.handler.store.get().alarms("open")
+            alarms = [a.model_dump(mode="json") for a in self.handler.store.get().alarms("open")]
         except Exception as err:  # the database down is reported when a message needs it
             log.debug("alarm watch skipped: %s", err)
             return

@@ -31,6 +31,7 @@ from faultdx.errors import InputError, TooLarge
 RAW_CONTENT_TYPE = "application/octet-stream"
 RAW_PROPERTIES = ("sampling_rate", "rpm")  # a user property among these marks a raw message
 MAX_ID = 200  # as the HTTP Idempotency-Key header
+SLACK_NUMBERS = 1024  # numbers a message may hold besides its samples (rpm, geometry), as over HTTP
 FIELDS = {"signals", "sampling_rate", "rpm", "bearing", "measured_at", "id", "model", "window", "hop",
           "channels"}
 
@@ -50,17 +51,29 @@ class SignalMessage:
     hop: int | None = None
     channels: list[str] | None = field(default=None)
 
+    def context(self) -> dict[str, Any]:
+        """What the measurement is besides its samples and rate (for its request hash)."""
+        return {"rpm": self.rpm, "bearing": None if self.bearing is None else self.bearing.as_request(),
+                "measured_at": None if self.measured_at is None else self.measured_at.isoformat(),
+                "model": self.model, "window": self.window, "hop": self.hop, "channels": self.channels}
+
 
 def parse(payload: bytes, properties: dict[str, str] | None = None, content_type: str | None = None,
-          *, max_bytes: int) -> SignalMessage:
-    """A published payload (and its MQTT 5 user properties / content type) → :class:`SignalMessage`."""
+          *, max_bytes: int, max_samples: int | None = None) -> SignalMessage:
+    """A published payload (and its MQTT 5 user properties / content type) → :class:`SignalMessage`.
+
+    Bounded before decoding, as the HTTP route is: the bytes by ``max_bytes`` and the numbers (counted
+    from the separators, or 4 bytes each when raw) by ``max_samples`` plus a little slack for the context."""
     if len(payload) > max_bytes:
         raise TooLarge(f"body: the message is larger than the limit of {max_bytes} bytes "
                        "(FAULTDX_MAX_BODY_BYTES)", "body")
     properties = properties or {}
-    if content_type == RAW_CONTENT_TYPE or any(k in properties for k in RAW_PROPERTIES):
-        return parse_raw(payload, properties)
-    return parse_json(payload)
+    raw = content_type == RAW_CONTENT_TYPE or any(k in properties for k in RAW_PROPERTIES)
+    numbers = len(payload) // 4 if raw else payload.count(b",") + 1
+    if max_samples is not None and numbers > max_samples + SLACK_NUMBERS:
+        raise TooLarge(f"body: about {numbers} numbers; the budget is {max_samples} samples per request "
+                       "(FAULTDX_MAX_SAMPLES): send less", "body")
+    return parse_raw(payload, properties) if raw else parse_json(payload)
 
 
 def parse_json(payload: bytes) -> SignalMessage:
@@ -108,6 +121,7 @@ def parse_raw(payload: bytes, properties: dict[str, str]) -> SignalMessage:
 def to_arrays(value: Any, name: str = "signals") -> list[np.ndarray]:
     """JSON numbers → float32 arrays: ``[...]`` is one signal, ``[[...], ...]`` a list of signals (each
     rectangular, numbers only, one or two dimensions), refused with a message naming the signal."""
+    # the messages name the signal (signals[1]); the field is ``name``, as the HTTP route's validator says
     if not isinstance(value, list) or not value:
         raise InputError(f"{name}: must be a non-empty list of numbers (one signal) or of signals", name)
     if not isinstance(value[0], list):
@@ -118,12 +132,12 @@ def to_arrays(value: Any, name: str = "signals") -> list[np.ndarray]:
         try:
             array = np.asarray(signal)
         except ValueError as err:  # ragged nesting
-            raise InputError(f"{where}: not a rectangular array of numbers ({err})", where) from None
+            raise InputError(f"{where}: not a rectangular array of numbers ({err})", name) from None
         if array.dtype.kind not in "fiu" or array.size == 0 or _holds_bool(signal):
-            raise InputError(f"{where}: must be a non-empty array of numbers", where)
+            raise InputError(f"{where}: must be a non-empty array of numbers", name)
         if array.ndim not in (1, 2):
             raise InputError(f"{where}: must be [samples] or [channels][samples], got {array.ndim} "
-                             "dimensions", where)
+                             "dimensions", name)
         with np.errstate(over="ignore"):  # out-of-range numbers become inf, refused by the Diagnoser's check
             arrays.append(array.astype(np.float32))
     return arrays

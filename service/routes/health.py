@@ -20,4 +20,8 @@ async def readyz(request: Request) -> JSONResponse:
     models = getattr(request.app.state, "models", None)
     if models is None:
         return JSONResponse({"status": "loading", "models": []}, status_code=503)
-    return JSONResponse({"status": "ready", "models": list(models.models), "default": models.default})
+    body = {"status": "ready", "models": list(models.models), "default": models.default}
+    listener = getattr(request.app.state, "listener", None)
+    if listener is not None:  # the MQTT listener's state (FAULTDX_MQTT_URL): reported, HTTP stays ready
+        body["mqtt"] = listener.status()
+    return JSONResponse(body)
