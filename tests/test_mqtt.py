@@ -255,3 +255,46 @@ def test_kill_9_between_store_and_ack_stores_once(broker, database, model_dir, s
     finally:
         second.terminate()
         assert second.wait(30) == 0
+
+
+def test_alarm_changes_published_and_retained(broker, database, model_dir, subscriber) -> None:
+    url, store = database
+    limits = {"ab": 0.001, "bc": 0.002, "cd": 0.003}  # every measurement lands in zone D: a zone alarm opens
+    store.create_asset(AssetSpec(name="hot-1", zone_limits=limits, alarm_repeat_n=1, alarm_repeat_m=1))
+    listener = start_listener(settings_for(broker, url, model_dir))
+    try:
+        subscriber.publish("faultdx/hot-1/signal", {"signals": signal(), "sampling_rate": RATE})
+        topic, opened, _ = subscriber.next("/alarm")
+        assert topic == "faultdx/hot-1/alarm" and opened["event"] == "opened"
+        zone = next(a for a in opened["open_alarms"] if a["kind"] == "zone")
+        assert zone["level"] == "D" and zone["acknowledged_at"] is None
+        store.acknowledge(zone["id"], "seen by the test")  # acknowledged elsewhere (HTTP, CLI)
+        _, acknowledged, _ = subscriber.next("/alarm", timeout=30)
+        assert acknowledged["event"] == "acknowledged"
+        assert any(a["id"] == zone["id"] and a["acknowledged_at"] for a in acknowledged["open_alarms"])
+        late = Subscriber(broker, "faultdx/hot-1/alarm")  # a dashboard that connects later
+        try:
+            _, state, retained = late.next("/alarm", timeout=10)
+            assert retained and state["event"] == "acknowledged"
+        finally:
+            late.close()
+    finally:
+        listener.stop()
+
+
+def test_mqtt_3_1_1_persistent_session(broker, database, model_dir, subscriber) -> None:
+    url, store = database
+    settings = settings_for(broker, url, model_dir, mqtt_protocol="3.1.1")
+    listener = start_listener(settings)
+    try:
+        subscriber.publish("faultdx/pump-7/signal", {"signals": signal(), "id": "v311-live"})
+        assert subscriber.next("/diagnosis")[1]["id"] == "v311-live"
+    finally:
+        listener.stop()
+    subscriber.publish("faultdx/pump-7/signal", {"signals": signal(seed=5), "id": "v311-away"})
+    back = start_listener(settings)
+    try:
+        assert subscriber.next("/diagnosis")[1]["id"] == "v311-away"
+        assert store.count_diagnoses("pump-7") == 2
+    finally:
+        back.stop()
