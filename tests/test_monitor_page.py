@@ -75,3 +75,32 @@ def test_asset_page_shows_zone_alarms_and_trends(browser, server, artefacts) -> 
     page.screenshot(path=str(artefacts / "assets-page.png"), full_page=True)
     assert not errors, errors
     page.close()
+
+
+def test_asset_page_pages_through_assets_and_shows_the_baseline(browser, server) -> None:  # noqa: F811
+    for i in range(101):
+        httpx.post(server + "/v1/assets", json={"name": f"bulk {i:03d}"}).raise_for_status()
+    httpx.post(server + "/v1/assets", json={"name": "commissioned", "sampling_rate": RATE,
+                                            "rpm": 1797}).raise_for_status()
+    healthy = (np.sin(2 * np.pi * 157 * np.arange(RATE) / RATE)
+               + 0.3 * np.random.default_rng(0).standard_normal(RATE)).tolist()
+    added = httpx.post(server + "/v1/assets/commissioned/baseline", json={"signals": [healthy]}, timeout=60)
+    assert added.status_code == 201, added.text
+    total = len(httpx.get(server + "/v1/assets", params={"limit": 1000}).json()["assets"])
+
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/assets?asset=commissioned")
+    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    rows = page.locator("#asset-table tbody tr")
+    assert rows.count() == 100 and page.locator("#asset-more").is_visible()  # one page of 100
+    page.click("#asset-more")
+    page.wait_for_function(f"document.querySelectorAll('#asset-table tbody tr').length === {total}",
+                           timeout=15_000)
+    assert not page.locator("#asset-more").is_visible()  # the last page
+    assert page.get_attribute("#detail", "data-asset") == "commissioned"
+    assert page.get_attribute("#detail-baseline", "data-recordings") == "1"
+    assert "1 recordings" in page.text_content("#detail-baseline")
+    assert not errors, errors
+    page.close()

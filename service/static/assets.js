@@ -253,8 +253,12 @@ async function start() {
   try {
     const assets = await loadAssets();
     const wanted = new URLSearchParams(location.search).get("asset");
-    const pick = assets.find((a) => a.name === wanted || String(a.id) === wanted)
-      || assets.find((a) => (a.status || {}).open_alarms) || assets[0];
+    const found = assets.find((a) => a.name === wanted || String(a.id) === wanted);
+    if (!found && wanted) {
+      await select(encodeURIComponent(wanted)); // beyond the first page: by name (or id)
+      return;
+    }
+    const pick = found || assets.find((a) => (a.status || {}).open_alarms) || assets[0];
     if (pick) await select(pick.id);
   } catch (err) {
     setStatus(String(err.message || err), false);
