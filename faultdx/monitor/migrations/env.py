@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection :func:`faultdx.monitor.store.upgrade` hands over
+"""Alembic environment: migrations run on the connection :func:`faultdx.monitor.db.upgrade` hands over
 (programmatic only; there is no alembic.ini)."""
 
 from alembic import context
