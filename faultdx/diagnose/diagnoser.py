@@ -38,6 +38,7 @@ import torch
 from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
+from faultdx.diagnose.confidence import load_confidence
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
@@ -100,6 +101,7 @@ class Diagnoser:
         self.path = path
         self.batch_size = batch_size
         self.ood = ood
+        self.confidence = load_confidence(path)  # temperature (and "uncertain" rule) fitted on held-out rigs
         self._slope_channels: dict[str, int] | None = None
         # eager now; _trace may swap in frozen graphs. Features only when the calibration reads them.
         self._calls = NetworkCalls(self.model, self.model.forward_with_slopes,
@@ -402,7 +404,7 @@ class Diagnoser:
         probs, slopes, unknown = [], [], []
         for out in forward_batches(self._calls, x, context, batch_size=self.batch_size, slopes=include_slopes,
                                    features=self._reads_features):
-            probs.append(torch.softmax(out.logits, dim=-1).numpy())
+            probs.append(torch.softmax(out.logits / self.confidence.temperature, dim=-1).numpy())
             if include_slopes:
                 slopes.append({k: v.numpy() for k, v in out.slopes.items()})
             if self.ood is not None:
@@ -426,7 +428,7 @@ class Diagnoser:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
         replaces = self.ood is None or self.ood.replaces_verdict
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name, windows.quality)
+                         self.meta.dataset.name, windows.quality, self.confidence)
 
     def diagnose(
         self,

@@ -25,6 +25,15 @@ import numpy as np
 
 from faultdx.context import MachineContext
 from faultdx.data.base import FAULT_TYPES, type_membership
+from faultdx.diagnose.confidence import (
+    DEFAULT_POLICY,
+    UNCERTAIN,
+    ConfidencePolicy,
+    evidence_level,
+    is_uncertain,
+    sizes_apply,
+    window_agreement,
+)
 from faultdx.diagnose.quality import BAD_SIGNAL, SignalQuality
 from faultdx.ood import UNKNOWN, signal_score, unless_unknown
 
@@ -53,6 +62,7 @@ class Diagnosis:
     unknown_replaces_verdict: bool = True  # the calibration's policy (faultdx.ood.OodCalibration)
     training_rig: str | None = None  # the dataset the model was trained on: what a severity is relative to
     quality: SignalQuality | None = None  # the signal-quality gate's verdict (None: not checked)
+    policy: ConfidencePolicy = DEFAULT_POLICY  # calibration and "uncertain" rule of the model directory
 
     @property
     def bad_signal(self) -> bool:
@@ -110,7 +120,9 @@ class Diagnosis:
         quality gate refused the signal (the network's answer stays in :attr:`closest_fault_type`)."""
         if self.bad_signal:
             return BAD_SIGNAL
-        return UNKNOWN if self.answers_unknown else self.closest_fault_type
+        if self.answers_unknown:
+            return UNKNOWN
+        return UNCERTAIN if is_uncertain(self.type_probabilities, self.policy) else self.closest_fault_type
 
     @property
     def confidence(self) -> float:
@@ -125,21 +137,34 @@ class Diagnosis:
             return BAD_SIGNAL
         if self.answers_unknown:
             return UNKNOWN
+        if self.fault_type == UNCERTAIN:
+            return UNCERTAIN
         members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
         probs = np.where(members, self.probabilities, -1.0)
         return self.classes[int(np.argmax(probs))]
 
     @property
     def severity(self) -> str | None:
-        """Fault size of :attr:`label` (``"0.014 in"``), None for normal or a model without sizes."""
+        """Fault size of :attr:`label` (``"0.014 in"``) where CWRU sizes apply (the CWRU rig; see
+        :func:`~faultdx.diagnose.confidence.sizes_apply`), else the fault type's evidence level (``"high
+        evidence"``); None for normal, unknown, uncertain or a bad signal."""
+        if self.fault_type in ("normal", UNKNOWN, UNCERTAIN, BAD_SIGNAL):
+            return None
         suffix = self.label.rsplit("_", 1)[-1]
-        return f"0.{suffix} in" if self.fault_type != "normal" and suffix.isdigit() else None
+        if suffix.isdigit() and self._sizes_apply:
+            return f"0.{suffix} in"
+        return f"{evidence_level(self.confidence)} evidence"
+
+    @property
+    def _sizes_apply(self) -> bool:
+        return sizes_apply(self.machine, self.training_rig) or (
+            self.machine is None and (self.training_rig or "").lower() == "cwru")
 
     @property
     def evidence(self) -> dict[str, float | str] | None:
         """The defect frequency whose lines carry the verdict (BPFO for outer race, BPFI for inner race,
         2×BSF for a ball), in Hz at the signal's speed; None for normal or without context."""
-        if self.machine is None or self.fault_type in ("normal", UNKNOWN, BAD_SIGNAL):
+        if self.machine is None or self.fault_type in ("normal", UNKNOWN, UNCERTAIN, BAD_SIGNAL):
             return None
         f = self.machine.frequencies()
         name, hz = {"outer_race": ("BPFO", f["bpfo"]), "inner_race": ("BPFI", f["bpfi"]),
@@ -172,6 +197,9 @@ class Diagnosis:
         """How far the severity carries over (a fault size as on the training rig); None without one."""
         if self.severity is None:
             return None
+        if not self.severity.endswith(" in"):
+            return ("evidence level of the fault type (probability >= 0.9 high, >= 0.7 medium); a fault size "
+                    "is given only on the CWRU rig (SKF 6205 at the CWRU motor's speed)")
         return f"fault size as on the training rig ({(self.training_rig or 'unknown').upper()}); rig-specific"
 
     # -- forms -----------------------------------------------------------------------------------------------
@@ -187,6 +215,7 @@ class Diagnosis:
             "confidence": _probability(self.confidence),
             "unknown_score": _score(self.unknown_score),
             "closest_fault_type": self.closest_fault_type,
+            "window_agreement": _agreement(self.window_fault_types, self.fault_type),
             "signal_quality": self.signal_quality,
             "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
             "label": self.label,
@@ -276,6 +305,12 @@ def machine_dict(machine: MachineContext | None, rpm_note: str | None = None) ->
     if machine.rpm_source == "estimated":
         out["rpm_estimate_accuracy"] = rpm_note
     return out
+
+
+def _agreement(window_types: list[str], verdict: str) -> float | None:
+    """Share of the windows answering the signal's verdict (how much the recording's windows agree)."""
+    share = window_agreement(window_types, verdict)
+    return None if share is None else _probability(share)
 
 
 def _probability(value: float) -> float:
