@@ -117,8 +117,7 @@ def show_diagnoses(model: str | Path, files: dict[str, Path]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from faultdx.data.readers import read_signal
-    from faultdx.diagnose import Diagnoser
+    from faultdx.diagnose import Diagnoser, read_for_model
 
     diagnoser = Diagnoser.from_dir(model)
     table = Table(
@@ -128,8 +127,10 @@ def show_diagnoses(model: str | Path, files: dict[str, Path]) -> None:
     for column in ("simulated class", "fault type", "confidence", "class (CWRU size)", "windows", "file"):
         table.add_column(column)
     for label, path in files.items():
-        loaded = read_signal(path, sampling_rate=12000)
-        (result,) = diagnoser.diagnose([loaded.signal], 12000, rpm=EXAMPLE_RPM, bearing="SKF 6205")
-        windows = str(len(result.start))
-        table.add_row(label, result.fault_type, f"{result.confidence:.3f}", result.label, windows, str(path))
+        read = read_for_model(path, diagnoser.channels, sampling_rate=12000)
+        (result,) = diagnoser.diagnose([read.signal], read.sampling_rate, channels=read.row_names,
+                                       rpm=EXAMPLE_RPM, bearing="SKF 6205")
+        row = result.as_row()
+        table.add_row(label, row["fault_type"], f"{row['confidence']:.3f}", row["label"], str(row["windows"]),
+                      str(path))
     Console().print(table)
