@@ -14,7 +14,7 @@ from typing import Any
 
 from faultdx_service.errors import ApiError
 
-from faultdx.context import ContextError, check_rpm
+from faultdx.context import ContextError, RpmRange, check_rpm
 from faultdx.data.bearing import BearingError, BearingGeometry
 from faultdx.data.bearing import parse_bearing as parse_any_bearing
 
@@ -40,6 +40,25 @@ def _checked(check: Callable[[Any, str], Any], value: Any, field: str) -> Any:
 def parse_rpm(rpm: Any, field: str = "rpm") -> float | None:
     """A given shaft speed checked (None stays None: it is estimated from the signal)."""
     return _checked(check_rpm, rpm, field)
+
+
+def parse_speed(rpm: Any, tolerance: Any = None, bounds: Any = None) -> float | RpmRange | None:
+    """The request's speed: ``rpm`` as given, ``rpm`` ± ``rpm_tolerance`` % or ``rpm_range`` as a range the
+    signal refines, or None (estimated); a bad or contradictory value is a 422 naming its field."""
+    if tolerance is not None and rpm is None:
+        raise ApiError(422, "rpm_tolerance: needs rpm (the nominal speed it is a tolerance of)",
+                       "rpm_tolerance")
+    if bounds is not None and rpm is not None:
+        raise ApiError(422, "rpm_range: give either rpm (with rpm_tolerance) or rpm_range, not both",
+                       "rpm_range")
+    try:
+        if tolerance is not None:
+            return RpmRange.from_tolerance(rpm, tolerance)
+        if bounds is not None:
+            return RpmRange.from_bounds(bounds)
+    except ContextError as err:
+        raise context_error(err) from None
+    return parse_rpm(rpm)
 
 
 def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:

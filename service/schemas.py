@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema, field_validator
 
-from faultdx.context import check_rpm
+from faultdx.context import RpmRange, check_rpm
 from faultdx.diagnose import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}, "minItems": 1}
@@ -130,6 +130,14 @@ class DiagnoseRequest(BaseModel):
         default=False, strict=True, description="also return each window's APReLU slopes"
     )
     rpm: float | None = Field(default=None, strict=True, description=RPM_DESCRIPTION, examples=[1797])
+    rpm_tolerance: float | None = Field(
+        default=None, description="with rpm: rpm is a nominal speed known to within this many percent "
+        "(above 0, below 50); the signal refines it", examples=[5],
+    )
+    rpm_range: list[float] | None = Field(
+        default=None, description="[low, high] rpm the shaft speed lies in (instead of rpm); the signal "
+        "refines it", examples=[[1400, 1800]],
+    )
     bearing: Bearing = None
     asset: str | None = Field(
         default=None, max_length=200,
@@ -144,6 +152,20 @@ class DiagnoseRequest(BaseModel):
     @classmethod
     def _check_rpm(cls, value: float | None) -> float | None:
         return rpm_or_none(value)
+
+    @field_validator("rpm_tolerance")
+    @classmethod
+    def _check_tolerance(cls, value: float | None) -> float | None:
+        if value is not None:
+            RpmRange.from_tolerance(1000.0, value)  # the percentage alone; the speed is checked as rpm
+        return value
+
+    @field_validator("rpm_range")
+    @classmethod
+    def _check_range(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None:
+            RpmRange.from_bounds(value)
+        return value
 
 
 class ModelRef(BaseModel):
@@ -177,7 +199,12 @@ class MachineOut(BaseModel):
     """The machine context a verdict was reached with."""
 
     rpm: float
-    rpm_source: str = Field(description="given | estimated (from the signal) | nominal (the model's default)")
+    rpm_source: str = Field(description="given | estimated (from the signal) | refined (a given range or "
+                            "tolerance narrowed by the signal) | nominal (the model's default)")
+    rpm_uncertainty: float | None = Field(default=None, description="one sigma of an estimated or refined "
+                                          "speed, rpm")
+    rpm_ambiguous: bool | None = Field(default=None, description="an octave or sub-harmonic of the "
+                                       "estimated speed explains the signal nearly as well: send rpm")
     bearing: BearingOut
     bearing_source: str = Field(description="given | model (the model's training bearing)")
     defect_frequencies_hz: dict[str, float] = Field(description="shaft, bpfo, bpfi, bsf, ftf")

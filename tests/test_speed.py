@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from faultdx.context.speed import estimate_rpm
 from faultdx.data.catalogue import cwru_files
 from faultdx.data.cwru import read_cwru_file
 from faultdx.data.synthetic import simulate
 from faultdx.paths import data_dir
-from faultdx.context.speed import estimate_rpm
 from tests.data_helpers import missing_data
 
 
@@ -51,3 +51,59 @@ def test_cwru_whole_recordings() -> None:
               for x, e in zip(signals, entries, strict=True)]
     # measured: 33 of the 36 files within ±2 % (results/speed_estimation.json); the rest are 2x-3x errors
     assert np.mean(np.array(errors) <= 0.02) >= 0.85
+
+
+def test_joint_estimate_within_a_range_and_its_uncertainty() -> None:
+    from faultdx.context.joint_speed import estimate_speed
+    from faultdx.data.bearing import SKF_6205
+
+    for label, rpm in (("inner_race", 1797.0), ("outer_race", 900.0), ("normal", 1500.0)):
+        signal = simulate(label, duration_s=1.0, rpm=rpm, seed=5)
+        free = estimate_speed(signal, 12000, bearing=SKF_6205)
+        assert free.rpm == pytest.approx(rpm, rel=0.02), label
+        narrow = estimate_speed(signal, 12000, bearing=SKF_6205, rpm_range=(0.9 * rpm, 1.1 * rpm))
+        assert narrow.rpm == pytest.approx(rpm, rel=0.01), label
+        assert 0 < narrow.uncertainty_rpm < 0.01 * rpm
+        assert narrow.search_range == (0.9 * rpm, 1.1 * rpm)
+
+
+def test_the_odd_lines_decide_between_a_speed_and_its_octave() -> None:
+    from faultdx.context.joint_speed import estimate_speed
+
+    fs, fr = 12000, 20.0
+    t = np.arange(fs) / fs
+    noise = 0.05 * np.random.default_rng(0).standard_normal(fs)
+    even = sum(np.sin(2 * np.pi * k * fr * t) / k for k in range(1, 6))
+    only_20 = estimate_speed(even + noise, fs, rpm_range=(300.0, 3000.0))
+    assert only_20.rpm == pytest.approx(1200.0, rel=0.01) and not only_20.ambiguous
+    odd = sum(0.3 * np.sin(2 * np.pi * k * fr / 2 * t) for k in (1, 3, 5))
+    both = estimate_speed(even + odd + noise, fs, rpm_range=(300.0, 3000.0))
+    assert both.rpm == pytest.approx(600.0, rel=0.01)
+
+
+@pytest.mark.parametrize("make, field", [
+    (lambda r: r.from_tolerance(1500, 0), "rpm_tolerance"),
+    (lambda r: r.from_tolerance(1500, 50), "rpm_tolerance"),
+    (lambda r: r.from_tolerance(1500, -3), "rpm_tolerance"),
+    (lambda r: r.from_bounds([1800, 1400]), "rpm_range"),
+    (lambda r: r.from_bounds([10, 1400]), "rpm_range"),
+    (lambda r: r.from_bounds([1400, 70000]), "rpm_range"),
+    (lambda r: r.from_bounds([1400]), "rpm_range"),
+])
+def test_bad_speed_ranges_name_their_field(make, field) -> None:
+    from faultdx.context import ContextError, RpmRange
+
+    with pytest.raises(ContextError) as caught:
+        make(RpmRange)
+    assert caught.value.field == field
+
+
+def test_a_range_is_refined_from_the_signal() -> None:
+    from faultdx.context import RpmRange, resolve_context
+    from faultdx.data.bearing import SKF_6205
+
+    signal = simulate("inner_race", duration_s=1.0, rpm=1750.0, seed=1)[None]
+    machine = resolve_context(signal, 12000, rpm=RpmRange.from_tolerance(1700, 10), bearing=None,
+                              default_bearing=SKF_6205)
+    assert machine.rpm_source == "refined" and machine.rpm == pytest.approx(1750.0, rel=0.01)
+    assert machine.describe()["rpm_uncertainty"] > 0

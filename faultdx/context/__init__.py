@@ -8,11 +8,13 @@ from faultdx.context.machine import (
     CONTEXT_FIELDS,
     ContextError,
     MachineContext,
+    RpmRange,
     check_bearing,
     check_rpm,
     resolve_context,
 )
 
 __all__ = [
-    "CONTEXT_FIELDS", "ContextError", "MachineContext", "check_bearing", "check_rpm", "resolve_context",
+    "CONTEXT_FIELDS", "ContextError", "MachineContext", "RpmRange", "check_bearing", "check_rpm",
+    "resolve_context",
 ]

@@ -85,12 +85,12 @@ class SignalQuality:
         return {"ok": self.ok, "problems": [p.as_dict() for p in self.problems]}
 
 
-def check_signal(signal: Any, sampling_rate: float, rpm: float | None = None,
-                 bearing: Any = None) -> SignalQuality:
+def check_signal(signal: Any, sampling_rate: float, rpm: Any = None, bearing: Any = None) -> SignalQuality:
     """Check ``signal`` (``[T]`` or ``[C, T]``) sampled at ``sampling_rate`` Hz for broken measurements.
 
-    ``rpm`` (when known) sets the shortest useful length (two revolutions). ``bearing`` is accepted for the
-    interfaces' sake and not needed: a working sensor on a machine shows lines whatever the bearing.
+    ``rpm`` (when known; of a speed range, its low end) sets the shortest useful length (two
+    revolutions). ``bearing`` is accepted for the interfaces' sake and not needed: a working sensor on a
+    machine shows lines whatever the bearing.
     Time and memory are linear in the number of samples.
     """
     del bearing
@@ -102,13 +102,13 @@ def check_signal(signal: Any, sampling_rate: float, rpm: float | None = None,
     return SignalQuality(tuple(problems))
 
 
-def check_windows(windows: Any, sampling_rate: float, rpm: float | None = None) -> SignalQuality:
+def check_windows(windows: Any, sampling_rate: float, rpm: Any = None) -> SignalQuality:
     """The gate on already-framed windows ``[N, C, W]`` (``/v2``), laid end to end per channel."""
     x = np.asarray(windows, dtype=np.float64)
     return check_signal(x.transpose(1, 0, 2).reshape(x.shape[1], -1), sampling_rate, rpm=rpm)
 
 
-def check_channel(x: np.ndarray, rate: float, rpm: float | None = None, channel: int = 0) -> list[Problem]:
+def check_channel(x: np.ndarray, rate: float, rpm: Any = None, channel: int = 0) -> list[Problem]:
     """The problems of one 1-D channel (see :func:`check_signal`)."""
     found = _too_short(x, rate, rpm) or _non_finite(x)
     if found:
@@ -122,11 +122,12 @@ def check_channel(x: np.ndarray, rate: float, rpm: float | None = None, channel:
     return [Problem(kind, channel, message) for kind, message in filter(None, checks)]
 
 
-def _too_short(x: np.ndarray, rate: float, rpm: float | None) -> tuple[str, str] | None:
+def _too_short(x: np.ndarray, rate: float, rpm: Any) -> tuple[str, str] | None:
     seconds = x.size / rate
     needed = max(MIN_SECONDS, MIN_SAMPLES / rate)
-    if rpm:
-        needed = max(needed, MIN_REVOLUTIONS * 60.0 / rpm)
+    slowest = getattr(rpm, "low", rpm)  # a speed range (faultdx.context.RpmRange): its slowest speed
+    if isinstance(slowest, (int, float)) and math.isfinite(slowest) and slowest > 0:
+        needed = max(needed, MIN_REVOLUTIONS * 60.0 / slowest)
     if seconds < needed:
         return "too_short", (f"{x.size} samples = {seconds:.3g} s at {rate:g} Hz; at least {needed:.3g} s "
                              "are needed (0.1 s, 256 samples and two shaft revolutions)")

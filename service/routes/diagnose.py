@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
-from faultdx_service.machine import parse_bearing, parse_rpm, rpm_accuracy
+from faultdx_service.machine import parse_bearing, parse_rpm, parse_speed, rpm_accuracy
 from faultdx_service.monitoring import StoreDep, call, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
@@ -32,6 +32,7 @@ from faultdx_service.telemetry import DIAGNOSES, WINDOWS
 from faultdx_service.uploads import UploadField, read_upload
 from starlette.concurrency import run_in_threadpool
 
+from faultdx.context import RpmRange
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget, Windows, check_sampling_rate
 from faultdx.errors import InputError
@@ -53,7 +54,7 @@ class DiagnoseInput:
     hop: int | None = None
     channels: Sequence[str] | None = None
     include_slopes: bool = False
-    rpm: float | None = None
+    rpm: float | RpmRange | None = None
     bearing: BearingGeometry | None = None
     field: str = "signals"
 
@@ -80,7 +81,8 @@ async def diagnose(
     rate = body.sampling_rate if body.sampling_rate is not None else context.get("sampling_rate")
     if rate is None:
         raise ApiError(422, "sampling_rate: required (the request and its asset give none)", "sampling_rate")
-    rpm = body.rpm if body.rpm is not None else context.get("rpm")
+    speed_given = any(v is not None for v in (body.rpm, body.rpm_tolerance, body.rpm_range))
+    rpm = parse_speed(body.rpm, body.rpm_tolerance, body.rpm_range) if speed_given else context.get("rpm")
     bearing = body.bearing if body.bearing is not None else context.get("bearing")
     inputs = DiagnoseInput(body.signals, rate, body.window, body.hop, body.channels, body.include_slopes,
                            rpm, parse_bearing(bearing))
