@@ -96,12 +96,12 @@ def _answers(reference: Reference, part: Part, method: str, level: str) -> list[
         return [t for s in _slices(len(part.types)) for t in
                 [FAULT_TYPES[int(part.types[s].mean(axis=0).argmax())]] * (s.stop - s.start)]
     if level == "window":
-        return judge(reference, part.features, part.types, method).window_fault_types
+        return judge(reference, part.features, part.types, method, part.rpm).window_fault_types
     out = []
     for s in _slices(len(part.types)):
         piece = WindowFeatures(part.features.evidence[s], None if part.features.embedding is None
                                else part.features.embedding[s])
-        out += [judge(reference, piece, part.types[s], method).fault_type] * (s.stop - s.start)
+        out += [judge(reference, piece, part.types[s], method, part.rpm).fault_type] * (s.stop - s.start)
     return out
 
 
@@ -123,13 +123,14 @@ def evaluate_rig(diagnoser: Diagnoser, datasets: tuple[str, ...]) -> dict[str, A
             faulty.append(featurise(diagnoser, rec.signal, rec.sampling_rate, rec.rpm, rec.label))
     if not healthy or not faulty:
         return {"skipped": f"{len(healthy)} healthy, {len(faulty)} faulty recordings present"}
-    per_speed = score(Reference.fit([h[0].features for h in healthy]), [h[1] for h in healthy] + faulty)
+    per_speed = score(Reference.fit([h[0].features for h in healthy], [h[0].rpm for h in healthy]),
+                      [h[1] for h in healthy] + faulty)
     one_speed = {}
     for i, (first, second) in enumerate(healthy):
         if len(healthy) == 1:  # one healthy recording: its first half is the baseline
-            reference, judged = Reference.fit([first.features]), [second]
+            reference, judged = Reference.fit([first.features], [first.rpm]), [second]
         else:
-            reference = Reference.fit([first.features, second.features])
+            reference = Reference.fit([first.features, second.features], [first.rpm])
             judged = [p for j, h in enumerate(healthy) if j != i for p in h]
         one_speed[f"{first.rpm:g}"] = score(reference, judged + faulty)
     keys = ("healthy_normal", "fault_recall", "type_accuracy")

@@ -126,3 +126,16 @@ def test_the_judgement_calls_its_own_baseline_normal_and_a_shifted_one_not() -> 
     lines = judge(reference, moved, probs, "evidence")
     assert lines.distance > 1 and lines.fault_type == "outer_race"  # the lines name it
     assert judge(reference, same, probs, "evidence").fault_type == "normal"
+
+
+def test_the_speed_aware_judgement_uses_the_features_only_at_a_speed_the_baseline_covers() -> None:
+    rng = np.random.default_rng(1)
+    base = [WindowFeatures(rng.normal(0, 0.3, (40, 3)), rng.normal(0, 1, (40, 8)))]
+    reference = Reference.fit(base, [1200.0])
+    probs = np.tile([0.1, 0.1, 0.7, 0.1], (20, 1))
+    shifted = WindowFeatures(rng.normal(0, 0.3, (20, 3)), rng.normal(0, 1, (20, 8)) + 6.0)  # features moved
+    near = judge(reference, shifted, probs, "speed_aware", rpm=1190.0)
+    assert near.method == "speed_aware:mahalanobis" and near.fault_type == "inner_race"
+    far = judge(reference, shifted, probs, "speed_aware", rpm=600.0)  # lines unchanged: normal
+    assert far.method == "speed_aware:evidence" and far.fault_type == "normal"
+

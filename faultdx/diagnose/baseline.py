@@ -19,6 +19,9 @@ Judgements (``METHODS``; the service uses :data:`DEFAULT_METHOD`, chosen by ``be
   recording scored by a fit on the other halves); deviates above :data:`MAHALANOBIS_RATIO`; its fault type
   is the network's most probable fault.
 - ``both`` / ``either``: deviates when both / either of the above say so.
+- ``speed_aware``: ``mahalanobis`` when a baseline recording was measured within :data:`SPEED_TOLERANCE` of
+  the signal's speed (the network's features move with the speed it is told), else ``evidence`` (line levels
+  at the defect orders carry across speeds).
 
 A measurement (signal) deviates when the median of its windows' scores over the method's threshold —
 its ``distance`` — is above 1; then its fault type is the most common one of its deviating windows,
@@ -38,8 +41,9 @@ from faultdx.baselines.envelope import EnvelopeReference
 from faultdx.data.base import FAULT_TYPES
 
 FAMILIES = FAULT_TYPES[1:]  # ball, inner_race, outer_race: the order of EnvelopeReference.evidence
-METHODS = ("evidence", "mahalanobis", "both", "either")
-DEFAULT_METHOD = "mahalanobis"
+METHODS = ("evidence", "mahalanobis", "both", "either", "speed_aware")
+DEFAULT_METHOD = "speed_aware"
+SPEED_TOLERANCE = 0.1  # a baseline recording covers speeds within ±10 % of its own
 # thresholds on a measurement's median window score, set on the rigs of bench/baseline_eval.py
 EVIDENCE_Z = 1.5  # robust z of a defect family's log line level
 MAHALANOBIS_RATIO = 0.45  # times the 99th-percentile distance of held-out baseline windows
@@ -102,6 +106,7 @@ class Reference:
 
     recordings: int
     windows: int
+    speeds: tuple[float, ...]  # rpm of the recordings that state one
     median: np.ndarray  # [3] per family
     spread: np.ndarray  # [3] 1.4826 · MAD, floored
     mean: np.ndarray | None = None  # [D]
@@ -109,8 +114,8 @@ class Reference:
     scale: float | None = None  # the baseline's own 99th-percentile Mahalanobis distance
 
     @classmethod
-    def fit(cls, recordings: Sequence[WindowFeatures]) -> Reference:
-        """From the features of every baseline recording (at least one window in all)."""
+    def fit(cls, recordings: Sequence[WindowFeatures], speeds: Sequence[float | None] = ()) -> Reference:
+        """From the features of every baseline recording (at least one window in all) and their rpm."""
         merged = WindowFeatures.concat(recordings)
         evidence = merged.evidence
         if len(evidence) == 0:
@@ -121,7 +126,14 @@ class Reference:
         if merged.embedding is not None and len(merged.embedding) >= 4:
             mean, precision = _gaussian(merged.embedding)
             scale = _held_out_scale([r.embedding for r in recordings])
-        return cls(len(recordings), len(evidence), median, spread, mean, precision, scale)
+        known = tuple(float(v) for v in speeds if v is not None)
+        return cls(len(recordings), len(evidence), known, median, spread, mean, precision, scale)
+
+    def covers(self, rpm: float | None) -> bool:
+        """Whether a baseline recording was measured near ``rpm`` (unknown speeds: only an unknown rpm)."""
+        if rpm is None or not self.speeds:
+            return rpm is None
+        return any(abs(rpm - s) <= SPEED_TOLERANCE * s for s in self.speeds)
 
     def evidence_scores(self, features: WindowFeatures) -> np.ndarray:
         """``[N, 3]`` robust z of each family's level (positive: more line than the baseline has)."""
@@ -160,11 +172,16 @@ class Judgement:
 
 
 def judge(reference: Reference, features: WindowFeatures, type_probabilities: np.ndarray,
-          method: str = DEFAULT_METHOD) -> Judgement:
-    """Judge windows (``features``; the network's fault-type probabilities ``[N, 4]`` in FAULT_TYPES order
-    name the fault of a window the embedding flags) against ``reference``."""
+          method: str = DEFAULT_METHOD, rpm: float | None = None) -> Judgement:
+    """Judge windows (``features``, measured at ``rpm``; the network's fault-type probabilities ``[N, 4]`` in
+    FAULT_TYPES order name the fault of a window the embedding flags) against ``reference``."""
     if method not in METHODS:
         raise ValueError(f"method: one of {', '.join(METHODS)}; got {method!r}")
+    if method == "speed_aware":
+        chosen = "mahalanobis" if reference.covers(rpm) and reference.mean is not None else "evidence"
+        verdict = judge(reference, features, type_probabilities, chosen, rpm)
+        return Judgement(f"speed_aware:{chosen}", verdict.recordings, verdict.window_fault_types,
+                         verdict.distance, verdict.candidates)
     z = reference.evidence_scores(features)
     by_lines = z.max(axis=1) / EVIDENCE_Z
     line_type = [FAMILIES[k] for k in z.argmax(axis=1)]

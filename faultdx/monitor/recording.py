@@ -133,13 +133,15 @@ def judge_signals(
     stored = store.baseline_features(asset_id)
     if not stored:
         return [no_baseline() for _ in signals]
-    if any(model != diagnoser.name for model, _ in stored):
+    if any(model != diagnoser.name for model, _, _ in stored):
         return [no_baseline(f"the baseline was recorded with model {stored[0][0]!r}") for _ in signals]
-    reference = Reference.fit([WindowFeatures.from_json(features) for _, features in stored])
+    reference = Reference.fit([WindowFeatures.from_json(features) for _, _, features in stored],
+                              [rpm for _, rpm, _ in stored])
     out = []
     for d, signal in zip(diagnoses, signals, strict=True):
         machine = d.machine
         features, _ = signal_features(diagnoser, signal, sampling_rate, bearing=None if machine is None else
                                       machine.bearing, rpm=None if machine is None else machine.rpm)
-        out.append(judge(reference, features, d.window_type_probabilities).as_dict())
+        rpm = None if machine is None else machine.rpm
+        out.append(judge(reference, features, d.window_type_probabilities, rpm=rpm).as_dict())
     return out

@@ -190,10 +190,11 @@ class Store:
         with self._tx() as s:
             return crud.baseline_out(s, crud.find_asset(s, ref))
 
-    def baseline_features(self, ref: str | int) -> list[tuple[str, dict[str, Any]]]:
-        """The stored ``(model name, features)`` of every recording of an asset's baseline (for judging)."""
+    def baseline_features(self, ref: str | int) -> list[tuple[str, float | None, dict[str, Any]]]:
+        """The stored ``(model name, rpm, features)`` of every recording of an asset's baseline."""
         with self._tx() as s:
-            return [(r.model_name, r.features) for r in crud.baseline_rows(s, crud.find_asset(s, ref).id)]
+            return [(r.model_name, r.rpm, r.features)
+                    for r in crud.baseline_rows(s, crud.find_asset(s, ref).id)]
 
     def clear_baseline(self, ref: str | int) -> int:
         """Remove an asset's baseline; how many recordings it held."""
