@@ -15,6 +15,7 @@ from faultdx.data.registry import get_dataset
 from faultdx.data.synthetic import random_machine, simulate, simulate_machine
 from faultdx.data.windows import frame, standardize
 from faultdx.diagnose import Diagnoser
+from faultdx.diagnose.models import is_built_in
 from faultdx.modeldir import CheckpointError, save_model_dir
 from tests.data_helpers import missing_data
 
@@ -153,3 +154,14 @@ def test_an_unknown_model_kind_is_a_checkpoint_error_naming_the_kinds(tmp_path) 
     save_model_dir(tmp_path / "odd", loaded.model, {**meta, "model": {**meta["model"], "kind": "odd"}})
     with pytest.raises(CheckpointError, match="unknown model kind 'odd'.*resnet1d, envelope"):
         Diagnoser.from_dir(tmp_path / "odd")
+
+
+def test_a_model_directory_named_envelope_shadows_the_built_in(tmp_path, monkeypatch) -> None:
+    loaded = load_envelope(window=2048)
+    save_model_dir(tmp_path / ENVELOPE_NAME, loaded.model, loaded.meta.model_dump(mode="json"))
+    monkeypatch.setenv("FAULTDX_MODELS", str(tmp_path))
+    assert not is_built_in(ENVELOPE_NAME)
+    diagnoser = Diagnoser.from_dir(ENVELOPE_NAME)
+    assert diagnoser.path == tmp_path / ENVELOPE_NAME and diagnoser.window == 2048
+    monkeypatch.setenv("FAULTDX_MODELS", str(tmp_path / "none"))
+    assert is_built_in(ENVELOPE_NAME) and Diagnoser.from_dir(ENVELOPE_NAME).path is None
