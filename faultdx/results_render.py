@@ -470,7 +470,7 @@ def render_baseline(payload: dict[str, Any]) -> str:
     """Per rig and variant: healthy windows called normal / fault recall (%) per judgement (each window
     counted with its measurement's answer), and whether the default judgement meets the goal."""
     d = payload["data"]
-    methods = ["network", "evidence", "mahalanobis", "both", "either"]
+    methods = ["network", "evidence", "mahalanobis", "both", "either", "speed_aware"]
     head = " | ".join(f"{m}{' (default)' if m == d['default_method'] else ''}" for m in methods)
     rows = [f"| rig | variant | {head} | goal (healthy / recall) |",
             "|---|---|" + "---|" * (len(methods) + 1)]
