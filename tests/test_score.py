@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -99,7 +100,7 @@ def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
     contexts = read_sidecar(sidecar)
     for f in files:
         row = score_file(diagnoser, Job(str(f.path), **contexts[str(f.path)]))
-        assert set(row) == set(SCHEMA.names) and row["error"] is None, row
+        assert set(row) == {*SCHEMA.names, "_record"} and row["error"] is None, row
         assert row["sha256"] == hashlib.sha256(f.path.read_bytes()).hexdigest()
         fault_type = f.label.split("_0")[0]
         assert row["closest_fault_type"] == fault_type, (f.path.name, row)
@@ -119,7 +120,8 @@ def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
         if signal is not None:  # the monitor's indicators of the very signal diagnosed
             assert {k: row[k] for k in indicators(signal, RATE).as_dict()} == pytest.approx(
                 indicators(signal, RATE).as_dict())
-        assert sum(row[f"p_{t}"] for t in ("normal", "ball", "inner_race", "outer_race")) == pytest.approx(1)
+        p_sum = sum(row[f"p_{t}"] for t in ("normal", "ball", "inner_race", "outer_race"))
+        assert p_sum == pytest.approx(1, abs=4e-6)  # each rounded to 6 decimals (Diagnosis.as_row)
         assert row["p_" + row["closest_fault_type"]] == row["confidence"]
         mtime = datetime.fromtimestamp(f.path.stat().st_mtime, timezone.utc)
         assert row["measured_at"] == mtime
@@ -199,6 +201,19 @@ def test_parts_merge_into_one_table_each_file_once(tmp_path):
         done_files(tmp_path / "other.parquet")
 
 
+def test_a_table_of_an_older_faultdx_merges_with_its_new_columns_null(tmp_path):
+    out = tmp_path / "r.parquet"
+    older = SCHEMA.remove(SCHEMA.get_field_index("evidence_hz")).remove(SCHEMA.get_field_index("signal_ok"))
+    pq.write_table(pa.Table.from_pylist([{"file": "/old", "windows": 3}], schema=older), out)
+    sink = ResultSink(out)
+    sink.add(dict.fromkeys(SCHEMA.names) | {"file": "/new", "windows": 4, "signal_ok": True})
+    sink.merge()
+    table = pq.read_table(out)
+    assert table.schema == SCHEMA
+    rows = {r["file"]: r for r in table.to_pylist()}
+    assert rows["/old"]["windows"] == 3 and rows["/old"]["signal_ok"] is None and rows["/new"]["signal_ok"]
+
+
 def test_a_killed_run_resumes_where_it_stopped(archive, tmp_path):
     folder, sidecar, _ = archive
     out = tmp_path / "scores.parquet"
@@ -262,7 +277,7 @@ def run(*args: str):
     [
         (["--rpm", "-5"], "--rpm", "shaft speed"),
         (["--bearing", "SKF 9999"], "--bearing", "unknown bearing"),
-        (["--bearing", "{oops"], "--bearing", "not a JSON object"),
+        (["--bearing", "{oops"], "--bearing", "not a valid JSON object"),
         (["--rate", "10"], "--rate", "sampling_rate"),
         (["--workers", "0"], "--workers", "positive"),
         (["--engine", "spark"], "--engine", "local, ray"),

@@ -1,7 +1,7 @@
 """Batch scoring of recording archives: every file becomes one row of a Parquet table.
 
     files / folders / globs + machine context (sidecar table or flags)                      (.inputs)
-      → read (:mod:`faultdx.data.readers`) → :class:`~faultdx.diagnose.Diagnoser` → one row   (.rows)
+      → read_for_model → :class:`~faultdx.diagnose.Diagnoser` → ``Diagnosis.as_row()``    (.rows)
       → part files of a few hundred rows → one Parquet table, merged atomically at the end    (.sink)
 
 Every file is scored by :func:`score_file`, whichever engine runs it (:mod:`.engines`: a local process pool,
@@ -23,7 +23,6 @@ from faultdx.score.inputs import (
     check_context,
     discover,
     file_key,
-    parse_bearing,
     plan,
     read_sidecar,
 )
@@ -34,6 +33,6 @@ from faultdx.score.sink import MERGE_ROWS, PART_ROWS, PART_SECONDS, ResultSink, 
 __all__ = [
     "ENGINES", "MERGE_ROWS", "PART_ROWS", "PART_SECONDS", "SCHEMA", "SIDECAR_FIELDS", "Engine", "Job",
     "RayScorer", "ResultSink", "ScoreInputError", "ScoreSummary", "check_context", "discover", "done_files",
-    "file_key", "history_recorder", "load_diagnoser", "parse_bearing", "parts_dir", "plan", "read_sidecar",
+    "file_key", "history_recorder", "load_diagnoser", "parts_dir", "plan", "read_sidecar",
     "rows_to_table", "score_archive", "score_file", "run_local", "run_ray",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 import pyarrow as pa
 
 from faultdx.score.inputs import Job
-from faultdx.score.rows import load_diagnoser, rows_to_table, score_file
+from faultdx.score.rows import WITH_RECORD, load_diagnoser, rows_to_table, score_file
 
 RAY_CHUNK = 20_000  # files per Ray Dataset: the job list of one chunk sits in the object store
 RAY_BATCH = 2  # files per map_batches call: rows stream back soon and actors stay evenly loaded
@@ -91,7 +91,8 @@ class RayScorer:
         self.diagnoser = load_diagnoser(model)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        return rows_to_table([score_file(self.diagnoser, Job(**job)) for job in batch.to_pylist()])
+        rows = [score_file(self.diagnoser, Job(**job)) for job in batch.to_pylist()]
+        return rows_to_table(rows, WITH_RECORD)  # the history's record travels back with the row
 
 
 def run_ray(jobs: Iterable[Job], model: str, workers: int | None, address: str | None = None

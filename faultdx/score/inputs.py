@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import glob
-import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -82,26 +81,11 @@ def discover(paths: Iterable[str | Path], exclude: Iterable[str | Path] = ()) ->
                     yield key
 
 
-def parse_bearing(text: str, field: str = "bearing"):
-    """A catalogue name, or a geometry object as JSON text → a checked bearing geometry."""
-    from faultdx.context import ContextError, check_bearing
-
-    value: Any = text
-    if text.lstrip().startswith("{"):
-        try:
-            value = json.loads(text)
-        except ValueError as err:
-            raise ScoreInputError(f"{field}: not a JSON object ({err})", field) from None
-    try:
-        return check_bearing(value, field)
-    except ContextError as err:
-        raise ScoreInputError(str(err), field) from None
-
-
 def check_context(asset: Any = None, rpm: Any = None, bearing: Any = None, rate: Any = None,
                   measured_at: Any = None, where: str = "") -> dict[str, Any]:
     """Validated machine-context values (None where not given); errors name ``where`` + the field."""
     from faultdx.context import ContextError, check_rpm
+    from faultdx.data.bearing import BearingError, parse_bearing
     from faultdx.diagnose import DiagnoseInputError, check_sampling_rate
 
     out: dict[str, Any] = dict.fromkeys(SIDECAR_FIELDS)
@@ -120,7 +104,7 @@ def check_context(asset: Any = None, rpm: Any = None, bearing: Any = None, rate:
     if _given(bearing):
         try:
             parse_bearing(str(bearing))
-        except ScoreInputError as err:
+        except BearingError as err:
             raise ScoreInputError(f"{where}{err}", "bearing") from None
         out["bearing"] = str(bearing)
     if _given(measured_at):

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pyarrow as pa
 
 from faultdx.data.readers import file_bytes
 from faultdx.errors import InputError
-from faultdx.score.inputs import Job, ScoreInputError, as_utc, parse_bearing
+from faultdx.score.inputs import Job, ScoreInputError, as_utc
 
 if TYPE_CHECKING:
     from faultdx.diagnose import Diagnoser
@@ -39,9 +39,14 @@ SCHEMA = pa.schema([
     ("p_outer_race", pa.float64()),
     ("unknown_score", pa.float64()),  # None from a model without an unknown-condition calibration
     ("unknown_flag", pa.bool_()),  # score above 1; the verdict says unknown only if the calibration says so
+    ("signal_ok", pa.bool_()),  # the signal-quality gate passed (faultdx.diagnose.quality)
+    ("signal_problems", pa.string()),  # what it found, comma-separated (flat, clipped, dropout, ...)
     ("rpm", pa.float64()),
-    ("rpm_source", pa.string()),  # given | estimated
+    ("rpm_source", pa.string()),  # given | estimated | nominal
     ("bearing", pa.string()),
+    ("bearing_source", pa.string()),
+    ("evidence", pa.string()),  # the defect line the spectrum shows most strongly (bpfo, bpfi, bsf)
+    ("evidence_hz", pa.float64()),
     ("rms", pa.float64()),  # condition indicators of the diagnosed channel (faultdx.monitor.indicators)
     ("peak", pa.float64()),
     ("crest_factor", pa.float64()),
@@ -51,6 +56,9 @@ SCHEMA = pa.schema([
     ("model_version", pa.string()),
     ("error", pa.string()),
 ])
+WITH_RECORD = SCHEMA.append(pa.field("_record", pa.string()))  # rows in flight: the history's record too
+HINTS = {"sampling_rate": "it in the sidecar's `rate` column or with --rate",
+         "channel": "a file holding only the model's channel"}
 
 
 def load_diagnoser(model: str | Path) -> Diagnoser:
@@ -64,7 +72,14 @@ def load_diagnoser(model: str | Path) -> Diagnoser:
 
 
 def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
-    """The row of one file. Never raises for a bad file: its ``error`` says what went wrong."""
+    """The row of one file. Never raises for a bad file: its ``error`` says what went wrong.
+
+    The file is read by :func:`faultdx.diagnose.reading.read_for_model` (as ``faultdx diagnose`` and the
+    uploads read it) from the bytes of a regular file within the size budget; the row is the diagnosis' own
+    :meth:`~faultdx.diagnose.Diagnosis.as_row` plus the file's identity and indicators. ``_record`` (not a
+    column) carries :meth:`~faultdx.diagnose.Diagnosis.as_record` to the asset history."""
+    from faultdx.diagnose.reading import read_for_model
+
     row: dict[str, Any] = dict.fromkeys(SCHEMA.names)
     row.update(file=job.file, asset=job.asset, rate=job.rate, model=diagnoser.name,
                model_version=diagnoser.meta.version)
@@ -73,9 +88,10 @@ def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
                               datetime.fromtimestamp(os.stat(job.file).st_mtime, timezone.utc))
         data = file_bytes(job.file)  # a regular file within the size budget, else an error row (no read)
         row["sha256"] = hashlib.sha256(data).hexdigest()
-        signal, rate = _read(diagnoser, job, data)
-        bearing = None if job.bearing is None else parse_bearing(job.bearing)
-        [d] = diagnoser.diagnose([signal], rate, rpm=job.rpm, bearing=bearing)
+        read = read_for_model(data, diagnoser.channels, filename=Path(job.file).name, sampling_rate=job.rate,
+                              hints=HINTS)
+        [d] = diagnoser.diagnose([read.signal], read.sampling_rate, channels=read.row_names, rpm=job.rpm,
+                                 bearing=check_bearing(job.bearing))
     except OSError as err:
         row["error"] = f"cannot read the file ({err.strerror or err})"
         return row
@@ -87,44 +103,18 @@ def score_file(diagnoser: Diagnoser, job: Job) -> dict[str, Any]:
         return row
     from faultdx.monitor.indicators import indicators
 
-    machine = d.machine
-    unknown = d.unknown_score
-    verdict = {"normal": "healthy", "unknown": "unknown"}.get(d.fault_type, "fault")
-    row.update(
-        rate=rate, duration_s=signal.shape[-1] / rate, windows=len(d.start), verdict=verdict,
-        fault_type=d.fault_type, closest_fault_type=d.closest_fault_type, label=d.label,
-        severity=d.severity, confidence=float(d.confidence),
-        **{f"p_{name}": p for name, p in d.type_probabilities.items()},
-        unknown_score=None if unknown is None else float(unknown), unknown_flag=d.is_unknown,
-        rpm=None if machine is None else machine.rpm,
-        rpm_source=None if machine is None else machine.rpm_source,
-        bearing=None if machine is None else machine.bearing.name or "custom",
-        **indicators(signal[0], rate).as_dict(),
-    )
+    signal, rate = read.signal, read.sampling_rate
+    row.update(d.as_row(), rate=rate, duration_s=signal.shape[-1] / rate,
+               **indicators(signal[0], rate).as_dict(), _record=json.dumps(d.as_record()))
     return row
-
-
-def _read(diagnoser: Diagnoser, job: Job, data: bytes) -> tuple[np.ndarray, float]:
-    """The file's signal for the model's channel(s) and its rate, as ``faultdx diagnose`` reads it."""
-    from faultdx.data.readers import SignalFileError, read_signal
-
-    name = Path(job.file).name
-    default = diagnoser.channels[0] if len(diagnoser.channels) == 1 else None
-    signal_file = read_signal(data, filename=name, sampling_rate=job.rate, default_channel=default)
-    if default is not None and signal_file.signal.shape[0] > 1:
-        raise SignalFileError(f"{name}: no channel {default!r}; channels: {', '.join(signal_file.channels)}")
-    if signal_file.sampling_rate is None:
-        raise SignalFileError(f"{name} does not state its sampling rate: give it in the sidecar's `rate` "
-                              "column or with --rate")
-    return signal_file.signal, float(signal_file.sampling_rate)
 
 
 def history_recorder(store: Any, assets: Iterable[str]) -> Callable[[dict[str, Any]], None]:
     """``row → None`` storing every diagnosed row in the asset history of ``store``
-    (:class:`faultdx.monitor.store.Store`), measured at the row's ``measured_at``. Every asset must exist
-    (:class:`ScoreInputError` otherwise). A file stored twice (a resumed run) is stored once: the key is the
-    asset and the file's hash."""
-    from faultdx.data.base import FAULT_TYPES
+    (:class:`faultdx.monitor.store.Store`), measured at the row's ``measured_at``: the diagnosis' record
+    (:meth:`~faultdx.diagnose.Diagnosis.as_record`, carried by the row) with the row's indicators. Every asset
+    must exist (:class:`ScoreInputError` otherwise). A file stored twice (a resumed run) is stored once: the
+    key is the asset, the file's hash and the model."""
     from faultdx.monitor.indicators import Indicators
     from faultdx.monitor.store import NewDiagnosis
 
@@ -139,20 +129,30 @@ def history_recorder(store: Any, assets: Iterable[str]) -> Callable[[dict[str, A
     def record(row: dict[str, Any]) -> None:
         if row["error"] is not None:
             return
+        fields = json.loads(row["_record"])
+        fields.pop("signal_quality", None)  # in the answer and the table, not a history column
         item = NewDiagnosis(
-            model_name=row["model"], model_version=row["model_version"], fault_type=row["fault_type"],
-            label=row["label"], confidence=row["confidence"],
-            type_probabilities={t: row[f"p_{t}"] for t in FAULT_TYPES},
-            indicators=Indicators(**{k: row[k] for k in Indicators.__dataclass_fields__}),
-            sampling_rate=row["rate"], severity=row["severity"], unknown_score=row["unknown_score"],
-            rpm=row["rpm"], rpm_source=row["rpm_source"],
+            model_name=row["model"], model_version=row["model_version"], sampling_rate=row["rate"],
+            indicators=Indicators(**{k: row[k] for k in Indicators.__dataclass_fields__}), **fields,
         )
         asset_id = ids[row["asset"]]
+        measured = f"{row['sha256']}:{row['model']}:{row['model_version']}"
         store.record(asset_id, [item], measured_at=row["measured_at"],
-                     idempotency_key=f"score:{asset_id}:{row['sha256']}")
+                     idempotency_key=f"score:{asset_id}:{measured}", request_hash=measured)
 
     return record
 
 
-def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+def check_bearing(text: str | None):
+    """The job's bearing (catalogue name or geometry JSON) through the one parser of every interface."""
+    from faultdx.data.bearing import BearingError, parse_bearing
+
+    try:
+        return parse_bearing(text)
+    except BearingError as err:
+        raise ScoreInputError(str(err), "bearing") from None
+
+
+def rows_to_table(rows: list[dict[str, Any]], schema: pa.Schema = SCHEMA) -> pa.Table:
+    """Rows → a table of ``schema`` (keys it does not name, such as ``_record``, are left out)."""
+    return pa.Table.from_pylist(rows, schema=schema)

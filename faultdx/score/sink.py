@@ -84,7 +84,7 @@ class ResultSink:
             pending: list[pa.Table] = []
             for source in sources:
                 for batch in pq.ParquetFile(source).iter_batches(batch_size=MERGE_ROWS):
-                    table = pa.Table.from_batches([batch]).select(SCHEMA.names).cast(SCHEMA)
+                    table = _as_schema(pa.Table.from_batches([batch]))
                     files = table.column("file").to_pylist()
                     keep = [f not in seen for f in files]
                     seen.update(files)
@@ -95,3 +95,10 @@ class ResultSink:
             writer.write_table(pa.concat_tables(pending) if pending else SCHEMA.empty_table())
         shutil.rmtree(self.parts, ignore_errors=True)
 
+
+
+def _as_schema(table: pa.Table) -> pa.Table:
+    """``table`` in :data:`SCHEMA`'s columns and types; a column an older faultdx did not write is null."""
+    columns = [table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in SCHEMA]
+    return pa.Table.from_arrays(columns, schema=SCHEMA.remove_metadata()).cast(SCHEMA)
