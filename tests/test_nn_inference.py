@@ -73,3 +73,31 @@ def test_empty_input_has_outputs_of_their_width(model) -> None:
 def test_a_missing_forward_is_refused_by_name(model) -> None:
     with pytest.raises(ValueError, match="forward_with_features"):
         batched_forward(NetworkCalls(model), windows(2), None, batch_size=2, features=True)
+
+
+def test_slopes_and_features_together_take_one_pass() -> None:
+    net = tiny_model("aprelu").eval()
+    calls = NetworkCalls.of(net)
+    assert calls.with_slopes_and_features is not None
+    counted = []
+    stem = net.stem
+    original = stem.forward
+
+    def counting(*args, **kwargs):
+        counted.append(1)
+        return original(*args, **kwargs)
+
+    stem.forward = counting
+    x = windows(5)
+    both = batched_forward(calls, x, None, batch_size=8, slopes=True, features=True)
+    assert len(counted) == 1  # one pass over the stem for logits, slopes and features
+    slopes_only = batched_forward(calls, x, None, batch_size=8, slopes=True)
+    features_only = batched_forward(calls, x, None, batch_size=8, features=True)
+    assert torch.equal(both.logits, slopes_only.logits)
+    assert both.slopes.keys() == slopes_only.slopes.keys()
+    assert all(torch.equal(both.slopes[k], slopes_only.slopes[k]) for k in both.slopes)
+    assert torch.equal(both.features, features_only.features)
+    two_pass = NetworkCalls(net, net.forward_with_slopes, net.forward_with_features)
+    counted.clear()
+    batched_forward(two_pass, x, None, batch_size=8, slopes=True, features=True)
+    assert len(counted) == 2  # without the combined call: two passes

@@ -104,8 +104,10 @@ class Diagnoser:
         self.confidence = load_confidence(path)  # temperature (and "uncertain" rule) fitted on held-out rigs
         self._slope_channels: dict[str, int] | None = None
         # eager now; _trace may swap in frozen graphs. Features only when the calibration reads them.
+        features = self._reads_features  # slopes with the calibration's features: one (eager) pass
         self._calls = NetworkCalls(self.model, self.model.forward_with_slopes,
-                                   self.model.forward_with_features if self._reads_features else None)
+                                   self.model.forward_with_features if features else None,
+                                   self.model.forward_with_slopes_and_features if features else None)
         self.traced = trace and self._trace()
 
     @classmethod
@@ -168,7 +170,8 @@ class Diagnoser:
         except Exception as err:  # tracing is an optimisation: any failure leaves the eager network in place
             log.warning("could not trace %s (%s); running eager", self.name, err)
             return False
-        self._calls = NetworkCalls(forward, with_slopes, with_features or None)
+        self._calls = NetworkCalls(forward, with_slopes, with_features or None,
+                                   self._calls.with_slopes_and_features)
         return True
 
     @property

@@ -24,17 +24,21 @@ PrepareBatch = Callable[[Tensor, slice], Tensor]  # (raw batch, its rows in the 
 
 @dataclass(frozen=True)
 class NetworkCalls:
-    """The network's three forward functions: ``(x, context) → logits``, ``→ (logits, {layer: slopes})``
-    and ``→ (logits, features)``. The eager module's own methods, or traced graphs of them."""
+    """The network's forward functions: ``(x, context) → logits``, ``→ (logits, {layer: slopes})``,
+    ``→ (logits, features)`` and ``→ (logits, {layer: slopes}, features)``. The eager module's own methods,
+    or traced graphs of them. Without the last, slopes and features together take two passes."""
 
     logits: Callable[[Tensor, Tensor | None], Tensor]
     with_slopes: Callable[[Tensor, Tensor | None], tuple[Tensor, dict[str, Tensor]]] | None = None
     with_features: Callable[[Tensor, Tensor | None], tuple[Tensor, Tensor]] | None = None
+    with_slopes_and_features: (
+        Callable[[Tensor, Tensor | None], tuple[Tensor, dict[str, Tensor], Tensor]] | None
+    ) = None
 
     @classmethod
     def of(cls, model: torch.nn.Module) -> NetworkCalls:
         """The eager calls of ``model`` (a method the network lacks stays None)."""
-        names = ("forward_with_slopes", "forward_with_features")
+        names = ("forward_with_slopes", "forward_with_features", "forward_with_slopes_and_features")
         return cls(model, *(getattr(model, name, None) for name in names))
 
 
@@ -65,8 +69,9 @@ def forward_batches(
 
     ``prepare(batch, rows)`` turns a raw batch into the network's input (noise, standardisation) inside the
     no-gradient pass; ``autocast()`` is entered around each forward (mixed precision). With both ``slopes``
-    and ``features`` the features come from a second pass over the batch. An empty ``x`` still yields one
-    (empty) batch, so that its outputs have their width. The no-gradient mode is left before each yield.
+    and ``features``, one pass when the network has ``with_slopes_and_features``, else two. An empty ``x``
+    still yields one (empty) batch, so that its outputs have their width. The no-gradient mode is left before
+    each yield.
     """
     calls = network if isinstance(network, NetworkCalls) else NetworkCalls.of(network)
     if slopes and calls.with_slopes is None:
@@ -119,10 +124,13 @@ def _forward(
 ) -> ForwardOutputs:
     layer_slopes: dict[str, Tensor] = {}
     feats = None
-    if slopes:
+    if slopes and features and calls.with_slopes_and_features is not None:  # one pass for both
+        logits, layer_slopes, feats = calls.with_slopes_and_features(batch, context)
+        layer_slopes = {k: v.float() for k, v in layer_slopes.items()}
+    elif slopes:
         logits, layer_slopes = calls.with_slopes(batch, context)  # type: ignore[misc]
         layer_slopes = {k: v.float() for k, v in layer_slopes.items()}
-        if features:  # the slopes pass does not return the features: a second pass
+        if features:  # this slopes call does not return the features: a second pass
             feats = calls.with_features(batch, context)[1]  # type: ignore[misc]
     elif features:
         logits, feats = calls.with_features(batch, context)  # type: ignore[misc]

@@ -318,6 +318,15 @@ class ResNet1d(nn.Module):
         logits = self._forward(x, context, params)
         return logits, params
 
+    def forward_with_slopes_and_features(
+        self, x: Tensor, context: Tensor | None = None
+    ) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """Logits, every per-sample activation parameter (as :meth:`forward_with_slopes`) and the penultimate
+        features (as :meth:`forward_with_features`), all from one pass."""
+        params: Params = {}
+        features = self._features(x, context, params)
+        return self.head.fc(self.head.dropout(features)), params, features
+
     def activation_layer_names(self) -> list[str]:
         """Names of the activation layers in forward order (``stem.act``, ``stage1.block1.act1``, …)."""
         names = ["stem.act"]
