@@ -117,9 +117,10 @@ def main() -> None:
     import ray
 
     from faultdx.diagnose import Diagnoser
+    from faultdx.score.engines import start_local_ray
 
     meta = Diagnoser.from_dir(args.model).meta
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    start_local_ray(2)  # as `faultdx score --engine ray` starts it: loopback only
     rounds: dict[str, list[dict]] = {label: [] for label in ENGINES}
     load: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-score-") as tmp:
