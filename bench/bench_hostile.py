@@ -1,9 +1,9 @@
 """Small-request latency and server memory with one hostile client beside eight well-behaved ones.
 
-Starts ``faultdx serve`` (the shipped model, default settings, one worker) on 127.0.0.1 and drives it from
-this process: 8 clients send small requests (``/v1/diagnose``, one 2048-sample window at 12 kHz as JSON, rpm
-and bearing given) back to back on keep-alive connections, while one hostile client repeats one kind of
-request, each on a fresh connection:
+Starts ``faultdx serve`` (the shipped model, default settings: one worker per core) on 127.0.0.1 and drives
+it from this process: 8 clients send small requests (``/v1/diagnose``, one 2048-sample window at 12 kHz as
+JSON, rpm and bearing given) back to back on keep-alive connections, while one hostile client repeats one kind
+of request, each on a fresh connection:
 
 - ``bomb``: a 2^26-sample compressed ``.mat`` (a quarter of a megabyte on the wire) to ``/v1/envelope/file``;
 - ``lying_mat``: a ``.mat`` whose header says 4,096 samples but whose data inflates to 268 MB (260 KB on the
@@ -11,7 +11,11 @@ request, each on a fresh connection:
 - ``columns``: a one-row CSV with 100,000 columns to ``/v1/diagnose/file``;
 - ``amplification``: 20,479 samples with ``window=2048, hop=10`` to ``/v1/diagnose`` (1,844 windows, the
   most framed samples the default budget allows from so few);
-- ``v2_big``: the biggest ``/v2`` job the budget allows (2,048 binary FP32 windows).
+- ``v2_big``: the biggest ``/v2`` job the budget allows (2,048 binary FP32 windows);
+- ``idle_flood``: ``--idle-connections`` connections (default 19,000, what one client process may open here)
+  opened as fast as they are accepted and left idle, half of them with half a request line sent (issue 24
+  item 5: 20,000 idle connections had used every file descriptor and stopped ``/healthz``). A ``/healthz``
+  probe runs beside it every 50 ms; its answers and p99 are recorded.
 
 Phase ``none`` runs the 8 clients alone. Every phase runs ``--seconds`` per round, the phases interleaved
 round by round (``--rounds``), so the load of other processes hits all alike. Printed side by side: small-
@@ -20,6 +24,7 @@ request p50 / p99, their ratio to the ``none`` phase, the hostile client's answe
 Targets (issue 14): small p99 at most 3x its value without the hostile client, server RSS under 1.5 GB.
 
     python bench/bench_hostile.py [--seconds 6] [--rounds 3] [--model hybrid-aprelu]
+        [--idle-connections 19000]
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from bench_service import BEARING, RATE, RPM, WINDOW, Server, http_post, send_loop, signals
+from bench_service import BEARING, RATE, RPM, WINDOW, Server, http_post, send_loop, served_workers, signals
 
 from faultdx.paths import DEFAULT_MODEL
 from faultdx.results import write_result
@@ -50,7 +55,9 @@ LABELS = {
     "columns": "column blow-up: one-row CSV, 100,000 columns, to /v1/diagnose/file",
     "amplification": "window/hop amplification: 20,479 samples, window 2048, hop 10, /v1/diagnose",
     "v2_big": "big /v2 job: 2,048 binary FP32 windows",
+    "idle_flood": "idle connections: {n:,} opened and left idle, half with half a request line",
 }
+IDLE = "idle_flood"
 
 
 @dataclass
@@ -62,6 +69,9 @@ class Phase:
     seconds: float = 0.0
     hostile: dict[str, int] = field(default_factory=dict)  # status (or "closed") → count
     hostile_latencies: list[float] = field(default_factory=list)
+    healthz: dict[str, int] = field(default_factory=dict)  # /healthz probe: status (or "failed") → count
+    healthz_latencies: list[float] = field(default_factory=list)
+    idle_opened: int = 0  # idle_flood: connections opened (the server closes the oldest past its cap)
     rss_peak: int = 0  # bytes
 
     def pct(self, q: float, values: list[float] | None = None) -> float | None:
@@ -175,28 +185,69 @@ async def _sample_rss(pid: int, deadline: float, phase: Phase) -> None:
         await asyncio.sleep(0.02)
 
 
-async def run_phase(server: Server, small: list[bytes], hostile: bytes | None, seconds: float, phase: Phase):
-    """One round of one phase: 8 small clients (+ the hostile one) for ``seconds``."""
+async def _idle_flood(port: int, count: int, deadline: float, phase: Phase) -> None:
+    """Open ``count`` connections as fast as they are accepted, leave them idle until ``deadline``."""
+    held = []
+    try:
+        while len(held) < count and time.perf_counter() < deadline:
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
+            except (OSError, TimeoutError):
+                await asyncio.sleep(0.01)
+                continue
+            if len(held) % 2:
+                writer.write(b"GET /healthz HT")
+            held.append(writer)
+            phase.idle_opened += 1
+        await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
+    finally:
+        for writer in held:
+            writer.transport.abort()
+
+
+async def _healthz(port: int, deadline: float, phase: Phase) -> None:
+    """A ``/healthz`` probe every 50 ms, each on a new connection, as a load balancer's would be."""
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2.0)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            head = await asyncio.wait_for(reader.read(), 2.0)
+            writer.close()
+            key = head[9:12].decode() or "closed"
+        except (OSError, TimeoutError, asyncio.IncompleteReadError):
+            key = "failed"
+        phase.healthz[key] = phase.healthz.get(key, 0) + 1
+        phase.healthz_latencies.append(time.perf_counter() - start)
+        await asyncio.sleep(0.05)
+
+
+async def run_phase(server: Server, small: list[bytes], hostile: bytes | int | None, seconds: float,
+                    phase: Phase):
+    """One round of one phase: 8 small clients and a /healthz probe (+ the hostile client) for ``seconds``;
+    ``hostile`` is a request to repeat, or for the idle flood the number of connections."""
     warm = time.perf_counter() + 0.2
     await asyncio.gather(*(_small(server.port, small, warm, Phase(), i) for i in range(CLIENTS)))
     start = time.perf_counter()
     deadline = start + seconds
     tasks = [_small(server.port, small, deadline, phase, i) for i in range(CLIENTS)]
-    tasks.append(_sample_rss(server.proc.pid, deadline, phase))
-    if hostile is not None:
+    tasks += [_sample_rss(server.proc.pid, deadline, phase), _healthz(server.port, deadline, phase)]
+    if isinstance(hostile, int):
+        tasks.append(_idle_flood(server.port, hostile, deadline, phase))
+    elif hostile is not None:
         tasks.append(_hostile(server.port, hostile, deadline, phase))
     await asyncio.gather(*tasks)
     phase.seconds += time.perf_counter() - start
     await asyncio.sleep(0.5)  # let a hostile request still running finish before the next phase
 
 
-def summary(phases: dict[str, Phase]) -> dict[str, dict]:
+def summary(phases: dict[str, Phase], idle_connections: int) -> dict[str, dict]:
     base = phases["none"].pct(99)
     out = {}
     for name, p in phases.items():
         p99 = p.pct(99)
         out[name] = {
-            "label": LABELS[name],
+            "label": LABELS[name].format(n=idle_connections),
             "small_p50_ms": p.pct(50),
             "small_p99_ms": p99,
             "p99_ratio": p99 / base if p99 and base else None,
@@ -205,8 +256,19 @@ def summary(phases: dict[str, Phase]) -> dict[str, dict]:
             "hostile_answers": dict(sorted(p.hostile.items())),
             "hostile_p50_ms": p.pct(50, p.hostile_latencies),
             "rss_peak_mb": p.rss_peak / 2**20,
+            "healthz_answers": dict(sorted(p.healthz.items())),
+            "healthz_p99_ms": p.pct(99, p.healthz_latencies),
+            **({"idle_connections_opened": p.idle_opened} if name == IDLE else {}),
         }
     return out
+
+
+def _raise_open_file_limit() -> None:
+    """This process may hold as many sockets as its hard limit allows (the idle flood needs thousands)."""
+    import resource
+
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -214,6 +276,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--seconds", type=float, default=6.0, help="per phase and round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle-connections", type=int, default=19_000,
+                        help="connections the idle flood opens (one process may hold about 20,000 here)")
     parser.add_argument("--results-name", default="hostile")
     return parser.parse_args(argv)
 
@@ -223,22 +287,24 @@ def main(argv: list[str] | None = None) -> None:
     small = small_requests()
     server = Server(args.model, {})
     try:
-        hostile = hostile_requests(args.model)
+        hostile: dict[str, bytes | int] = {**hostile_requests(args.model), IDLE: args.idle_connections}
+        _raise_open_file_limit()
         phases = {name: Phase() for name in LABELS}
         for _ in range(args.rounds):
             for name, phase in phases.items():
                 asyncio.run(run_phase(server, small, hostile.get(name), args.seconds, phase))
     finally:
         server.close()
-    rows = summary(phases)
+    rows = summary(phases, args.idle_connections)
     print(f"{'hostile client':<16} {'p50 ms':>8} {'p99 ms':>8} {'p99/none':>9} {'small/s':>8} {'errors':>6} "
-          f"{'RSS MB':>7}  hostile answers")
+          f"{'RSS MB':>7} {'healthz p99':>11}  hostile answers")
     for name, r in rows.items():
         ratio = f"{r['p99_ratio']:.2f}" if r["p99_ratio"] else "-"
         print(f"{name:<16} {r['small_p50_ms']:>8.1f} {r['small_p99_ms']:>8.1f} {ratio:>9} "
-              f"{r['small_requests_per_s']:>8.1f} {r['small_errors']:>6} {r['rss_peak_mb']:>7.0f}  "
-              f"{r['hostile_answers']}")
+              f"{r['small_requests_per_s']:>8.1f} {r['small_errors']:>6} {r['rss_peak_mb']:>7.0f} "
+              f"{r['healthz_p99_ms'] or 0:>11.1f}  {r['hostile_answers']} healthz {r['healthz_answers']}")
     data = {"model": args.model, "clients": CLIENTS, "cores": len(os.sched_getaffinity(0)),
+            "workers": served_workers(None), "load_average": round(os.getloadavg()[0], 2),
             "seconds_per_phase": args.seconds, "rounds": args.rounds, "targets": TARGETS, "phases": rows}
     command = "python bench/bench_hostile.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print("wrote", write_result(args.results_name, data, command=command.strip()))

@@ -310,7 +310,8 @@ def render_bench_service(payload: dict[str, Any]) -> str:
         (f"windows/s, {v2}, batching", _num(wps["v2_batching"], ",.0f"),
          "≥ " + _num(t.get("windows_per_s"), ",.0f")),
         (f"windows/s, {v2}, no batching", _num(wps["v2_no_batching"], ",.0f"), ""),
-        (f"windows/s, {v1}, batching", _num(wps["v1_batching"], ",.0f"), ""),
+        (f"windows/s, {v1}, batching", _num(wps["v1_batching"], ",.0f"),
+         "≥ " + _num(t.get("v1_windows_per_s"), ",.0f") if t.get("v1_windows_per_s") else ""),
         (f"windows/s, {v1}, no batching", _num(wps["v1_no_batching"], ",.0f"), ""),
         ("batching gain, /v2 binary; /v1 JSON",
          f"{_num(gain['v2'], '.1f', '×')}; {_num(gain['v1'], '.1f', '×')}", ""),
@@ -334,13 +335,15 @@ def render_hostile(payload: dict[str, Any]) -> str:
     d = payload["data"]
     t = d.get("targets") or {}
     top, rss_top = t.get("p99_ratio"), t.get("rss_mb")
-    head = (f"Service `{d['model']}` (default settings, 1 worker, {d['cores']} cores): {d['clients']} clients"
+    workers = d.get("workers") or 1
+    head = (f"Service `{d['model']}` (default settings, {workers} worker(s), {d['cores']} cores): "
+            f"{d['clients']} clients"
             " send one-window `/v1/diagnose` requests back to back, beside one hostile client; "
             f"{d['seconds_per_phase']:g} s per phase in {d['rounds']} interleaved rounds. Targets: small p99"
             f" ≤ {_num(top, 'g', '×')} the p99 without a hostile client, server RSS"
             f" < {_num(rss_top, ',.0f', ' MB')}.")
     out = [head, "", "| hostile client | its answers | small p50 | small p99 | p99 / none | small req/s "
-           "| server RSS peak | targets met |", "|---|---|---|---|---|---|---|---|"]
+           "| server RSS peak | /healthz p99 | targets met |", "|---|---|---|---|---|---|---|---|---|"]
     for r in d["phases"].values():
         answers = ", ".join(f"{n} × {code}" for code, n in r["hostile_answers"].items()) or "—"
         ratio = r.get("p99_ratio")
@@ -349,8 +352,21 @@ def render_hostile(payload: dict[str, Any]) -> str:
         out.append(f"| {r['label']} | {answers} | {_num(r['small_p50_ms'], '.1f', ' ms')} | "
                    f"{_num(r['small_p99_ms'], '.1f', ' ms')} | {_num(ratio, '.2f', '×')} | "
                    f"{_num(r['small_requests_per_s'], ',.0f')} | {_num(r['rss_peak_mb'], ',.0f', ' MB')} | "
-                   f"{'yes' if fast and small else '**no**'} |")
+                   f"{_healthz(r)} | {'yes' if fast and small and _healthy(r) else '**no**'} |")
     return "\n".join(out) + "\n"
+
+
+def _healthy(row: dict[str, Any]) -> bool:
+    """Every /healthz probe of the phase answered 200 (a phase recorded without probes counts as healthy)."""
+    return set(row.get("healthz_answers") or {"200": 1}) == {"200"}
+
+
+def _healthz(row: dict[str, Any]) -> str:
+    answers = row.get("healthz_answers")
+    if not answers:
+        return "—"
+    failed = sum(n for code, n in answers.items() if code != "200")
+    return _num(row.get("healthz_p99_ms"), ".1f", " ms") + (f" ({failed} failed)" if failed else "")
 
 
 def render_scaling(payload: dict[str, Any]) -> str:

@@ -155,18 +155,24 @@ def test_scaling_table_and_projection():
 def test_hostile_table_marks_a_missed_target():
     from faultdx.results_render import render_hostile
 
-    def phase(label: str, p99: float, ratio: float, rss: float, answers: dict) -> dict:
+    def phase(label: str, p99: float, ratio: float, rss: float, answers: dict, **healthz) -> dict:
         return {"label": label, "small_p50_ms": 20.0, "small_p99_ms": p99, "p99_ratio": ratio,
                 "small_requests_per_s": 300.0, "small_errors": 0, "hostile_answers": answers,
-                "hostile_p50_ms": 5.0, "rss_peak_mb": rss}
+                "hostile_p50_ms": 5.0, "rss_peak_mb": rss, **healthz}
 
     payload = {"name": "hostile", **PROVENANCE, "data": {
         "model": "m", "clients": 8, "cores": 2, "seconds_per_phase": 6.0, "rounds": 3,
         "targets": {"p99_ratio": 3.0, "rss_mb": 1536.0},
         "phases": {"none": phase("none", 50.0, 1.0, 500.0, {}),
                    "bomb": phase("bomb", 120.0, 2.4, 510.0, {"413": 90}),
-                   "v2_big": phase("big v2", 200.0, 4.0, 700.0, {"200": 3})}}}
+                   "v2_big": phase("big v2", 200.0, 4.0, 700.0, {"200": 3}),
+                   "idle_flood": phase("idle", 90.0, 1.8, 520.0, {}, healthz_answers={"200": 50, "failed": 2},
+                                       healthz_p99_ms=2000.0),
+                   "columns": phase("csv", 90.0, 1.8, 520.0, {"413": 9}, healthz_answers={"200": 60},
+                                    healthz_p99_ms=12.5)}}}
     table = render_hostile(payload)
-    assert "| bomb | 90 × 413 | 20.0 ms | 120.0 ms | 2.40× | 300 | 510 MB | yes |" in table
-    assert "| big v2 | 3 × 200 | 20.0 ms | 200.0 ms | 4.00× | 300 | 700 MB | **no** |" in table
+    assert "| bomb | 90 × 413 | 20.0 ms | 120.0 ms | 2.40× | 300 | 510 MB | — | yes |" in table
+    assert "| big v2 | 3 × 200 | 20.0 ms | 200.0 ms | 4.00× | 300 | 700 MB | — | **no** |" in table
+    assert "| idle | — | 20.0 ms | 90.0 ms | 1.80× | 300 | 520 MB | 2000.0 ms (2 failed) | **no** |" in table
+    assert "| csv | 9 × 413 | 20.0 ms | 90.0 ms | 1.80× | 300 | 520 MB | 12.5 ms | yes |" in table
     assert "hostile" in RENDERERS
