@@ -90,10 +90,12 @@ def test_stored_once_per_key_and_answered_like_http(handler_and_http) -> None:
     assert again.answer["stored"]["replayed"] is True
     assert again.answer["stored"]["diagnosis_ids"] == first.answer["stored"]["diagnosis_ids"]
     assert store.count_diagnoses("pump-7") == 1
-    context = {"sampling_rate": RATE, "rpm": 1797, "bearing": "SKF 6205"}  # what the asset gives
-    over_http = http.post("/v1/diagnose", json={"signals": GOOD, **context}).json()["results"][0]
+    over_http = http.post("/v1/diagnose", json={"signals": GOOD, "asset": "pump-7"}).json()
+    assert set(first.answer["stored"]) == set(over_http["stored"])
+    over_http = over_http["results"][0]
     result = first.answer["results"][0]
-    assert set(result) == set(over_http)
+    assert set(result) == set(over_http)  # baseline judgement included (none stored: used false)
+    assert result["baseline"]["used"] is False and result["baseline"] == over_http["baseline"]
     assert result["fault_type"] == over_http["fault_type"]
     assert result["confidence"] == pytest.approx(over_http["confidence"], abs=1e-6)
 
@@ -128,3 +130,17 @@ def test_broker_url_and_topic_filter() -> None:
     for bad in ("faultdx/#", "faultdx/+/+/signal", "faultdx/signal"):
         with pytest.raises(InputError):
             asset_level(bad)
+
+
+def test_judged_against_the_assets_baseline_like_http(handler_and_http) -> None:
+    handler, http, store = handler_and_http
+    healthy = {"signals": [tone(0.8, seed=s).tolist() for s in (1, 2)], "sampling_rate": RATE}
+    made = http.post("/v1/assets/pump-7/baseline", json=healthy)
+    assert made.status_code == 201, made.text
+    body = {"signals": tone(0.4, seed=7).tolist()}
+    outcome = handler.handle("pump-7", json.dumps(body).encode(), key="judged-1")
+    over_http = http.post("/v1/diagnose", json={**body, "asset": "pump-7"}).json()["results"][0]
+    verdict = outcome.answer["results"][0]["baseline"]
+    assert verdict["used"] is True and verdict["recordings"] == over_http["baseline"]["recordings"]
+    assert verdict["distance"] == pytest.approx(over_http["baseline"]["distance"], rel=1e-6)
+    assert outcome.answer["results"][0]["fault_type"] == over_http["fault_type"]

@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
 from faultdx.errors import InputError
 from faultdx.ingest.payload import SignalMessage, parse
-from faultdx.monitor.recording import record_diagnoses, request_hash
+from faultdx.monitor.recording import judge_signals, record_diagnoses, request_hash
 from faultdx.monitor.store import Store, redact
 
 UNAVAILABLE = (OperationalError, PoolTimeout, DBAPIError, OSError)
@@ -91,11 +91,9 @@ class MessageHandler:
                             max_samples=self.max_samples)
             message_id = message.id
             stored_asset = self._call(lambda s: s.get_asset(asset))
-            answer, diagnoses, rate = self._diagnose(message, stored_asset)
-            recorded = self._call(lambda s: record_diagnoses(
-                s, stored_asset.id, diagnoses, message.signals, rate, model=answer["model"],
-                measured_at=message.measured_at, idempotency_key=message.id or key,
-                request_hash=request_hash(message.signals, rate, **message.context())))
+            diagnoser, answer, diagnoses, rate = self._diagnose(message, stored_asset)
+            recorded = self._call(lambda s: self._record(s, stored_asset.id, diagnoser, message, answer,
+                                                         diagnoses, rate, message.id or key))
         except InputError as err:
             if err.field == "Idempotency-Key":  # the key of a message is its id
                 err.field = "id"
@@ -105,7 +103,23 @@ class MessageHandler:
             "opened": _dicts(recorded.alarms_opened), "closed": _dicts(recorded.alarms_closed)}
         return Outcome(asset, answer, None, changes, _dicts(recorded.open_alarms))
 
-    def _diagnose(self, message: SignalMessage, asset: Any) -> tuple[dict[str, Any], list[Diagnosis], float]:
+    @staticmethod
+    def _record(store: Store, asset_id: int, diagnoser: Diagnoser, message: SignalMessage,
+                answer: dict[str, Any], diagnoses: list[Diagnosis], rate: float, key: str | None) -> Any:
+        """Judge each signal against the asset's baseline and store, as the HTTP route does
+        (service/monitoring.py ``record``): a used baseline's verdict becomes the answer's fault type."""
+        judged = judge_signals(store, asset_id, diagnoser, diagnoses, message.signals, rate)
+        for result, verdict in zip(answer["results"], judged, strict=True):
+            result["baseline"] = verdict
+            if verdict["used"]:
+                result["fault_type"] = verdict["fault_type"]
+        return record_diagnoses(store, asset_id, diagnoses, message.signals, rate, model=answer["model"],
+                                measured_at=message.measured_at, idempotency_key=key,
+                                request_hash=request_hash(message.signals, rate, **message.context()),
+                                judgements=judged)
+
+    def _diagnose(self, message: SignalMessage, asset: Any
+                  ) -> tuple[Diagnoser, dict[str, Any], list[Diagnosis], float]:
         name = message.model or self.default
         if name not in self.diagnosers:
             raise InputError(f"model: unknown model {name!r}; loaded: {', '.join(self.diagnosers)}", "model")
@@ -126,7 +140,8 @@ class MessageHandler:
         probs, _, unknown = diagnoser.predict_windows(x, context, False)
         diagnoses = diagnoser.split(prepared, probs, None, unknown)
         model = {"name": diagnoser.name, "version": diagnoser.meta.version}
-        return {"model": model, "results": [d.as_dict() for d in diagnoses]}, diagnoses, float(rate)
+        answer = {"model": model, "results": [d.as_dict() for d in diagnoses]}
+        return diagnoser, answer, diagnoses, float(rate)
 
     def _call(self, method: Any) -> Any:
         store = self.store.get()
