@@ -17,6 +17,7 @@ from typing import Any
 from faultdx.atomic import write_text_atomic
 from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
+from faultdx.results_plant import render_mqtt
 from faultdx.results_rigout import render_rig_out, render_rig_out_calibration, render_rig_out_headline
 
 RENDER_COMMAND = "faultdx results render"
@@ -528,6 +529,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "rig_out": render_rig_out,
     "rig_out.headline": render_rig_out_headline,
     "rig_out.calibration": render_rig_out_calibration,
+    "mqtt": render_mqtt,
 }
 
 
