@@ -34,6 +34,7 @@ class RealRecording:
     rpm: float
     bearing: str
     label: str
+    nominal_rpm: float  # what a plant would state: the rig's nominal speed (CWRU per load, HIT 600/900/1200)
 
 
 def _cwru() -> Iterator[RealRecording]:
@@ -45,7 +46,7 @@ def _cwru() -> Iterator[RealRecording]:
         dataset = "cwru_12k_de" if entry.set == "12k_drive_end" else "cwru_48k_de"
         signal = np.asarray(read_cwru_file(path, entry, ("DE",))[0], dtype=np.float64)
         yield RealRecording(dataset, entry.filename, signal, float(entry.sampling_rate), float(entry.rpm),
-                            "SKF 6205", entry.fault_type)
+                            "SKF 6205", entry.fault_type, float(entry.nominal_rpm))
 
 
 def _mfpt() -> Iterator[RealRecording]:
@@ -55,7 +56,7 @@ def _mfpt() -> Iterator[RealRecording]:
         if path.is_file():
             signal, rate, shaft_hz, _ = read_mfpt_file(path)
             yield RealRecording("mfpt", entry.file, np.asarray(signal[0], dtype=np.float64), rate,
-                                60.0 * shaft_hz, "MFPT NICE", entry.fault_type)
+                                60.0 * shaft_hz, "MFPT NICE", entry.fault_type, 60.0 * shaft_hz)
 
 
 def _hit() -> Iterator[RealRecording]:
@@ -71,7 +72,7 @@ def _hit() -> Iterator[RealRecording]:
             signal = read_mat(path, [row["variable"]])[row["variable"]]
             yield RealRecording(f"hit_{row['rig']}", row["file"], np.asarray(signal, np.float64).reshape(-1),
                                 float(row["sampling_rate_hz"]), float(row["rpm_measured"]), "SKF 6205",
-                                row["label"])
+                                row["label"], float(row["rpm_nominal"]))
 
 
 def real_recordings(datasets: tuple[str, ...] = DATASETS) -> Iterator[RealRecording]:

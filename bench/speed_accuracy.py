@@ -1,104 +1,93 @@
-"""Accuracy of ``faultdx.context.speed.estimate_rpm`` against known shaft speeds → ``results/speed_estimation.json``.
+"""Shaft speed from the signal: the raw-harmonic estimator (old) beside the joint estimator (new) on every
+real recording → ``results/speed_estimation.json`` and its summary shipped with the package.
 
-Cases: every CWRU 12 kHz drive-end file present (truth: the ``RPM`` variable in the file; DE channel), the
-48 kHz normal baseline 97.mat, every MFPT file (truth: 25 Hz shaft = 1500 rpm) and simulated signals
-(600-3600 rpm, normal / inner race / outer race / ball). Each is estimated on the whole recording, on 1 s
-excerpts and on 0.17 s excerpts (2048 samples at 12 kHz), since the service often gets short signals.
+Recordings: ``bench/real_recordings.py`` (CWRU 12 kHz drive end, 97.mat at 48 kHz, MFPT, HIT-SM MFS and
+self-built; truth: the speed in the file, MFPT's 25 Hz, HIT's ``rpm_measured``). Each is estimated on
+``--excerpts`` evenly spaced 1 s excerpts and on as many 0.25 s excerpts, by
 
-    FAULTDX_DATA=/path/to/data python bench/speed_accuracy.py [--excerpts 5]
+- ``old``: :func:`faultdx.context.speed.estimate_rpm` (raw spectrum only, 300-6000 rpm);
+- ``new``: :func:`faultdx.context.joint_speed.estimate_speed` with the recording's bearing (300-6000 rpm);
+- ``new, nominal ±10 %``: the same within ±10 % of the rig's nominal speed (CWRU's per load, HIT's 600 /
+  900 / 1200, MFPT's 1500 rpm): what ``rpm`` + ``rpm_tolerance: 10`` asks for.
+
+    FAULTDX_DATA=/path/to/data python bench/speed_accuracy.py [--excerpts 3]
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+import json
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from faultdx.data.catalogue import cwru_files, mfpt_files
-from faultdx.data.cwru import read_cwru_file
-from faultdx.data.mfpt import read_mfpt_file
-from faultdx.data.synthetic import simulate
-from faultdx.paths import data_dir
-from faultdx.results import write_result
-from faultdx.context.speed import estimate_rpm
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SIM_RPMS = (600.0, 1200.0, 1797.0, 2400.0, 3600.0)
-SIM_LABELS = ("normal", "inner_race", "outer_race", "ball")
-# excerpt length in seconds; 0.17 s = 2048 samples at 12 kHz
-LENGTHS = {"whole": None, "1s": 1.0, "0.17s": 2048 / 12000}
+from bench.real_recordings import excerpts, real_recordings  # noqa: E402
+from faultdx.atomic import write_text_atomic  # noqa: E402
+from faultdx.context.joint_speed import estimate_speed  # noqa: E402
+from faultdx.context.speed import estimate_rpm  # noqa: E402
+from faultdx.data.bearing import bearing_from  # noqa: E402
+from faultdx.paths import PROJECT_ROOT  # noqa: E402
+from faultdx.results import write_result  # noqa: E402
 
-
-def recordings() -> Iterator[tuple[str, str, np.ndarray, float, float]]:
-    """(group, name, signal, sampling rate, true rpm) of every case present."""
-    root = data_dir()
-    for entry in cwru_files():
-        path = root / entry.relpath
-        if entry.set in ("12k_drive_end", "normal_baseline") and path.is_file():
-            group = "cwru_12k_de" if entry.set == "12k_drive_end" else "cwru_normal_48k"
-            signal = read_cwru_file(path, entry, ("DE",))[0]
-            yield group, entry.filename, signal, entry.sampling_rate, entry.rpm
-    for entry in mfpt_files():
-        path = root / entry.relpath
-        if path.is_file():
-            signal, rate, shaft_hz, _ = read_mfpt_file(path)
-            yield "mfpt", entry.file, signal[0], rate, shaft_hz * 60.0
-    for seed, (rpm, label) in enumerate((r, lab) for r in SIM_RPMS for lab in SIM_LABELS):
-        signal = simulate(label, duration_s=10.0, rpm=rpm, seed=seed)
-        yield "simulated", f"{label}@{rpm:g}", signal, 12000.0, rpm
+LENGTHS = {"1s": 1.0, "0.25s": 0.25}  # whole recordings: too slow for a shared 2-core machine
+ESTIMATORS = ("old", "new", "new, nominal ±10 %")
+PACKAGED = PROJECT_ROOT / "faultdx" / "context" / "speed_accuracy.json"
 
 
-def excerpts(signal: np.ndarray, rate: float, length: str, count: int) -> list[np.ndarray]:
-    """The whole signal, or ``count`` evenly spaced excerpts of the given length."""
-    size = LENGTHS[length]
-    if size is None:
-        return [signal]
-    n = int(round(size * rate))
-    return [signal[s:s + n] for s in np.linspace(0, signal.size - n, count).astype(int)]
+def estimate(name: str, x: np.ndarray, recording) -> tuple[float, bool]:
+    """(rpm, ambiguous) by estimator ``name``."""
+    if name == "old":
+        return estimate_rpm(x, recording.sampling_rate), False
+    bounds = None if name == "new" else (0.9 * recording.nominal_rpm, 1.1 * recording.nominal_rpm)
+    result = estimate_speed(x, recording.sampling_rate, bearing=bearing_from(recording.bearing),
+                            rpm_range=bounds)
+    return result.rpm, result.ambiguous
 
 
-def summary(errors: list[tuple[str, float, float]]) -> dict:
-    """Count, median |% error|, share within ±2 % and ±5 %, worst case of ``(name, truth, estimate)``."""
-    pct = np.array([100.0 * (est - truth) / truth for _, truth, est in errors])
-    worst = int(np.argmax(np.abs(pct)))
-    name, truth, est = errors[worst]
-    return {
-        "count": len(errors),
-        "median_abs_pct_error": round(float(np.median(np.abs(pct))), 3),
-        "within_2pct": round(float(np.mean(np.abs(pct) <= 2.0)), 3),
-        "within_5pct": round(float(np.mean(np.abs(pct) <= 5.0)), 3),
-        "worst": {"case": name, "true_rpm": truth, "estimated_rpm": round(est, 1),
-                  "pct_error": round(float(pct[worst]), 2)},
-    }
+def summary(rows: list[tuple[float, bool]]) -> dict:
+    """Share within 1 / 2 / 5 %, median |% error|, share flagged ambiguous, share wrong (> 2 %) unflagged."""
+    pct = np.array([abs(100.0 * (r - 1.0)) for r, _ in rows])
+    flagged = np.array([a for _, a in rows])
+    return {"count": len(rows), "within_1pct": round(float(np.mean(pct <= 1)), 3),
+            "within_2pct": round(float(np.mean(pct <= 2)), 3),
+            "within_5pct": round(float(np.mean(pct <= 5)), 3),
+            "median_abs_pct_error": round(float(np.median(pct)), 3),
+            "ambiguous": round(float(np.mean(flagged)), 3),
+            "wrong_unflagged": round(float(np.mean((pct > 2) & ~flagged)), 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--excerpts", type=int, default=5, help="excerpts per recording, short lengths")
+    parser.add_argument("--excerpts", type=int, default=3, help="excerpts per recording and short length")
     args = parser.parse_args()
-    errors: dict[tuple[str, str], list[tuple[str, float, float]]] = {}
-    for group, name, signal, rate, truth in recordings():
-        for length in LENGTHS:
-            pieces = excerpts(np.asarray(signal, dtype=np.float64), rate, length, args.excerpts)
-            for i, piece in enumerate(pieces):
-                estimate = estimate_rpm(piece, rate)
-                errors.setdefault((group, length), []).append((f"{name}#{i}", truth, estimate))
-    table = {f"{group}/{length}": summary(errs) for (group, length), errs in errors.items()}
-    print(f"{'group/length':28s} {'n':>4s} {'med|%|':>7s} {'≤2%':>6s} {'≤5%':>6s}  worst")
+    ratios: dict[str, list[tuple[float, bool]]] = {}
+    for recording in real_recordings():
+        for length, seconds in LENGTHS.items():
+            for x in excerpts(recording.signal, recording.sampling_rate, seconds, args.excerpts):
+                for name in ESTIMATORS:
+                    rpm, ambiguous = estimate(name, x, recording)
+                    ratios.setdefault(f"{recording.dataset}/{length}/{name}", []).append(
+                        (rpm / recording.rpm, ambiguous))
+    table = {key: summary(rows) for key, rows in ratios.items()}
     for key, row in table.items():
-        w = row["worst"]
-        print(f"{key:28s} {row['count']:4d} {row['median_abs_pct_error']:7.2f} {row['within_2pct']:6.2f} "
-              f"{row['within_5pct']:6.2f}  {w['case']} {w['true_rpm']:g}→{w['estimated_rpm']:g} "
-              f"({w['pct_error']:+.1f}%)")
-    data = {
-        "method": "harmonic sum (1/k weights, 10 harmonics) on the whitened log spectrum, half-way penalty, "
-                  "peak refinement",
-        "excerpts_per_recording": args.excerpts,
-        "lengths": {"whole": "whole recording", "1s": "1 s excerpts",
-                    "0.17s": "2048/12000 s excerpts (2048 samples at 12 kHz)"},
-        "groups": table,
-    }
-    print(write_result("speed_estimation", data))
+        print(f"{key:45s} n={row['count']:4d} ≤1% {row['within_1pct']:.2f} ≤2% {row['within_2pct']:.2f} "
+              f"ambiguous {row['ambiguous']:.2f} wrong unflagged {row['wrong_unflagged']:.2f}")
+    data = {"estimators": {"old": "raw spectrum: harmonic sum, half-way penalty (300-6000 rpm)",
+                           "new": "joint: raw shaft harmonics + envelope defect families of the bearing "
+                                  "(300-6000 rpm), octave / sub-harmonic ambiguity flagged",
+                           "new, nominal ±10 %": "joint, within ±10 % of the rig's nominal speed"},
+            "lengths": {"1s": f"{args.excerpts} evenly spaced 1 s excerpts",
+                        "0.25s": f"{args.excerpts} evenly spaced 0.25 s excerpts"},
+            "excerpts_per_recording": args.excerpts, "groups": table}
+    path = write_result("speed_estimation", data)
+    # what the service quotes beside an estimated speed, shipped inside the package
+    packaged = {"commit": json.loads(path.read_text())["commit"], "source": "results/speed_estimation.json",
+                "groups": {k: v for k, v in table.items() if k.split("/")[2] != "old"}}
+    write_text_atomic(PACKAGED, json.dumps(packaged, indent=1) + "\n")
+    print(path, PACKAGED)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ estimated speed carries there.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -18,8 +19,9 @@ from faultdx.context import ContextError, RpmRange, check_rpm
 from faultdx.data.bearing import BearingError, BearingGeometry
 from faultdx.data.bearing import parse_bearing as parse_any_bearing
 
-# signal length groups of results/speed_estimation.json: the longest one no longer than the signal
-LENGTH_GROUPS = (("whole", 3.0), ("1s", 1.0), ("0.17s", 0.0))
+# length groups of the measured accuracy (bench/speed_accuracy.py): the longest one no longer than the signal
+LENGTH_GROUPS = (("1s", 1.0), ("0.25s", 0.0))
+LENGTH_NAMES = {"1s": "1 s excerpts", "0.25s": "0.25 s excerpts"}
 
 
 def context_error(err: ContextError) -> ApiError:
@@ -75,10 +77,16 @@ parse_bearing_form = parse_bearing  # a form field's text goes through the same 
 
 @cache
 def _speed_results() -> dict[str, Any] | None:
-    from faultdx.results import read_result
+    """The measured speed-estimation accuracy shipped inside the package (``faultdx/context/
+    speed_accuracy.json``, written by bench/speed_accuracy.py beside results/speed_estimation.json), so that
+    a deployed service never reads results/ from its working directory."""
+    from importlib.resources import files
 
-    result = read_result("speed_estimation")
-    return None if result is None else result.get("data")
+    try:
+        text = files("faultdx.context").joinpath("speed_accuracy.json").read_text(encoding="utf-8")
+    except (FileNotFoundError, OSError):
+        return None
+    return json.loads(text)
 
 
 def length_group(seconds: float) -> str:
@@ -86,18 +94,18 @@ def length_group(seconds: float) -> str:
     return next(name for name, shortest in LENGTH_GROUPS if seconds >= shortest)
 
 
-def rpm_accuracy(seconds: float) -> str | None:
+def rpm_accuracy(seconds: float, estimator: str = "new") -> str | None:
     """What the measured speed-estimation accuracy says for a signal of ``seconds`` (None if unmeasured)."""
     data = _speed_results()
     group = length_group(seconds)
-    rows = [v for k, v in ((data or {}).get("groups") or {}).items() if k.endswith("/" + group)]
+    groups = (data or {}).get("groups") or {}
+    rows = [v for k, v in groups.items() if k.split("/")[1:] == [group, estimator]]
     count = sum(r.get("count", 0) for r in rows)
     if not count:
         return None
-    within = {k: sum(r["count"] * r[k] for r in rows) / count for k in ("within_2pct", "within_5pct")}
-    length = (data.get("lengths") or {}).get(group, group)
+    within = {k: sum(r["count"] * r[k] for r in rows) / count for k in ("within_1pct", "within_2pct")}
     return (
-        f"estimated from {seconds:.2f} s of signal; on {length} ({count} test cases, "
-        f"{len(rows)} datasets) the estimate was within ±2 % in {100 * within['within_2pct']:.0f} % "
-        f"and within ±5 % in {100 * within['within_5pct']:.0f} % of cases (results/speed_estimation.json)"
+        f"estimated from {seconds:.2f} s of signal; on {LENGTH_NAMES[group]} of {len(rows)} real rigs "
+        f"({count} cases) the estimate was within ±1 % in {100 * within['within_1pct']:.0f} % and within "
+        f"±2 % in {100 * within['within_2pct']:.0f} % of cases (results/speed_estimation.json)"
     )

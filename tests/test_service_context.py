@@ -135,7 +135,7 @@ def test_rpm_accuracy_is_null_without_the_measurement(monkeypatch):
 
     monkeypatch.setattr(machine, "_speed_results", lambda: None)
     assert machine.rpm_accuracy(1.0) is None
-    assert machine.length_group(0.2) == "0.17s" and machine.length_group(10.0) == "whole"
+    assert machine.length_group(0.2) == "0.25s" and machine.length_group(10.0) == "1s"
 
 
 BAD = [
