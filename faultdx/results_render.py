@@ -19,6 +19,7 @@ from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
 from faultdx.results_plant import render_mqtt
 from faultdx.results_rigout import render_rig_out, render_rig_out_calibration, render_rig_out_headline
+from faultdx.results_signal import render_quality, render_speed_estimation
 
 RENDER_COMMAND = "faultdx results render"
 BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_.]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
@@ -248,24 +249,6 @@ def render_shipped_training(payload: dict[str, Any]) -> str:
         f"fault type at −4 dB {_pct(best['type_accuracy_snr_-4dB'])} %.",
     ]
     return "\n".join(lines) + "\n"
-
-
-def render_speed_estimation(payload: dict[str, Any]) -> str:
-    """One row per dataset / excerpt length: median |error|, share within 2 % and 5 %, the worst case."""
-    data = payload["data"]
-    out = [f"Shaft-speed estimate ({data.get('method')}):", "",
-           "| recordings / excerpt | n | median abs error (%) | within 2 % | within 5 % | worst |",
-           "|---|---|---|---|---|---|"]
-    for group, g in data["groups"].items():
-        worst = g.get("worst") or {}
-        worst_text = (f"{worst.get('case')}: {worst.get('estimated_rpm')} rpm for {worst.get('true_rpm')}"
-                      if worst else "–")
-        out.append(f"| {group} | {g['count']} | {g['median_abs_pct_error']:.3f} | "
-                   f"{_pct(g['within_2pct'], 1)} | {_pct(g['within_5pct'], 1)} | {worst_text} |")
-    lengths = data.get("lengths") or {}
-    if lengths:
-        out += ["", "Excerpts: " + "; ".join(f"{k} = {v}" for k, v in lengths.items()) + "."]
-    return "\n".join(out) + "\n"
 
 
 def _num(value: float | None, spec: str, unit: str = "") -> str:
@@ -516,6 +499,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "protocols.headline": render_protocols_headline,
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
+    "quality": render_quality,
     "shipped_training": render_shipped_training,
     "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,
