@@ -94,6 +94,7 @@ def render_rig_out(payload: dict[str, Any]) -> str:
                 f"{_pct(e['specificity'])} | {_pct(e['fault_recall'])} | {_envelope_recall(e)} | "
                 f"{_pct(e['type_accuracy'])} | "
                 f"{_pct(e['type_macro_f1'])} | {_pct(e['recording_accuracy'])} |")
+    lines += ["", *_levers(data)]
     speed = ", ".join(f"{FOLD_TITLES.get(f, f)} {_pct(v)} %" for f, v in data["speed_within_2pct"].items())
     return ("% of windows (recordings right: % of recordings, mean window probability). best = "
             "best-on-validation (validation = the training rigs' recording tails), last = last epoch. speed "
@@ -129,3 +130,26 @@ def render_rig_out_calibration(payload: dict[str, Any]) -> str:
             f"fitted on all four, it is {pooled:.2f}. Goals (issue 22): ECE ≤ 5 % and sure windows ≥ 97 % "
             "right on every rig.\n\n" + "\n".join(lines) + "\n\nRisk-coverage (accuracy of the fault type "
             "on the most confident share of windows, calibrated):\n\n" + "\n".join(risk) + "\n")
+
+
+def _levers(data: dict[str, Any]) -> list[str]:
+    """Healthy machines: windows and recordings called normal, raw and with the cross-fitted normal shift;
+    and the "uncertain" answer (last epoch, stated rpm)."""
+    lines = ["Levers for healthy machines and unclear faults (last epoch, stated rpm): the log-odds shift "
+             "towards normal is fitted on the other folds; uncertain = abnormal, leading fault type under "
+             "60 % of the fault probability.", "",
+             "| held-out rig | healthy → normal: windows / recordings | with the shift (its size): healthy → "
+             "normal / faults found / fault type | uncertain windows | fault type of the rest |",
+             "|---|---|---|---|---|"]
+    for fold in data["folds"]:
+        s = data["summary"].get(fold, {}).get("last", {}).get("rpm")
+        if s is None:
+            continue
+        bias = s["normal_bias"]["mean"]
+        lines.append(
+            f"| {FOLD_TITLES.get(fold, fold)} | {_cell(s['specificity'])} / "
+            f"{_cell(s['healthy_recordings_normal'])} | {_cell(s['specificity_biased'])} / "
+            f"{_cell(s['fault_recall_biased'])} / "
+            f"{_cell(s['type_accuracy_biased'])} ({bias:+.1f}) | {_cell(s['uncertain_share'])} | "
+            f"{_cell(s['answered_accuracy'])} |")
+    return lines

@@ -41,6 +41,7 @@ from faultdx.train.protocols import (
 
 NORMAL = FAULT_TYPES.index("normal")
 SURE = 0.9
+UNCERTAIN_BELOW = 0.6  # "uncertain": abnormal, the leading type under this share of the fault probability
 COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))  # the grid a temperature is fitted on
 NORMAL_BIASES = np.linspace(-8.0, 8.0, 161)  # the grid a log-odds shift towards "normal" is fitted on
@@ -111,6 +112,8 @@ def figures(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray) -> dict
     recall = {FAULT_TYPES[t]: float(np.mean(predicted[truth == t] == t))
               for t in range(len(FAULT_TYPES)) if t != NORMAL and np.any(truth == t)}
     sure = probs.max(axis=1) >= SURE
+    faults = np.maximum(1.0 - probs[:, NORMAL], 1e-12)
+    uncertain = (predicted != NORMAL) & (probs.max(axis=1) / faults < UNCERTAIN_BELOW)
     right = 0
     ids = np.unique(recording)
     for r in ids:
@@ -131,6 +134,9 @@ def figures(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray) -> dict
         "ece": expected_calibration_error(probs, truth),
         "sure_share": float(sure.mean()),
         "sure_accuracy": float(np.mean(predicted[sure] == truth[sure])) if sure.any() else None,
+        "uncertain_share": float(uncertain.mean()),
+        "answered_accuracy": float(np.mean(predicted[~uncertain] == truth[~uncertain])) if (~uncertain).any()
+        else None,
     }
 
 
@@ -231,7 +237,8 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
 BIASED_KEYS = ("specificity", "fault_recall", "type_accuracy", "healthy_recordings_normal")
 SUMMARY_KEYS = ("specificity", "fault_recall", "type_accuracy", "type_macro_f1", "recording_accuracy", "ece",
                 "ece_calibrated", "sure_share", "sure_accuracy", "sure_share_calibrated",
-                "sure_accuracy_calibrated", "temperature", "healthy_recordings_normal", "normal_bias",
+                "sure_accuracy_calibrated", "temperature", "uncertain_share", "answered_accuracy",
+                "healthy_recordings_normal", "normal_bias",
                 *(f"{k}_biased" for k in BIASED_KEYS))
 
 
