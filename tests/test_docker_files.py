@@ -350,3 +350,26 @@ def test_compose_sizes_no_shared_memory_for_dataloader_workers_that_do_not_exist
     probe.start()
     probe.join(timeout=60)
     assert started == [probe]
+
+
+# ---- results/container.json (docker/measure.py) --------------------------------------------------------
+
+
+def test_container_figures_render_a_fresh_build_beside_a_rerun() -> None:
+    from faultdx.results_render import RENDERERS
+
+    run = {"image": "localhost/faultdx:cpu", "base_image": "localhost/debian-base:bookworm", "base": "built",
+           "base_build_s": 250.8, "image_build_s": 420.2, "total_s": 690.0, "image_bytes": 1743810509,
+           "base_bytes": 175842489}
+    data = {"image": run["image"], "base_image": run["base_image"], "image_bytes": run["image_bytes"],
+            "base_bytes": run["base_bytes"], "ready_s": 17.25,
+            "cold": run,
+            "warm": run | {"base": "reused", "base_build_s": 0, "image_build_s": 31.4, "total_s": 40}}
+    text = RENDERERS["container"]({"data": data})
+    assert "| Debian base (`debootstrap` + `podman import`) | 251 s | reused |" in text
+    assert "| `podman build` (torch wheel index, venv, faultdx) | 420 s | 31 s |" in text
+    assert "| whole script | 690 s | 40 s |" in text
+    assert "1,744 MB (of which the base `localhost/debian-base:bookworm`: 176 MB)" in text
+    assert "`/readyz` 200: 17.2 s" in text
+    warm_only = RENDERERS["container"]({"data": data | {"cold": None}})
+    assert "| whole script | – | 40 s |" in warm_only
