@@ -188,12 +188,12 @@ def load_mat(data: bytes, where: str, wanted: Sequence[MatVar], budget: Budget) 
 
     Of a MAT 5 file only their own elements are handed to scipy, so that it never touches the others.
     """
-    from scipy.io import loadmat
-
     source = data
     if all(v.span is not None for v in wanted):
         check_inflated(data, wanted, budget, where)
         header = data[:116] + bytes(8) + data[124:128]  # no subsystem data offset: it is not copied
         source = header + b"".join(data[v.span[0]: v.span[1]] for v in wanted)  # type: ignore[index]
+    from scipy.io import loadmat  # after the checks: a refusal costs no import
+
     names = [v.name for v in wanted]
     return decoded(where, "MATLAB", lambda: loadmat(io.BytesIO(source), variable_names=names))
