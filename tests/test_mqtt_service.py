@@ -6,15 +6,18 @@ from __future__ import annotations
 import time
 import uuid
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from faultdx_service.main import create_app
 from faultdx_service.settings import Settings
 
+from faultdx.data.readers import read_signal
 from faultdx.monitor.assets import AssetSpec
 from faultdx.monitor.store import Store
+from faultdx.paths import PROJECT_ROOT, data_dir
 from tests.mqtt_support import Broker, Subscriber, require_mosquitto
-from tests.service_support import RATE, make_model_dir, tone
+from tests.service_support import RATE, make_model_dir, running_server, tone
 from tests.test_mqtt import settings_for, start_listener, wait_for
 
 pytestmark = pytest.mark.timeout(300)
@@ -84,3 +87,36 @@ def test_database_down_leaves_the_message_unacknowledged(broker, model_dir, post
         listener.stop()
         subscriber.close()
         store.close()
+
+
+@pytest.mark.slow
+def test_a_recording_on_pump_7_comes_back_and_is_stored_once(broker, tmp_path) -> None:
+    """The issue's "done when": `faultdx serve` (shipped model, two workers: one listens) with
+    FAULTDX_MQTT_URL; a CWRU recording published on faultdx/pump-7/signal is answered on
+    faultdx/pump-7/diagnosis and stored once; a broken payload is answered on faultdx/pump-7/error."""
+    recording = read_signal(data_dir() / "cwru" / "12k_drive_end" / "105.mat", channel="DE")
+    samples = recording.signal[0, :RATE].tolist()  # 1 s at 12 kHz
+    env = {"FAULTDX_MQTT_URL": broker.url, "FAULTDX_MQTT_CLIENT_ID": f"t-{uuid.uuid4().hex[:10]}",
+           "FAULTDX_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.sqlite'}", "OMP_NUM_THREADS": "1"}
+    subscriber = Subscriber(broker)
+    try:
+        shipped = PROJECT_ROOT / "models" / "hybrid-aprelu"
+        with running_server(shipped, env=env, workers=2, timeout=240) as url:
+            made = httpx.post(url + "/v1/assets", json={"name": "pump-7", "rpm": 1797, "sampling_rate": RATE,
+                                                         "bearing": "SKF 6205"})
+            assert made.status_code == 201, made.text
+            wait_for(lambda: httpx.get(url + "/readyz").json().get("mqtt", {}).get("state") == "connected",
+                     "the listener to connect", timeout=60)
+            subscriber.publish("faultdx/pump-7/signal", {"signals": samples, "id": "105-first-second"})
+            topic, answer, _ = subscriber.next("/diagnosis", timeout=120)
+            assert topic == "faultdx/pump-7/diagnosis" and answer["id"] == "105-first-second"
+            assert answer["model"]["name"] == "hybrid-aprelu"
+            assert answer["results"][0]["machine"]["rpm"] == 1797
+            subscriber.publish("faultdx/pump-7/signal", b'{"signals": [0.1, 0.2')
+            topic, error, _ = subscriber.next("/error")
+            assert topic == "faultdx/pump-7/error" and (error["status"], error["field"]) == (422, "body")
+            history = httpx.get(url + "/v1/assets/pump-7/diagnoses").json()
+            assert history["total"] == 1
+            assert history["items"][0]["id"] == answer["stored"]["diagnosis_ids"][0]
+    finally:
+        subscriber.close()
