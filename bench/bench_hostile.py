@@ -185,20 +185,25 @@ async def _sample_rss(pid: int, deadline: float, phase: Phase) -> None:
         await asyncio.sleep(0.02)
 
 
+async def _connect(port: int) -> asyncio.StreamWriter | None:
+    try:
+        return (await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 2.0))[1]
+    except (OSError, TimeoutError):
+        return None
+
+
 async def _idle_flood(port: int, count: int, deadline: float, phase: Phase) -> None:
-    """Open ``count`` connections as fast as they are accepted, leave them idle until ``deadline``."""
-    held = []
+    """Open ``count`` connections, 500 at a time, as fast as they are accepted; leave them idle until
+    ``deadline``."""
+    held: list[asyncio.StreamWriter] = []
     try:
         while len(held) < count and time.perf_counter() < deadline:
-            try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), 1.0)
-            except (OSError, TimeoutError):
-                await asyncio.sleep(0.01)
-                continue
-            if len(held) % 2:
-                writer.write(b"GET /healthz HT")
-            held.append(writer)
-            phase.idle_opened += 1
+            opened = await asyncio.gather(*(_connect(port) for _ in range(min(500, count - len(held)))))
+            for writer in filter(None, opened):
+                if len(held) % 2:
+                    writer.write(b"GET /healthz HT")
+                held.append(writer)
+            phase.idle_opened += sum(w is not None for w in opened)
         await asyncio.sleep(max(0.0, deadline - time.perf_counter()))
     finally:
         for writer in held:
