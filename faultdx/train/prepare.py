@@ -63,11 +63,24 @@ def prepare_data(config: RunConfig, *, conditions: list[float] | None = None) ->
 def prepare_test(config: RunConfig) -> WindowSet:
     """Only the test windows of ``config`` (the mixed-in training data never reaches the test split), without
     loading the mix: what a protocol scores a finished run on."""
-    recordings, classes = _main_recordings(config, None)
-    windows = _split(config, recordings, classes)[0]["test"]
+    if config.split.protocol == "rig" and config.data.name == "simulated":
+        windows = _simulated_rig_test(config)  # simulating the training machines would only give their rate
+    else:
+        recordings, classes = _main_recordings(config, None)
+        windows = _split(config, recordings, classes)[0]["test"]
     if len(windows) == 0:
         raise ValueError("the test split is empty: check data.window, split settings and conditions")
     return windows
+
+
+def _simulated_rig_test(config: RunConfig) -> WindowSet:
+    """The test windows of a rig protocol whose main dataset is the simulator (protocol rig-out)."""
+    dataset = get_dataset(config.data.name, **config.data.options)
+    classes = tuple(c for c in dataset.classes if c not in config.data.exclude_classes)
+    options = {"sampling_rate": dataset.sampling_rate, **config.split.test_data.options}
+    tested = _load(config.split.test_data.name, options, config, "split.test_data")
+    return holdout_split([], tested, window=config.data.window, hop=config.data.hop, classes=classes,
+                         eval_hop=eval_hop(config), val_fraction=config.split.val_fraction)["test"]
 
 
 def _main_recordings(
