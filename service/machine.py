@@ -72,8 +72,6 @@ def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:
         raise ApiError(422, str(err), err.field) from None
 
 
-parse_bearing_form = parse_bearing  # a form field's text goes through the same parser
-
 
 @cache
 def _speed_results() -> dict[str, Any] | None:

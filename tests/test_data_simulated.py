@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from faultdx.data.base import FAULT_TYPES
-from faultdx.data.envelope import envelope_spectrum
 from faultdx.data.registry import get_dataset
 from faultdx.data.synthetic import Machine, random_machine, simulate_machine
+from faultdx.nn.frontend import envelope_spectrum
 
 FS = 12000.0
 FAULT_LINES = ("outer_race", "inner_race", "ball")  # order of _rates(): BPFO, BPFI, 2 x BSF

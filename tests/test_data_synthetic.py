@@ -7,9 +7,9 @@ import pytest
 
 from faultdx.data.base import CWRU_10_CLASSES
 from faultdx.data.bearing import MFPT_NICE, SKF_6205, BearingGeometry, defect_frequencies
-from faultdx.data.envelope import envelope_spectrum
 from faultdx.data.registry import get_dataset
 from faultdx.data.synthetic import simulate
+from faultdx.nn.frontend import envelope_spectrum
 from tests.data_helpers import isolated_cache  # noqa: F401
 
 

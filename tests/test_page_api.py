@@ -29,6 +29,7 @@ from faultdx.data.catalogue import cwru_file
 from faultdx.data.synthetic import simulate
 from faultdx.modeldir import save_model_dir
 from faultdx.nn import ResNet1d, preset_config
+from faultdx.nn.frontend import envelope_spectrum
 from tests.data_helpers import needs_real_data
 
 CWRU_DIR = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru"
@@ -311,7 +312,9 @@ def test_page_helpers_need_the_api_key_when_one_is_set(model_dir):
 
 
 def test_envelope_band_pass_is_applied_and_checked(client):
-    x = modulated(100.0)
+    t = np.arange(24000) / 12000.0
+    low_carrier = (1 + 0.8 * np.cos(2 * np.pi * 37 * t)) * np.sin(2 * np.pi * 1000 * t)  # outside the band
+    x = (modulated(100.0) + low_carrier).astype(np.float32)
     files = {"file": ("x.npy", npy_bytes(x))}
     full = client.post("/v1/envelope/file", files=files, data={"sampling_rate": "12000"}).json()
     form = {"sampling_rate": "12000", "band_low": "2500", "band_high": "3500"}
@@ -320,9 +323,29 @@ def test_envelope_band_pass_is_applied_and_checked(client):
     body = {"signal": x.tolist(), "sampling_rate": 12000, "band": [2500, 3500]}
     via_json = client.post("/v1/envelope", json=body)
     np.testing.assert_allclose(via_json.json()["amplitude"], banded["amplitude"], rtol=1e-5, atol=1e-9)
-    assert not np.allclose(full["amplitude"], banded["amplitude"])
+
+    def line(env: dict, hz: float) -> float:
+        f, a = np.asarray(env["frequencies"]), np.asarray(env["amplitude"])
+        return float(a[np.argmin(np.abs(f - hz))])
+
+    assert line(full, 37.0) > 1e3 and line(full, 100.0) > 1e3  # both modulations without a band
+    assert line(banded, 100.0) > 1e3 and line(banded, 37.0) < 1e-3 * line(full, 37.0)  # only the band's
     half = client.post("/v1/envelope/file", files=files, data={"sampling_rate": "12000", "band_low": "2500"})
     error_of(half, 422, "band_high")
+
+
+def test_envelope_is_the_network_front_ends_spectrum(client):
+    """The page plots the numbers the network's front end and the envelope model read, not its own."""
+    x = simulate("outer_race_014", duration_s=1.0, rpm=RPM, seed=2)
+    body = {"signal": x.tolist(), "sampling_rate": 12000, "rpm": RPM, "band": [2000, 5000]}
+    env = client.post("/v1/envelope", json=body).json()
+    freqs, amplitude = envelope_spectrum(x, 12000, band=(2000, 5000))
+    shown = len(env["frequencies"])  # up to the last harmonic on the plot: fewer bins than the max-pool keeps
+    assert 100 < shown < 4000
+    np.testing.assert_allclose(env["frequencies"], freqs[:shown])
+    np.testing.assert_allclose(env["amplitude"], amplitude[:shown], rtol=1e-9)
+    bpfo = env["defects"]["bpfo"]["hz"]
+    assert abs(freqs[5:shown][np.argmax(amplitude[5:shown])] - bpfo) < 0.02 * bpfo
 
 
 def npy_bytes(x: np.ndarray) -> bytes:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -85,6 +86,33 @@ def envelope_spectra(envelope: Tensor) -> Tensor:
     amplitude = spectrum.square().sum(dim=-1).sqrt() + 1e-20  # [N, B, F]
     floor = amplitude[..., 1 : t // 16].log().mean(dim=-1, keepdim=True).exp()
     return amplitude / floor
+
+
+def envelope_spectrum(
+    signal: np.ndarray, sampling_rate: float, band: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Envelope spectrum of a whole signal ``[T]`` → ``(freqs [F] Hz, amplitude [F])``, F = T // 2 + 1.
+
+    The front end's own numbers (:func:`squared_envelopes`, :func:`envelope_spectra`) on one band: what the
+    network and the envelope model read, so a line the page shows is a line they see. ``band=(low, high)`` Hz
+    is a raised-cosine band (:func:`band_masks`); without it the whole band (DC excluded). Amplitudes are
+    multiples of the spectrum's floor (its geometric-mean level), in float64.
+    """
+    x = np.asarray(signal, dtype=np.float64).reshape(-1)
+    if x.size < 16:
+        raise ValueError(f"envelope spectrum needs at least 16 samples, got {x.size}")
+    bins = x.size // 2 + 1
+    if band is None:
+        mask = torch.ones(1, bins, dtype=torch.float64)
+        mask[:, 0] = 0.0  # an offset is no modulation
+    else:
+        low, high = band
+        nyquist = sampling_rate / 2
+        if not 0 < low < high < nyquist:
+            raise ValueError(f"band must satisfy 0 < low < high < {nyquist:g} Hz, got {band}")
+        mask = band_masks(((low / nyquist, high / nyquist),), bins).double()
+    spectra = envelope_spectra(squared_envelopes(torch.from_numpy(x)[None], mask))  # [1, 1, F]
+    return np.fft.rfftfreq(x.size, d=1.0 / sampling_rate), spectra[0, 0].numpy()
 
 
 def read_on_axes(spectra: Tensor, context: Tensor, orders: Tensor, window: int) -> Tensor:

@@ -6,6 +6,7 @@
 - ``GET /v1/examples/{name}``: one example as JSON ``{signal, sampling_rate, label, rpm, ...}``, or with
   ``?format=file`` as a file to download (the publisher's original ``.mat``; ``.npy`` for simulated ones).
 - ``POST /v1/envelope`` (JSON signal) and ``POST /v1/envelope/file`` (multipart upload): the envelope spectrum
+  (the network front end's own, :func:`faultdx.nn.frontend.envelope_spectrum`, in multiples of its floor)
   with the bearing defect frequencies (BPFO, BPFI, BSF, FTF and harmonics) at the given shaft speed, for the
   model's bearing geometry unless another is named (a catalogue name or a geometry, parsed as /v1/diagnose
   parses it), plus a min/max preview of the waveform for plotting.
@@ -26,17 +27,17 @@ from fastapi.staticfiles import StaticFiles
 from faultdx_service.deps import ModelsDep, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONRoute
-from faultdx_service.machine import parse_bearing, parse_bearing_form, parse_rpm
+from faultdx_service.machine import parse_rpm
 from faultdx_service.schemas import Bearing, SamplingRate, Signal, rpm_or_none
 from faultdx_service.uploads import UploadField, read_upload
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.data.base import DatasetExample
-from faultdx.data.bearing import BearingGeometry, defect_frequencies
-from faultdx.data.envelope import envelope_spectrum
+from faultdx.data.bearing import BearingGeometry, defect_frequencies, parse_bearing
 from faultdx.diagnose import Diagnoser, RequestBudget, check_sampling_rate
 from faultdx.errors import InputError
+from faultdx.nn.frontend import envelope_spectrum
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 WAVEFORM_POINTS = 1600  # min/max pairs in the waveform preview (about one per screen pixel)
@@ -312,7 +313,7 @@ async def envelope_file(
         raise ApiError(422, f"{field}: give both band_low and band_high, or neither", field)
     band = None if band_low is None or band_high is None else (band_low, band_high)
     diagnoser = models.get(model).diagnoser
-    geometry, source = _geometry(parse_bearing_form(bearing), diagnoser)
+    geometry, source = _geometry(parse_bearing(bearing), diagnoser)
     upload = await read_upload(file, settings, model_channels=diagnoser.channels[:1],
                                sampling_rate=sampling_rate, channel=channel, min_samples=MIN_ENVELOPE_SAMPLES)
     report = partial(envelope_report, upload.signal[0], upload.sampling_rate, rpm=rpm, geometry=geometry,
