@@ -77,3 +77,21 @@ def test_v2_labels_bad_windows(client) -> None:
         assert body["parameters"]["signal_ok"] is ok
         labels = {o["name"]: o for o in body["outputs"]}["label"]["data"]
         assert (set(labels) == {"bad_signal"}) is not ok
+
+
+def test_the_cli_says_bad_signal_and_why(tmp_path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from faultdx.cli import app
+
+    model_dir = make_model_dir(tmp_path / "tiny-aprelu")
+    path = tmp_path / "dead.npy"
+    np.save(path, broken("flat_line").astype(np.float32))
+    args = ["diagnose", str(path), "--model", str(model_dir), "--rate", str(RATE), "--rpm", "1797"]
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "bad_signal" in table.output and "refused: flat_line" in table.output
+    [answer] = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
+    assert answer["fault_type"] == "bad_signal" and answer["signal_quality"]["ok"] is False

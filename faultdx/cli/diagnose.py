@@ -78,8 +78,9 @@ def _line(path: Path, row: dict) -> str:
     )
     evidence = "-" if row["evidence"] is None else f"{row['evidence']} {row['evidence_hz']:.1f} Hz"
     unknown = "-" if row["unknown_score"] is None else f"{row['unknown_score']:.2f}"
+    refused = f"  refused: {row['signal_problems']}" if row.get("signal_ok") is False else ""
     return (f"{path.name:<28} {row['fault_type']:<11} {100 * row['confidence']:5.1f} %  "
-            f"{unknown:>7}  {row['severity'] or '-':<9} {evidence:<16} {machine}")
+            f"{unknown:>7}  {row['severity'] or '-':<9} {evidence:<16} {machine}{refused}")
 
 
 def register(app: typer.Typer) -> None:
