@@ -99,7 +99,8 @@ def render_rig_out(payload: dict[str, Any]) -> str:
     return ("% of windows (recordings right: % of recordings, mean window probability). best = "
             "best-on-validation (validation = the training rigs' recording tails), last = last epoch. speed "
             "estimated = every recording's speed taken from its own signal by the project's estimator "
-            f"(recordings within 2 % of the stated speed: {speed}).\n\n" + "\n".join(lines) + "\n\n"
+            f"(windows whose recording's estimate is within 2 % of the stated speed: {speed}).\n\n"
+            + "\n".join(lines) + "\n\n"
             + _seeds_note(data) + "\n")
 
 

@@ -143,25 +143,33 @@ def figures(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray) -> dict
 # ---- predictions of a run -----------------------------------------------------------------------------
 
 
-def estimated_speed_factor(windows: WindowSet, signals: dict[str, np.ndarray], rpms: dict[str, float],
-                           estimate: Callable[[np.ndarray, float], float]) -> np.ndarray:
+def estimated_speed_factor(windows: WindowSet, recordings: dict[str, Any],
+                           estimate: Callable[[np.ndarray, float, Any], float]) -> np.ndarray:
     """Per window, the estimated over the stated speed of its recording (``[N]``): what multiplies every
-    axis of the context when the speed comes from the signal. ``signals`` are the recordings at the windows'
-    rate, by key."""
+    axis of the context when the speed comes from the signal. ``recordings`` (by key) are at the windows'
+    rate; ``estimate(signal, rate, bearing)`` is the speed estimator."""
     factor = {}
     for i, key in enumerate(windows.keys):
+        rec = recordings[key]
         try:
-            factor[i] = estimate(signals[key], windows.sampling_rate) / rpms[key]
+            factor[i] = estimate(rec.signal[0], windows.sampling_rate, rec.bearing) / rec.rpm
         except ValueError:
             factor[i] = math.nan
     return np.asarray([factor[int(r)] for r in windows.recording], dtype=np.float32)
 
 
-def speed_estimator() -> Callable[[np.ndarray, float], float]:
-    """The shaft-speed estimator of this tree (rpm from a 1-D signal and its rate)."""
-    from faultdx.context.speed import estimate_rpm
+def speed_estimator() -> Callable[[np.ndarray, float, Any], float]:
+    """The shaft-speed estimator of this tree, ``(signal, rate, bearing) -> rpm``: the joint estimator (shaft
+    harmonics + the bearing's defect families) where it exists, else the shaft-harmonic one."""
+    from faultdx.data.bearing import bearing_from
 
-    return lambda signal, rate: estimate_rpm(signal, rate)
+    try:
+        from faultdx.context.joint_speed import estimate_speed
+    except ImportError:
+        from faultdx.context.speed import estimate_rpm
+
+        return lambda signal, rate, bearing: estimate_rpm(signal, rate)
+    return lambda signal, rate, bearing: estimate_speed(signal, rate, bearing=bearing_from(bearing)).rpm
 
 
 def model_log_probs(model: torch.nn.Module, membership: np.ndarray, windows: WindowSet,
@@ -321,9 +329,7 @@ def run_rig_out(
             config = run_config({}, run, out, overrides)
             windows[fold] = fold_test_windows(config)
             recordings = test_recordings(config)
-            speed[fold] = estimated_speed_factor(
-                windows[fold], {k: r.signal[0] for k, r in recordings.items()},
-                {k: r.rpm for k, r in recordings.items()}, estimate)
+            speed[fold] = estimated_speed_factor(windows[fold], recordings, estimate)
         if (out / run.name / "test.json").is_file():
             predictions[(fold, run.seed)] = run_log_probs(out / run.name, windows[fold], speed[fold], device)
             log(f"scored {run.name}")
