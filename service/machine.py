@@ -63,6 +63,16 @@ def parse_speed(rpm: Any, tolerance: Any = None, bounds: Any = None) -> float | 
     return parse_rpm(rpm)
 
 
+def parse_range_form(text: str | None, field: str = "rpm_range") -> list[float] | None:
+    """A form field ``"low,high"`` → ``[low, high]`` (checked by :func:`parse_speed`); None stays None."""
+    if text is None or not text.strip():
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ApiError(422, f"{field}: 'low,high' in rpm, got {text[:40]!r}", field) from None
+
+
 def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:
     """A catalogue name, a geometry object, or one as JSON text (a form field) → geometry; None or blank
     text: the model's own bearing (:func:`faultdx.data.bearing.parse_bearing`; a 422 naming the part)."""

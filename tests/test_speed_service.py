@@ -50,3 +50,26 @@ def test_bad_speed_hints_are_422_naming_the_field(client, speed, field) -> None:
     r = diagnose(client, **speed)
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field, r.text
+
+
+def test_the_file_form_takes_a_tolerance_or_a_range(client, tmp_path) -> None:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(SIGNAL, dtype=np.float32))
+
+    def post(**form):
+        files = {"file": ("pump.npy", buffer.getvalue(), "application/octet-stream")}
+        return client.post("/v1/diagnose/file", files=files, data={"sampling_rate": str(RATE), **form})
+
+    for form in ({"rpm": "1700", "rpm_tolerance": "10"}, {"rpm_range": "1600,1900"}):
+        r = post(**form)
+        assert r.status_code == 200, r.text
+        machine = r.json()["results"][0]["machine"]
+        assert machine["rpm_source"] == "refined" and machine["rpm"] == pytest.approx(1750.0, rel=0.01)
+    for form, field in (({"rpm": "1700", "rpm_tolerance": "60"}, "rpm_tolerance"),
+                        ({"rpm_range": "1900,1600"}, "rpm_range"), ({"rpm_range": "fast"}, "rpm_range")):
+        r = post(**form)
+        assert r.status_code == 422 and r.json()["field"] == field, r.text

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
-from faultdx_service.machine import parse_bearing, parse_rpm, parse_speed, rpm_accuracy
+from faultdx_service.machine import parse_bearing, parse_range_form, parse_speed, rpm_accuracy
 from faultdx_service.monitoring import StoreDep, call, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
@@ -111,6 +111,12 @@ async def diagnose_file(
     ] = None,
     include_slopes: Annotated[bool, Form()] = False,
     rpm: Annotated[float | None, Form(description=RPM_DESCRIPTION)] = None,
+    rpm_tolerance: Annotated[float | None, Form(
+        description="with rpm: a nominal speed known to within this many percent (above 0, below 50)"
+    )] = None,
+    rpm_range: Annotated[str | None, Form(
+        description="'low,high' rpm the speed lies in (instead of rpm)"
+    )] = None,
     bearing: Annotated[
         str | None, Form(description="a catalogue name (GET /v1/bearings) or a geometry as a JSON object")
     ] = None,
@@ -121,12 +127,12 @@ async def diagnose_file(
     (``DE`` picks ``X105_DE_time`` out of a CWRU file).
     """
     served = models.get(model)
-    rpm, geometry = parse_rpm(rpm), parse_bearing(bearing)
+    speed, geometry = parse_speed(rpm, rpm_tolerance, parse_range_form(rpm_range)), parse_bearing(bearing)
     wanted = served.diagnoser.channels
     upload = await read_upload(file, settings, model_channels=wanted, sampling_rate=sampling_rate,
                                channel=channel)
     inputs = DiagnoseInput([upload.signal], upload.sampling_rate, window, hop, upload.row_names,
-                           include_slopes, rpm, geometry, field="file")
+                           include_slopes, speed, geometry, field="file")
     return await _diagnose(served, inputs, RequestBudget(settings.max_samples, settings.max_windows))
 
 
