@@ -19,7 +19,7 @@ from faultdx.paths import PROJECT_ROOT
 from faultdx.results import read_result
 from faultdx.results_plant import render_mqtt
 from faultdx.results_rigout import render_rig_out, render_rig_out_calibration, render_rig_out_headline
-from faultdx.results_signal import render_quality, render_speed_estimation
+from faultdx.results_signal import render_quality, render_speed_estimation, render_speed_fault_type
 
 RENDER_COMMAND = "faultdx results render"
 BLOCK = re.compile(r"(<!-- results:([A-Za-z0-9_.]+) -->\n)(.*?)(<!-- /results:\2 -->)", re.DOTALL)
@@ -500,6 +500,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "ablation": render_protocols,  # the same sweep with one training ingredient removed per recipe
     "speed_estimation": render_speed_estimation,
     "quality": render_quality,
+    "speed_fault_type": render_speed_fault_type,
     "shipped_training": render_shipped_training,
     "simulated_rigs": render_simulated_rigs,
     "bench_activations": render_bench_activations,

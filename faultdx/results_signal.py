@@ -59,3 +59,19 @@ def render_speed_estimation(payload: dict[str, Any]) -> str:
     out += ["", "Estimators: " + "; ".join(f"**{k}** = {v}" for k, v in data["estimators"].items()) + ".",
             "Excerpts: " + "; ".join(f"{k} = {v}" for k, v in data["lengths"].items()) + "."]
     return "\n".join(out) + "\n"
+
+
+def render_speed_fault_type(payload: dict[str, Any]) -> str:
+    """Per HIT rig and speed source: windows and recordings whose fault type is right, the speed used."""
+    data = payload["data"]
+    out = [f"Fault type through `/v1/diagnose` (`{data['model']}`, whole HIT recordings, bearing sent):", "",
+           "| rig / speed sent | windows right | recordings right | refused (bad signal) "
+           "| speed used within 1 % |",
+           "|---|---|---|---|---|"]
+    for key, row in data["groups"].items():
+        windows = f"{100 * row['window_accuracy']:.1f} % ({row['windows_right']}/{row['windows']})"
+        right, total = row["recordings_right"], row["recordings"]
+        recordings = f"{100 * row['recording_accuracy']:.1f} % ({right}/{total})"
+        out.append(f"| {key} | {windows} | {recordings} | {row['bad_signal']} | "
+                   f"{100 * row['speed_within_1pct_share']:.0f} % |")
+    return "\n".join(out) + "\n"

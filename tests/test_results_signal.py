@@ -30,3 +30,13 @@ def test_speed_table_puts_the_estimators_side_by_side() -> None:
             "groups": {"mfpt/1s/old": row(0.5), "mfpt/1s/new": row(0.75)}}
     text = render_speed_estimation({**CAPTION, "data": data})
     assert "| mfpt/1s | 9 | 50.0 % (50 %) | 75.0 % (75 %) | 10.0 % | 0.0 % |" in text
+
+
+def test_fault_type_by_speed_source_table() -> None:
+    from faultdx.results_signal import render_speed_fault_type
+
+    row = {"recordings": 21, "recordings_right": 19, "windows": 100, "windows_right": 88, "bad_signal": 0,
+           "speed_within_1pct": 14, "window_accuracy": 0.88, "recording_accuracy": 0.9048,
+           "speed_within_1pct_share": 0.6667}
+    text = render_speed_fault_type({**CAPTION, "data": {"model": "m", "groups": {"hit_mfs/no rpm": row}}})
+    assert "| hit_mfs/no rpm | 88.0 % (88/100) | 90.5 % (19/21) | 0 | 67 % |" in text
