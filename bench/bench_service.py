@@ -282,7 +282,7 @@ class Server:
         full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         self.proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT)
         self.url = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a busy shared machine may take minutes to load the workers
         while True:
             try:
                 if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
