@@ -104,3 +104,65 @@ def test_asset_page_pages_through_assets_and_shows_the_baseline(browser, server)
     assert "1 recordings" in page.text_content("#detail-baseline")
     assert not errors, errors
     page.close()
+
+
+def test_asset_page_axis_labels_show_their_step_and_use_the_shared_palette(browser, server) -> None:  # noqa: F811
+    """A quiet asset's velocity axis steps by 0.05 mm/s: labels 0.00, 0.05, 0.10, 0.15 (not 0.1, 0.1, 0.2)."""
+    httpx.post(server + "/v1/assets", json={"name": "quiet fan", "sampling_rate": RATE, "rpm": 1797}
+               ).raise_for_status()
+    t = np.arange(int(0.5 * RATE)) / RATE
+    for day in (1, 2):
+        r = httpx.post(server + "/v1/diagnose", timeout=60, json={
+            "signals": [(0.015 * np.sin(2 * np.pi * 100 * t)).tolist()], "asset": "quiet fan",
+            "measured_at": f"2026-04-0{day}T09:00:00Z"})
+        assert r.status_code == 200, r.text
+
+    page = browser.new_page(viewport={"width": 1500, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server + "/assets?asset=quiet%20fan")
+    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    assert page.get_attribute("#detail", "data-asset") == "quiet fan"
+    labels = page.locator("#velocity-chart .y-tick").all_text_contents()
+    assert labels == ["0.00", "0.05", "0.10", "0.15"], labels
+    # the rule itself (common.js, shared with the inspection page's axes)
+    cases = {"[0, 0.05, 0.1, 0.15000000000000002, 0.2]": ["0.00", "0.05", "0.10", "0.15", "0.20"],
+             "[0, 2.5, 5, 7.5]": ["0.0", "2.5", "5.0", "7.5"], "[0, 500, 1000]": ["0", "500", "1,000"],
+             "[-0.2, 0, 0.2]": ["-0.2", "0.0", "0.2"], "[0, 2.5e9, 5e9]": ["0", "2.5e+9", "5.0e+9"]}
+    for values, expected in cases.items():
+        assert page.evaluate(f"tickLabels({values})") == expected, values
+    # one palette for both pages: the probability lines take the colours the inspection page gives the types
+    palette = page.evaluate("FAULT_COLOUR")
+    lines = page.locator("#prob-chart .prob-line")
+    assert lines.count() >= 4
+    for i in range(lines.count()):
+        line = lines.nth(i)
+        assert line.get_attribute("stroke") == palette[line.get_attribute("data-type")]
+    assert {"uncertain", "bad_signal", "unknown"} <= set(palette)
+    assert not errors, errors
+    page.close()
+
+
+def test_one_api_key_serves_both_pages(browser, tmp_path) -> None:  # noqa: F811
+    """A keyed service: the inspection page asks for the key, and the asset page then uses the same key."""
+    env = {"FAULTDX_DATABASE_URL": f"sqlite:///{tmp_path / 'monitor.sqlite'}", "FAULTDX_API_KEY": "s3cret",
+           "FAULTDX_TRACE": "false", "FAULTDX_LOG_JSON": "false"}
+    with running_server(make_model_dir(tmp_path / "tiny-aprelu"), env=env) as url:
+        headers = {"X-API-Key": "s3cret"}
+        httpx.post(url + "/v1/assets", json={"name": "keyed pump"}, headers=headers).raise_for_status()
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url + "/assets")
+        page.wait_for_function("document.getElementById('status').textContent.includes('X-API-Key')",
+                               timeout=30_000)  # no key yet: the service's 401 message
+        page.goto(url + "/")
+        page.wait_for_selector("#apikey-box:not([hidden])", timeout=30_000)  # a 401 shows the key field
+        page.fill("#apikey-input", "s3cret")
+        page.goto(url + "/assets")
+        page.wait_for_function("document.querySelectorAll('#asset-table tbody tr').length === 1",
+                               timeout=30_000)
+        assert page.locator('#asset-table tbody tr[data-name="keyed pump"]').count() == 1
+        page.goto(url + "/")
+        page.wait_for_function("document.getElementById('verdict').dataset.source === 'example'",
+                               timeout=60_000)  # the inspection page itself runs its first example with it
+        context.close()

@@ -82,9 +82,13 @@ def test_page_and_assets_are_served_without_any_external_reference(client):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for element in ('id="heatmap"', 'id="envelope"', 'id="waveform"', 'id="file-input"', "static/app.js"):
         assert element in page.text
-    for name, kind in (("app.js", "javascript"), ("style.css", "text/css")):
+    for name, kind in (("app.js", "javascript"), ("common.js", "javascript"), ("style.css", "text/css")):
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and kind in asset.headers["content-type"]
+    # both pages load the shared client module (palette, API key, helpers) before their own script
+    for url, script in (("/", "static/app.js"), ("/assets", "static/assets.js")):
+        html = client.get(url).text
+        assert -1 < html.find('src="static/common.js"') < html.find(f'src="{script}"'), url
     # offline plants: nothing may come from a CDN or any other host
     for path in STATIC_DIR.glob("*.*"):
         if path.suffix in (".html", ".js", ".css"):

@@ -1,20 +1,14 @@
 // faultdx inspection page: plain JS + canvas, no dependencies, talks only to the public /v1 API.
+// common.js (loaded first) holds the palette and names of the answers, api(), $/el/esc and the axis ticks.
 "use strict";
 
 // ---------------------------------------------------------------------------------------------- constants
-// Okabe-Ito palette (distinguishable with the common colour-vision deficiencies); a fault type and the defect
-// frequency that betrays it share one colour (inner race <-> BPFI, outer race <-> BPFO, ball <-> BSF).
-const FAULT_TYPES = ["normal", "ball", "inner_race", "outer_race"];
-const FAULT_COLOUR = { normal: "#009E73", ball: "#E69F00", inner_race: "#D55E00", outer_race: "#0072B2", unknown: "#888",
-                       bad_signal: "#444" };
-const FAULT_NAME = { normal: "Healthy", ball: "Ball fault", inner_race: "Inner-race fault", outer_race: "Outer-race fault",
-                     unknown: "Unknown condition", bad_signal: "Bad signal (check the sensor)" };
 const DEFECTS = [
   { key: "shaft", name: "Shaft 1×", colour: "#6b7785" },
   { key: "ftf", name: "FTF (cage)", colour: "#CC79A7" },
-  { key: "bsf", name: "BSF (ball spin)", colour: "#E69F00" },
-  { key: "bpfo", name: "BPFO (outer race)", colour: "#0072B2" },
-  { key: "bpfi", name: "BPFI (inner race)", colour: "#D55E00" },
+  { key: "bsf", name: "BSF (ball spin)", colour: FAULT_COLOUR.ball },  // a line shares its fault type's colour
+  { key: "bpfo", name: "BPFO (outer race)", colour: FAULT_COLOUR.outer_race },
+  { key: "bpfi", name: "BPFI (inner race)", colour: FAULT_COLOUR.inner_race },
 ];
 const VIRIDIS = ["#440154", "#472d7b", "#3b528b", "#2c728e", "#21918c", "#28ae80", "#5ec962", "#addc30", "#fde725"];
 const RDBU = ["#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7", "#fddbc7", "#f4a582", "#d6604d", "#b2182b"];
@@ -35,7 +29,6 @@ const state = {
   hiddenDefects: new Set(["ftf"]),  // the cage line is rarely what a reliability engineer looks for first
   runSeq: 0,
 };
-const $ = (id) => document.getElementById(id);
 
 // ---------------------------------------------------------------------------------------------- labels
 function faultTypeOf(label) {
@@ -49,58 +42,13 @@ function prettyLabel(label) {
   const inches = /^\d+$/.test(size) ? ` · 0.${size} in` : size ? ` · ${size}` : "";
   return FAULT_NAME[t] + inches;
 }
-function colourOf(label) { return FAULT_COLOUR[faultTypeOf(label)] || "#888"; }
+function colourOf(label) { return FAULT_COLOUR[faultTypeOf(label)] || FAULT_COLOUR.unknown; }
 const pct = (p) => (100 * p).toFixed(1) + " %";
 function fmtNum(v, digits = 3) {
   if (!Number.isFinite(v)) return "—";
   const a = Math.abs(v);
   if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
   return Number(v.toPrecision(digits)).toLocaleString("en-US", { maximumFractionDigits: 6 });
-}
-
-// ---------------------------------------------------------------------------------------------- API
-class ApiError extends Error {
-  constructor(message, status, field) { super(message); this.status = status; this.field = field; }
-}
-/** The service's error body -> one readable sentence (handles {detail: str | [{loc, msg}] | {...}} and {error}). */
-function errorText(body, status) {
-  const one = (d) => {
-    if (d == null) return "";
-    if (typeof d === "string") return d;
-    if (Array.isArray(d)) return d.map(one).filter(Boolean).join("; ");
-    if (typeof d === "object") {
-      const msg = d.message || d.msg || d.detail || d.error;
-      const field = d.field || (Array.isArray(d.loc) ? d.loc.filter((x) => x !== "body").join(".") : d.loc);
-      if (msg && typeof msg !== "string") return one(msg);
-      if (msg) return field && !String(msg).includes(String(field)) ? `${field}: ${msg}` : msg;
-      return JSON.stringify(d);
-    }
-    return String(d);
-  };
-  const text = one(body && (body.error ?? body.detail ?? body.message ?? body));
-  return text || `HTTP ${status}`;
-}
-async function api(path, { method = "GET", json, form } = {}) {
-  const headers = { Accept: "application/json" };
-  const key = $("apikey-input").value.trim() || localStorage.getItem("faultdx-api-key") || "";
-  if (key) headers["X-API-Key"] = key;
-  let body;
-  if (json !== undefined) { headers["Content-Type"] = "application/json"; body = JSON.stringify(json); }
-  if (form !== undefined) body = form;
-  let res;
-  try {
-    res = await fetch(path, { method, headers, body });
-  } catch (e) {
-    throw new ApiError(`The service could not be reached (${e.message}).`, 0);
-  }
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = text; }
-  if (!res.ok) {
-    if (res.status === 401 || res.status === 403) $("apikey-box").hidden = false;
-    throw new ApiError(errorText(data, res.status), res.status, data && data.field);
-  }
-  return data;
 }
 
 // ---------------------------------------------------------------------------------------------- canvas helpers
@@ -118,19 +66,6 @@ function setupCanvas(canvas, cssHeight) {
   ctx.font = FONT;
   return { ctx, w, h };
 }
-function niceStep(range, count) {
-  const raw = range / Math.max(1, count);
-  const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-  const n = raw / mag;
-  return (n < 1.5 ? 1 : n < 3 ? 2 : n < 7 ? 5 : 10) * mag;
-}
-function ticks(lo, hi, count) {
-  if (!(hi > lo)) return [lo];
-  const step = niceStep(hi - lo, count);
-  const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
-  return out;
-}
 /** Grid, tick labels and axis titles; returns value->pixel maps for the plot box. */
 function axes(ctx, box, [x0, x1], [y0, y1], { xTitle, yTitle, xCount = 8, yCount = 4 }) {
   const X = (v) => box.l + ((v - x0) / (x1 - x0 || 1)) * (box.r - box.l);
@@ -138,17 +73,19 @@ function axes(ctx, box, [x0, x1], [y0, y1], { xTitle, yTitle, xCount = 8, yCount
   ctx.save();
   ctx.strokeStyle = GRID; ctx.lineWidth = 1; ctx.fillStyle = INK2; ctx.font = FONT;
   ctx.textAlign = "center"; ctx.textBaseline = "top";
-  for (const v of ticks(x0, x1, xCount)) {
+  const xTicks = ticks(x0, x1, xCount), xLabels = tickLabels(xTicks);
+  xTicks.forEach((v, i) => {
     const x = Math.round(X(v)) + 0.5;
     ctx.beginPath(); ctx.moveTo(x, box.t); ctx.lineTo(x, box.b); ctx.stroke();
-    ctx.fillText(fmtNum(v), x, box.b + 4);
-  }
+    ctx.fillText(xLabels[i], x, box.b + 4);
+  });
   ctx.textAlign = "right"; ctx.textBaseline = "middle";
-  for (const v of ticks(y0, y1, yCount)) {
+  const yTicks = ticks(y0, y1, yCount), yLabels = tickLabels(yTicks);
+  yTicks.forEach((v, i) => {
     const y = Math.round(Y(v)) + 0.5;
     ctx.beginPath(); ctx.moveTo(box.l, y); ctx.lineTo(box.r, y); ctx.stroke();
-    ctx.fillText(fmtNum(v), box.l - 5, y);
-  }
+    ctx.fillText(yLabels[i], box.l - 5, y);
+  });
   ctx.strokeStyle = "#b9c3ce";
   ctx.strokeRect(box.l + 0.5, box.t + 0.5, box.r - box.l, box.b - box.t);
   ctx.fillStyle = INK2; ctx.textAlign = "right"; ctx.textBaseline = "bottom";
@@ -237,7 +174,6 @@ function renderVerdict() {
   }
 }
 
-const esc = (t) => String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
 /** The machine context the verdict was reached with: rpm (given or estimated) and bearing (given or the model's). */
 function renderMachine(m) {
@@ -376,7 +312,7 @@ function renderEnvelope() {
   let amax = 1e-12;
   for (let i = 0; i < a.length; i++) if (f[i] > 2 && a[i] > amax) amax = a[i];  // skip the DC bin
   const { X, Y } = axes(ctx, box, [0, fmax], [0, amax * 1.08], {
-    xTitle: "frequency (Hz)", yTitle: "envelope amplitude", xCount: 10,
+    xTitle: "frequency (Hz)", yTitle: "envelope (× floor)", xCount: 10,
   });
   // defect-frequency markers under the trace; labels go in the first of three rows where they do not collide
   const rows = [[], [], []];
@@ -778,7 +714,8 @@ async function init() {
   $("model-select").addEventListener("change", () => { onModelChange(); state.ref = null; if ($("ref-select").value !== "__pinned__") loadReference(); });
   $("ref-select").addEventListener("change", loadReference);
   $("pin-button").addEventListener("click", pinWindow);
-  $("apikey-input").addEventListener("change", () => localStorage.setItem("faultdx-api-key", $("apikey-input").value.trim()));
+  $("apikey-input").addEventListener("input", () => setApiKey($("apikey-input").value));
+  onUnauthorised(() => { $("apikey-box").hidden = false; });
   const fileInput = $("file-input"), dz = $("dropzone");
   fileInput.addEventListener("change", () => { $("file-name").textContent = fileInput.files[0] ? fileInput.files[0].name : "no file chosen"; });
   dz.addEventListener("dragover", (ev) => { ev.preventDefault(); dz.classList.add("over"); });
@@ -824,7 +761,7 @@ async function init() {
     const fq = ((x - hit.box.l) / (hit.box.r - hit.box.l)) * hit.fmax;
     let lo = 0, hi = hit.f.length - 1;
     while (hi - lo > 1) { const mid = (lo + hi) >> 1; hit.f[mid] < fq ? (lo = mid) : (hi = mid); }
-    tip.show(ev, `${hit.f[lo].toFixed(2)} Hz\namplitude ${fmtNum(hit.a[lo])}`);
+    tip.show(ev, `${hit.f[lo].toFixed(2)} Hz\n${fmtNum(hit.a[lo])} × floor`);
   });
   envc.addEventListener("mouseleave", tip.hide);
   for (const id of ["heatmap", "cmp-a", "cmp-b", "cmp-diff"]) heatmapHover($(id));

@@ -1,36 +1,12 @@
 // The asset page: every asset with its zone and open alarms; per asset the trend of velocity RMS (zones
 // shaded, alarm marks) and of the fault-type probabilities, drawn as inline SVG, and its alarms (acknowledge
 // with a note). Data: GET /v1/assets, GET /v1/assets/{id}/trend, POST /v1/alarms/{id}/acknowledge.
+// common.js (loaded first) holds the palette of the answers, api(), $/el and the axis ticks and their labels.
 "use strict";
 
-const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
 const ZONE_FILL = { A: "#d8f3e3", B: "#eef6c8", C: "#ffe4bf", D: "#ffd0cb" };
-const TYPE_COLOURS = { normal: "#2e9d5b", inner_race: "#d0342c", outer_race: "#e58a00", ball: "#6a4cc2",
-                       unknown: "#6b7785" };
 const W = 760, H = 220, M = { left: 46, right: 12, top: 14, bottom: 26 };
 let selected = null;
-
-function headers(json) {
-  const h = json ? { "Content-Type": "application/json" } : {};
-  const key = localStorage.getItem("faultdx-api-key");
-  if (key) h["X-API-Key"] = key;
-  return h;
-}
-
-async function api(path, options = {}) {
-  const response = await fetch(path, { ...options, headers: headers(Boolean(options.body)) });
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
-  return body;
-}
-
-function el(tag, attrs = {}, text) {
-  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function zoneBadge(zone) {
   return el("span", { class: `zone zone-${zone || "none"}` }, zone || "–");
@@ -96,12 +72,13 @@ function scale(d0, d1, r0, r1) {
   return (v) => r0 + ((v - d0) / span) * (r1 - r0);
 }
 
-function axes(svg, x, y, t0, t1, yTicks, yFormat) {
+function axes(svg, x, y, t0, t1, yTicks) {
   const g = el("svg:g", { class: "axes", "font-size": "10", fill: "#6b7785" });
-  for (const v of yTicks) {
+  const labels = tickLabels(yTicks);
+  yTicks.forEach((v, i) => {
     g.append(el("svg:line", { x1: M.left, x2: W - M.right, y1: y(v), y2: y(v), stroke: "#e6eaef" }));
-    g.append(el("svg:text", { x: M.left - 5, y: y(v) + 3, "text-anchor": "end" }, yFormat(v)));
-  }
+    g.append(el("svg:text", { class: "y-tick", x: M.left - 5, y: y(v) + 3, "text-anchor": "end" }, labels[i]));
+  });
   const day = 86400000;
   const step = Math.max(day, Math.ceil((t1 - t0) / day / 8) * day);
   for (let t = Math.ceil(t0 / day) * day; t <= t1; t += step) {
@@ -110,15 +87,6 @@ function axes(svg, x, y, t0, t1, yTicks, yFormat) {
                 new Date(t).toISOString().slice(5, 10)));
   }
   svg.append(g);
-}
-
-function ticks(max, count = 5) {
-  const raw = max / count;
-  const mag = 10 ** Math.floor(Math.log10(raw || 1));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || raw;
-  const out = [];
-  for (let v = 0; v <= max + 1e-9; v += step) out.push(Number(v.toFixed(6)));
-  return out;
 }
 
 function path(times, values, x, y) {
@@ -147,7 +115,7 @@ function velocityChart(trend, times, t0, t1) {
                                   fill: "#4a5663", "font-weight": "700" }, zone));
     }
   }
-  axes(svg, x, y, t0, t1, ticks(top), (n) => n.toFixed(n < 10 ? 1 : 0));
+  axes(svg, x, y, t0, t1, ticks(0, top, 5));
   svg.append(el("svg:path", { id: "velocity-line", d: path(times, v, x, y), fill: "none", stroke: "#0b5cad",
                               "stroke-width": "1.8" }));
   if (v.length <= 400) {
@@ -175,18 +143,18 @@ function velocityChart(trend, times, t0, t1) {
 function probabilityChart(trend, times, t0, t1) {
   const x = scale(t0, t1, M.left, W - M.right), y = scale(0, 1, H - M.bottom, M.top);
   const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "fault-type probability trend" });
-  axes(svg, x, y, t0, t1, [0, 0.25, 0.5, 0.75, 1], (n) => n.toFixed(2));
+  axes(svg, x, y, t0, t1, [0, 0.25, 0.5, 0.75, 1]);
   const legend = $("prob-legend");
   legend.replaceChildren();
   let lines = 0;
   for (const [type, values] of Object.entries(trend.series.probabilities)) {
-    const colour = TYPE_COLOURS[type] || "#333";
+    const colour = colourOfType(type);
     svg.append(el("svg:path", { class: "prob-line", "data-type": type, d: path(times, values, x, y), fill: "none",
                                 stroke: colour, "stroke-width": "1.6" }));
     const item = el("span");
     const swatch = el("i");
     swatch.style.background = colour;
-    item.append(swatch, type.replace("_", " "));
+    item.append(swatch, nameOfType(type));
     legend.append(item);
     lines += 1;
   }
@@ -205,7 +173,7 @@ function alarmTable(alarms) {
       const input = el("input", { class: "ack-note", type: "text", placeholder: "note", "aria-label": "note" });
       const button = el("button", { class: "ack-button", type: "button" }, "acknowledge");
       button.addEventListener("click", async () => {
-        await api(`v1/alarms/${a.id}/acknowledge`, { method: "POST", body: JSON.stringify({ note: input.value || null }) });
+        await api(`v1/alarms/${a.id}/acknowledge`, { method: "POST", json: { note: input.value || null } });
         await select(selected);
       });
       action.append(input, button);
