@@ -105,7 +105,7 @@ def evaluate_command(
     protocol: Annotated[
         str | None,
         typer.Option(help="Score on this transfer protocol's test windows instead (time | load | size | "
-                     "rig); TARGET may then be 'envelope', the envelope reference."),
+                     "rig | rig-out); TARGET may then be 'envelope', the envelope reference."),
     ] = None,
     fold: Annotated[list[str] | None, typer.Option(help="With --protocol: only these folds.")] = None,
 ) -> None:

@@ -290,7 +290,11 @@ def score(
     predicted = log_p.argmax(1)
     probs = log_p.exp().cpu().numpy()
     right, count = recordings_right(probs, windows.recording, windows.fault_type)
+    healthy = windows.fault_type == FAULT_TYPES.index("normal")
+    called_normal = predicted.cpu().numpy() == FAULT_TYPES.index("normal")
     return {
+        "specificity": float(called_normal[healthy].mean()) if healthy.any() else None,
+        "fault_recall": float((~called_normal[~healthy]).mean()) if (~healthy).any() else None,
         "type_accuracy": (predicted == split.fault_type).float().mean().item(),
         "type_ece": expected_calibration_error(probs, windows.fault_type),
         "type_macro_f1": macro_f1(windows.fault_type, predicted.cpu().numpy()),
@@ -559,10 +563,15 @@ def evaluate_protocol(
 def format_evaluation(result: dict[str, Any]) -> str:
     """Markdown table of :func:`evaluate_protocol`'s figures."""
     lines = [f"{result['model']} on protocol {result['protocol']}:", "",
-             "| fold | windows | fault type | macro-F1 | recordings right |", "|---|---|---|---|---|"]
+             "| fold | windows | healthy → normal | faults found | fault type | macro-F1 | recordings "
+             "right |",
+             "|---|---|---|---|---|---|---|"]
     for name, f in result["folds"].items():
-        lines.append(f"| {name} | {f['windows']} | {100 * f['type_accuracy']:.2f} | "
-                     f"{100 * f['type_macro_f1']:.2f} | {f['recordings_right']} of {f['recordings']} |")
-    lines.append(f"| mean | | {100 * result['type_accuracy']:.2f} | {100 * result['type_macro_f1']:.2f} | "
+        found = [("–" if f.get(k) is None else f"{100 * f[k]:.2f}") for k in ("specificity", "fault_recall")]
+        lines.append(f"| {name} | {f['windows']} | {found[0]} | {found[1]} | "
+                     f"{100 * f['type_accuracy']:.2f} | {100 * f['type_macro_f1']:.2f} | "
+                     f"{f['recordings_right']} of {f['recordings']} |")
+    lines.append(f"| mean | | | | {100 * result['type_accuracy']:.2f} | "
+                 f"{100 * result['type_macro_f1']:.2f} | "
                  f"{result['recordings_right']} of {result['recordings']} |")
     return "\n".join(lines) + "\n"
