@@ -60,6 +60,8 @@ def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_d
         verdict = judged.json()["results"][0]["baseline"]
         assert verdict["used"] and verdict["recordings"] == 3 and verdict["distance"] >= 0
         assert judged.json()["results"][0]["fault_type"] == verdict["fault_type"]
+        history = client.get("/v1/assets/pump/diagnoses").json()["items"]
+        assert [d["fault_type"] for d in history] == [verdict["fault_type"]]  # the history keeps the verdict
         plain = client.post("/v1/diagnose", json={"signals": [healthy(3)], "asset": "fan"})
         assert plain.json()["results"][0]["baseline"] == {"used": False, "recordings": 0, "distance": None}
         assert client.get("/v1/assets/pump").json()["baseline"]["recordings"] == 3
