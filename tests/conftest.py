@@ -16,6 +16,7 @@ import pytest
 
 from faultdx import __version__
 from tests.postgres_support import PostgresServer, require_pg_bin
+from tests.threads import torch_threads
 
 STANDIN_ENV = "FAULTDX_TEST_STANDIN"
 
@@ -52,12 +53,8 @@ def one_torch_thread():
     """Torch on one thread for the test, as it was afterwards (the tests share 2 cores with servers and each
     other; two threads crawl there). Modules that want it for every test: ``pytestmark =
     pytest.mark.usefixtures("one_torch_thread")``."""
-    import torch
-
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from faultdx.data.base import CWRU_10_CLASSES
 from faultdx.modeldir import save_model_dir
 from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx.paths import PROJECT_ROOT
+from tests.threads import torch_threads  # noqa: F401 (re-exported: module fixtures use it)
 
 SHIPPED = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 WINDOW = 2048
@@ -57,17 +58,6 @@ def make_model_dir(
         },
     }
     return save_model_dir(path, model, meta, model_card=card)
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run torch on ``n`` threads inside the block (tests share 2 cores with a server process)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def served_model_dir(tmp: Path) -> Path:
