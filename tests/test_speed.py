@@ -107,3 +107,22 @@ def test_a_range_is_refined_from_the_signal() -> None:
                               default_bearing=SKF_6205)
     assert machine.rpm_source == "refined" and machine.rpm == pytest.approx(1750.0, rel=0.01)
     assert machine.describe()["rpm_uncertainty"] > 0
+
+
+def test_an_ambiguous_estimated_speed_leaves_the_fault_type_uncertain() -> None:
+    from faultdx.context import MachineContext
+    from faultdx.data.bearing import SKF_6205
+    from faultdx.diagnose import Diagnosis
+
+    classes = ("normal", "inner_race_007", "outer_race_007", "ball_007")
+    probs = np.array([[0.05, 0.9, 0.03, 0.02]])
+
+    def answer(machine: MachineContext, p: np.ndarray = probs) -> Diagnosis:
+        return Diagnosis(classes, p, np.zeros(1, dtype=np.int64), machine=machine)
+
+    sure = MachineContext(1797.0, SKF_6205, "estimated", "model", 2.0, False)
+    octave = MachineContext(1797.0, SKF_6205, "estimated", "model", 2.0, True)
+    assert answer(sure).fault_type == "inner_race"
+    assert answer(octave).fault_type == "uncertain" and answer(octave).closest_fault_type == "inner_race"
+    healthy = np.array([[0.9, 0.05, 0.03, 0.02]])
+    assert answer(octave, healthy).fault_type == "normal"

@@ -122,7 +122,18 @@ class Diagnosis:
             return BAD_SIGNAL
         if self.answers_unknown:
             return UNKNOWN
-        return UNCERTAIN if is_uncertain(self.type_probabilities, self.policy) else self.closest_fault_type
+        if is_uncertain(self.type_probabilities, self.policy) or self.speed_ambiguous:
+            return UNCERTAIN
+        return self.closest_fault_type
+
+    @property
+    def speed_ambiguous(self) -> bool:
+        """A fault type read at an estimated speed that an octave or sub-harmonic explains nearly as well:
+        the defect axes may sit at the wrong place, so the type is not guessed (``"uncertain"``, the
+        network's answer in :attr:`closest_fault_type`); a healthy answer does not depend on the speed."""
+        machine = self.machine
+        return (machine is not None and machine.rpm_ambiguous and machine.rpm_source == "estimated"
+                and self.closest_fault_type != "normal")
 
     @property
     def confidence(self) -> float:
