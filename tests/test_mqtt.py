@@ -264,17 +264,17 @@ def test_alarm_changes_published_and_retained(broker, database, model_dir, subsc
     listener = start_listener(settings_for(broker, url, model_dir))
     try:
         subscriber.publish("faultdx/hot-1/signal", {"signals": signal(), "sampling_rate": RATE})
-        topic, opened, _ = subscriber.next("/alarm")
+        topic, opened, _ = subscriber.next("/hot-1/alarm")
         assert topic == "faultdx/hot-1/alarm" and opened["event"] == "opened"
         zone = next(a for a in opened["open_alarms"] if a["kind"] == "zone")
         assert zone["level"] == "D" and zone["acknowledged_at"] is None
         store.acknowledge(zone["id"], "seen by the test")  # acknowledged elsewhere (HTTP, CLI)
-        _, acknowledged, _ = subscriber.next("/alarm", timeout=30)
+        _, acknowledged, _ = subscriber.next("/hot-1/alarm", timeout=30)
         assert acknowledged["event"] == "acknowledged"
         assert any(a["id"] == zone["id"] and a["acknowledged_at"] for a in acknowledged["open_alarms"])
         late = Subscriber(broker, "faultdx/hot-1/alarm")  # a dashboard that connects later
         try:
-            _, state, retained = late.next("/alarm", timeout=10)
+            _, state, retained = late.next("/hot-1/alarm", timeout=10)
             assert retained and state["event"] == "acknowledged"
         finally:
             late.close()

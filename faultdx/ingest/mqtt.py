@@ -18,9 +18,9 @@ stored ids (``stored.replayed: true``) without writing again.
 ``FAULTDX_MQTT_RECONNECT_MAX_S``). When the database cannot be reached, the message is not acknowledged, an
 error (status 503, field ``database``) is published, and the listener drops the connection and reconnects
 after a backoff so that the broker delivers every unacknowledged message again, in order. At most
-``FAULTDX_MQTT_MAX_INFLIGHT`` messages are unacknowledged at a time (MQTT 5 Receive Maximum; for MQTT 3.1.1
-the broker's ``max_inflight_messages``), and they are handled one at a time, in arrival order, on a thread of
-their own: a flood waits at the broker, not in this process.
+``FAULTDX_MQTT_MAX_INFLIGHT`` messages are held in this process (also sent as the MQTT 5 Receive Maximum;
+when they are all waiting the network thread stops reading, so TCP holds the broker back), and they are
+handled one at a time, in arrival order, on a thread of their own: a flood waits at the broker.
 
 Test hook (documented in docs/plant.md): with ``FAULTDX_MQTT_TEST_KILL_AFTER_STORE=n`` in the environment
 the process kills itself (SIGKILL) right after storing its ``n``-th message and before acknowledging it.
@@ -133,7 +133,9 @@ class Listener:
         self.state = state or ListenerState(broker=config.url)
         self.level = asset_level(config.topic)
         self.client = self._client()
-        self._inbox: queue.Queue[tuple[int, paho.MQTTMessage, float]] = queue.Queue()
+        # bounded: when it is full the network thread stops reading, and TCP holds the broker back (Mosquitto
+        # 2.0 does not always honour the Receive Maximum, e.g. for a backlog sent at reconnect)
+        self._inbox: queue.Queue[tuple[int, paho.MQTTMessage, float]] = queue.Queue(config.max_inflight)
         self._generation = 0  # connection number: a message of an earlier connection is never acknowledged
         self._stopping = threading.Event()
         self._resync = threading.Event()  # set: drop the connection so the broker redelivers
@@ -221,7 +223,13 @@ class Listener:
         self.state.set_connected(False, None if self._stopping.is_set() else f"disconnected: {reason}")
 
     def _on_message(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
-        self._inbox.put((self._generation, message, time.monotonic()))
+        item = (self._generation, message, time.monotonic())
+        while not self._stopping.is_set():
+            try:
+                self._inbox.put(item, timeout=POLL_S)
+                break
+            except queue.Full:
+                continue
         self.state.set_queued(self._inbox.qsize())
 
     # ------------------------------------------------------------------------------------------ the worker
