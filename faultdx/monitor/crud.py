@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from faultdx.errors import InputError, NotFound
 from faultdx.monitor.alarms import AlarmRule, Measurement, changes, conditions
-from faultdx.monitor.assets import AssetFields, AssetSpec, check_consistent, limits_of
+from faultdx.monitor.assets import AssetFields, AssetSpec, Limits, check_consistent, limits_of
 from faultdx.monitor.indicators import Indicators
 from faultdx.monitor.schemas import (
     ASSET_FIELDS,
@@ -30,6 +30,7 @@ from faultdx.monitor.schemas import (
     DailyAggregate,
     DiagnosisOut,
     DiagnosisPage,
+    LimitsOut,
     ModelRef,
     Recorded,
     Trend,
@@ -376,12 +377,16 @@ def acknowledge(s: Session, alarm_id: int, note: str | None) -> AlarmOut:
 
 # ---------------------------------------------------------------------------------------- rows → schemas
 def asset_out(a: Asset, status_: AssetStatus | None = None) -> AssetOut:
+    """An asset row as returned. Built without re-validating what was validated when it was stored: a row
+    stored under older rules (e.g. a name with '/') still reads, and a page of assets reads fast."""
     limits = limits_of({k: getattr(a, k) for k in ("zone_limits", "iso_group", "support")})
-    return AssetOut.model_validate({
-        **{k: getattr(a, k) for k in ASSET_FIELDS}, "id": a.id,
-        "limits": None if limits is None else limits.as_dict(), "created_at": a.created_at,
-        "updated_at": a.updated_at, "status": status_,
-    })
+    values = {k: getattr(a, k) for k in ASSET_FIELDS}
+    if values["zone_limits"] is not None:
+        values["zone_limits"] = Limits.model_construct(**values["zone_limits"])
+    return AssetOut.model_construct(
+        **values, id=a.id, limits=None if limits is None else LimitsOut.model_construct(**limits.as_dict()),
+        created_at=a.created_at, updated_at=a.updated_at, status=status_, baseline=None,
+    )
 
 
 def diagnosis_out(r: DiagnosisRow) -> DiagnosisOut:
