@@ -288,3 +288,11 @@ def test_error_messages_are_bounded():
     with pytest.raises(SignalFileError) as err:
         read_signal(long, filename="w.csv", channel="nope")
     assert len(str(err.value)) <= 300 and str(err.value).endswith("(truncated)")
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3])
+def test_a_wav_with_no_frames_is_an_empty_signal_whatever_its_channels(channels):
+    from tests.hostile_files import wav_bytes
+
+    with pytest.raises(SignalFileError, match="signal is empty"):
+        read_signal(wav_bytes(channels=channels, frames=0), filename="z.wav")

@@ -28,7 +28,7 @@ def read_wav(data: bytes, where: str, pick: Pick, budget: Budget):
             return wavfile.read(io.BytesIO(data))
 
     rate, raw = decoded(where, "WAV", read)
-    raw = raw.reshape(raw.shape[0], -1)  # [frames, channels]
+    raw = raw[:, None] if raw.ndim == 1 else raw  # [frames, channels]
     frames, channels = raw.shape
     budget.check(where, channels=channels, samples=frames * channels, what=" in the WAV data chunk")
     names = [f"ch{i}" for i in range(channels)]
