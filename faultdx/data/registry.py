@@ -13,7 +13,7 @@ _DATASETS: dict[str, str] = {
     "cwru": "faultdx.data.cwru:CWRUDataset",
     "mfpt": "faultdx.data.mfpt:MFPTDataset",
     "hit": "faultdx.data.hit:HitDataset",
-    "simulated": "faultdx.data.synthetic:RandomizedSimDataset",
+    "simulated": "faultdx.data.simulated:RandomizedSimDataset",
 }
 
 
