@@ -51,14 +51,14 @@ def require_mosquitto() -> str:
 class Broker:
     """One throwaway Mosquitto: :meth:`start`, :meth:`stop` (SIGTERM, persistence saved), :meth:`url`."""
 
-    def __init__(self, binary: str, extra: str = "") -> None:
+    def __init__(self, binary: str, extra: str = "", anonymous: bool = True) -> None:
         self.binary = binary
         self.root = Path(tempfile.mkdtemp(prefix="faultdx-mqtt-"))
         self.port = free_port()
         self.config = self.root / "mosquitto.conf"
         self.config.write_text(
             f"listener {self.port} 127.0.0.1\n"
-            "allow_anonymous true\n"
+            f"allow_anonymous {'true' if anonymous else 'false'}\n"
             f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.root}/\n"
