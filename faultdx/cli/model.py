@@ -94,8 +94,8 @@ def export(
     opset: Annotated[int, typer.Option(help="ONNX opset (>= 17).")] = 18,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing OUTPUT file.")] = False,
 ) -> None:
-    """Export a model directory to ONNX: inputs ``windows`` [N, C, window] and ``context`` [N, 5] (shaft,
-    BPFO, BPFI, BSF, FTF in cycles per sample), outputs ``logits`` then slopes."""
+    """Export a model directory to ONNX: inputs 'windows' [N, C, window] and 'context' [N, 5] (shaft,
+    BPFO, BPFI, BSF, FTF in cycles per sample), outputs 'logits' then slopes."""
     import importlib.util
 
     from faultdx.modeldir import load_model_dir, resolve_model
@@ -137,7 +137,7 @@ def calibrate_ood(
              "machines it never saw, such as the shipped one).")] = True,
 ) -> None:
     """Calibrate the unknown-condition score of a model directory and write it there (atomically):
-    fitted on the config's training split, threshold at ``--target-rate`` of its validation windows."""
+    fitted on the config's training split, threshold at --target-rate of its validation windows."""
     from faultdx.modeldir import resolve_model
     from faultdx.ood import METHODS
     from faultdx.train.calibrate import calibrate_model_dir
