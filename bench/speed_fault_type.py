@@ -3,7 +3,8 @@ the rig's nominal speed ± 10 % (``rpm_tolerance``) → ``results/speed_fault_ty
 
 The shipped default model in-process (FastAPI TestClient), every HIT recording whole, its bearing (SKF 6205)
 always sent. Per rig and speed source: windows whose fault type is right, recordings right, answers refused
-by the quality gate, and how often the speed the service used was within 1 % of the measured one.
+by the quality gate, answered ``uncertain`` (an ambiguous estimated speed, or no type standing out), and how
+often the speed the service used was within 1 % of the measured one.
 
     FAULTDX_DATA=/path/to/data python bench/speed_fault_type.py [--model hybrid-aprelu]
 """
@@ -54,12 +55,13 @@ def main() -> None:
                 windows = [w["fault_type"] for w in result["windows"]]
                 row = tally.setdefault(f"{recording.dataset}/{source}", {
                     "recordings": 0, "recordings_right": 0, "windows": 0, "windows_right": 0,
-                    "bad_signal": 0, "speed_within_1pct": 0})
+                    "bad_signal": 0, "uncertain": 0, "speed_within_1pct": 0})
                 row["recordings"] += 1
                 row["recordings_right"] += int(result["fault_type"] == recording.label)
                 row["windows"] += len(windows)
                 row["windows_right"] += sum(t == recording.label for t in windows)
                 row["bad_signal"] += int(result["fault_type"] == "bad_signal")
+                row["uncertain"] += int(result["fault_type"] == "uncertain")
                 used = result["machine"]["rpm"]
                 row["speed_within_1pct"] += int(abs(used - recording.rpm) <= 0.01 * recording.rpm)
                 print(f"{recording.name:28s} {source:14s} {result['fault_type']:11s} "

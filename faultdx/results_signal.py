@@ -65,13 +65,14 @@ def render_speed_fault_type(payload: dict[str, Any]) -> str:
     """Per HIT rig and speed source: windows and recordings whose fault type is right, the speed used."""
     data = payload["data"]
     out = [f"Fault type through `/v1/diagnose` (`{data['model']}`, whole HIT recordings, bearing sent):", "",
-           "| rig / speed sent | windows right | recordings right | refused (bad signal) "
-           "| speed used within 1 % |",
-           "|---|---|---|---|---|"]
+           "| rig / speed sent | windows right | recordings right | recordings uncertain "
+           "| refused (bad signal) | speed used within 1 % |",
+           "|---|---|---|---|---|---|"]
     for key, row in data["groups"].items():
         windows = f"{100 * row['window_accuracy']:.1f} % ({row['windows_right']}/{row['windows']})"
         right, total = row["recordings_right"], row["recordings"]
         recordings = f"{100 * row['recording_accuracy']:.1f} % ({right}/{total})"
-        out.append(f"| {key} | {windows} | {recordings} | {row['bad_signal']} | "
+        counts = f"{row.get('uncertain', '–')} | {row['bad_signal']}"
+        out.append(f"| {key} | {windows} | {recordings} | {counts} | "
                    f"{100 * row['speed_within_1pct_share']:.0f} % |")
     return "\n".join(out) + "\n"

@@ -39,4 +39,7 @@ def test_fault_type_by_speed_source_table() -> None:
            "speed_within_1pct": 14, "window_accuracy": 0.88, "recording_accuracy": 0.9048,
            "speed_within_1pct_share": 0.6667}
     text = render_speed_fault_type({**CAPTION, "data": {"model": "m", "groups": {"hit_mfs/no rpm": row}}})
-    assert "| hit_mfs/no rpm | 88.0 % (88/100) | 90.5 % (19/21) | 0 | 67 % |" in text
+    assert "| hit_mfs/no rpm | 88.0 % (88/100) | 90.5 % (19/21) | – | 0 | 67 % |" in text
+    row["uncertain"] = 2
+    text = render_speed_fault_type({**CAPTION, "data": {"model": "m", "groups": {"hit_mfs/no rpm": row}}})
+    assert "| hit_mfs/no rpm | 88.0 % (88/100) | 90.5 % (19/21) | 2 | 0 | 67 % |" in text
