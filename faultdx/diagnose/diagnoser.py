@@ -44,7 +44,7 @@ from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
 from faultdx.diagnose.result import Diagnosis
 from faultdx.modeldir import CARD_FILE, ModelMeta
-from faultdx.nn.inference import NetworkCalls, forward_batches
+from faultdx.nn.inference import NetworkCalls, SlopesAndFeatures, forward_batches
 from faultdx.ood import OodCalibration
 
 NOMINAL_RPM = 1797.0  # the CWRU rig at no load: the speed assumed when none is given or estimable
@@ -152,6 +152,10 @@ class Diagnoser:
                 with_features = self._reads_features and torch.jit.freeze(
                     torch.jit.trace(_WithFeatures(self.model).eval(), example, check_trace=False)
                 )
+                both = self._reads_features and torch.jit.freeze(  # slopes and features in one pass
+                    torch.jit.trace(SlopesAndFeatures(self.model).eval(), example, check_trace=False,
+                                    strict=False)
+                )
                 for n, length in ((3, w), (2, w // 2 + 7)):
                     x = torch.randn(n, c, length, generator=generator)
                     ctx = context.expand(n, -1) * (1 + 0.1 * torch.rand(n, 1, generator=generator))
@@ -162,6 +166,10 @@ class Diagnoser:
                     if with_features:
                         expected += self.model.forward_with_features(x, ctx)
                         got += with_features(x, ctx)
+                    if both:
+                        got_both = both(x, ctx)
+                        expected += [logits, *slopes.values(), self.model.forward_with_features(x, ctx)[1]]
+                        got += [got_both[0], *(got_both[1].get(k) for k in slopes), got_both[2]]
                     if got_slopes.keys() != slopes.keys() or not all(
                         torch.allclose(a, b, atol=1e-4) for a, b in zip(got, expected, strict=True)
                     ):
@@ -170,8 +178,7 @@ class Diagnoser:
         except Exception as err:  # tracing is an optimisation: any failure leaves the eager network in place
             log.warning("could not trace %s (%s); running eager", self.name, err)
             return False
-        self._calls = NetworkCalls(forward, with_slopes, with_features or None,
-                                   self._calls.with_slopes_and_features)
+        self._calls = NetworkCalls(forward, with_slopes, with_features or None, both or None)
         return True
 
     @property

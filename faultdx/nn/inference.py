@@ -42,6 +42,17 @@ class NetworkCalls:
         return cls(model, *(getattr(model, name, None) for name in names))
 
 
+class SlopesAndFeatures(torch.nn.Module):
+    """A network's ``forward_with_slopes_and_features`` as a module's ``forward``, so it can be traced."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: Tensor, context: Tensor) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        return self.model.forward_with_slopes_and_features(x, context)
+
+
 class ForwardOutputs(NamedTuple):
     """What the network computed for a batch (or for all windows): float32 logits ``[N, K]``, the slopes
     ``{layer: [N, C_layer]}`` (empty unless asked for) and the penultimate features ``[N, D]`` (None unless
