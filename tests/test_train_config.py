@@ -108,3 +108,21 @@ def test_export_over_an_existing_model_is_refused_before_training_unless_forced(
     assert not (tmp_path / "runs").exists() and (shipped / "config.json").read_text() == "{}"
     forced = CliRunner().invoke(app, [*args, "--force"])  # gets past the check, to the next error
     assert forced.exit_code == 2 and "optim.lr" in forced.output and "--force" not in forced.output
+
+
+def test_train_without_a_config_starts_from_the_shipped_recipe(tmp_path, monkeypatch):
+    from faultdx.cli import train as train_cli
+
+    seen = {}
+
+    def fake_train(cfg, **kwargs):  # stop before any data is read: only the config matters here
+        seen["cfg"] = cfg
+        raise ValueError("stopped before training")
+
+    monkeypatch.setattr("faultdx.train.run.train", fake_train)
+    result = CliRunner().invoke(app, ["train", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "stopped before training" in result.output
+    recipe = train_cli.shipped_recipe()
+    assert recipe.name == "hybrid-aprelu.train.yaml" and str(recipe) in result.output
+    cfg = seen["cfg"]
+    assert cfg.model_name == "hybrid-aprelu" and cfg.model.overrides.get("frontend") == "hybrid"

@@ -20,7 +20,7 @@ from faultdx.modeldir import load_model_dir
 from faultdx.train.config import load_config
 from faultdx.train.run import train
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
-from tests.train_helpers import needs_cwru, tiny_overrides
+from tests.train_helpers import BASE_CONFIG, needs_cwru, tiny_overrides
 
 pytestmark = needs_cwru
 EXTRA = ["epochs=2"]
@@ -36,6 +36,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
         "--nproc_per_node=2",
         str(faultdx),
         "train",
+        "--config",
+        str(BASE_CONFIG),
         "--no-progress",
         "--device",
         "cpu",

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from faultdx.cli import app
 from faultdx.modeldir import load_model_dir
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
-from tests.train_helpers import needs_cwru, tiny_overrides
+from tests.train_helpers import BASE_CONFIG, needs_cwru, tiny_overrides
 
 pytestmark = needs_cwru
 
@@ -18,7 +18,7 @@ pytestmark = needs_cwru
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    args = ["train", "--epochs", "3", "--no-progress"]
+    args = ["train", "--config", str(BASE_CONFIG), "--epochs", "3", "--no-progress"]
     for item in tiny_overrides(out, "tiny"):
         args += ["--set", item]
     result = CliRunner().invoke(app, args, catch_exceptions=False)

@@ -18,7 +18,7 @@ from faultdx.cli import app
 from faultdx.train.config import load_config
 from faultdx.train.run import train
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
-from tests.train_helpers import needs_cwru, tiny_overrides
+from tests.train_helpers import BASE_CONFIG, needs_cwru, tiny_overrides
 
 pytestmark = needs_cwru
 EPOCHS = 3
@@ -33,7 +33,7 @@ def _epochs_logged(run: Path) -> int:
 
 def test_resume_after_sigkill_mid_epoch_matches_an_uninterrupted_run(tmp_path):
     faultdx = Path(sys.executable).parent / "faultdx"
-    args = [str(faultdx), "train", "--no-progress"]
+    args = [str(faultdx), "train", "--config", str(BASE_CONFIG), "--no-progress"]
     for item in tiny_overrides(tmp_path, "killed", *RESUME):
         args += ["--set", item]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=os.environ.copy())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from faultdx.modeldir import load_model_dir
 from tests.data_helpers import isolated_cache  # noqa: F401  (autouse fixture: temp decoded-array cache)
-from tests.train_helpers import needs_cwru, tiny_overrides
+from tests.train_helpers import BASE_CONFIG, needs_cwru, tiny_overrides
 
 pytestmark = needs_cwru
 
@@ -30,7 +30,7 @@ def test_torchrun_c10d_rendezvous_two_ranks_one_model(tmp_path):
         "--nnodes", "1", "--node_rank", "0", "--nproc_per_node", "2",
         "--rdzv_backend", "c10d", "--rdzv_endpoint", f"127.0.0.1:{_free_port()}", "--rdzv_id", "faultdx-test",
         "--log_dir", str(logs), "--tee", "3",  # every rank's stdout/stderr in its own file
-        str(faultdx), "train", "--no-progress", "--device", "cpu",
+        str(faultdx), "train", "--config", str(BASE_CONFIG), "--no-progress", "--device", "cpu",
     ]
     for item in tiny_overrides(tmp_path / "runs", "ddp", "epochs=1"):
         command += ["--set", item]

@@ -17,9 +17,13 @@ TINY = [
 ]
 
 
+# `faultdx train` without --config trains the shipped recipe; the CLI tests pass this (the built-in defaults).
+BASE_CONFIG = Path(__file__).with_name("base.train.yaml")
+
+
 def tiny_overrides(out: Path, name: str, *extra: str) -> list[str]:
     """``--set`` items of a tiny real-CWRU run written to ``out/name``."""
     return [*TINY, f"out_dir={out}", f"name={name}", *extra]
 
 
-__all__ = ["HAS_CWRU", "REAL_ROOT", "TINY", "needs_cwru", "tiny_overrides"]
+__all__ = ["BASE_CONFIG", "HAS_CWRU", "REAL_ROOT", "TINY", "needs_cwru", "tiny_overrides"]

@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML / JSON / TOML run config.")]
+ConfigOpt = Annotated[Path | None, typer.Option(
+    "--config", "-c", help="YAML / JSON / TOML run config (default: the shipped default model's recipe, "
+    "hybrid-aprelu.train.yaml; options and --set refine it).")]
+
+
+def shipped_recipe() -> Path:
+    """The recipe the shipped default model was trained with: what `faultdx train` runs without --config."""
+    from faultdx.modeldir import shipped_models_dir
+
+    return shipped_models_dir() / "hybrid-aprelu.train.yaml"
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", help="Override any option: --set optim.lr=3e-3 --set data.hop=1024."),
@@ -84,6 +93,9 @@ def train_command(
                 "out_dir": out_dir,
                 "name": name,
             }
+            if config is None:
+                config = shipped_recipe()
+                typer.echo(f"no --config: the shipped default's recipe, {config}")
             cfg = load_config(config, set_ or [], **fields)
         result = train(cfg, run_dir=resume, resume=resume is not None, progress=progress)
         if export is not None and result.test:
