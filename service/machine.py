@@ -2,15 +2,13 @@
 
 One parser for all interfaces (:func:`faultdx.context.check_rpm`, :func:`faultdx.data.bearing.parse_bearing`);
 an impossible value becomes a 422 naming the field (``rpm``, ``bearing``, ``bearing.balls`` ...). Answers
-report the context through :meth:`faultdx.diagnose.Diagnosis.as_dict`; :func:`rpm_accuracy` is the note an
-estimated speed carries there.
+report the context through :meth:`faultdx.diagnose.Diagnosis.as_dict`; the note an estimated speed carries
+there is :func:`faultdx.context.accuracy.rpm_estimate_note`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from faultdx_service.errors import ApiError
@@ -18,10 +16,6 @@ from faultdx_service.errors import ApiError
 from faultdx.context import ContextError, RpmRange, check_rpm
 from faultdx.data.bearing import BearingError, BearingGeometry
 from faultdx.data.bearing import parse_bearing as parse_any_bearing
-
-# length groups of the measured accuracy (bench/speed_accuracy.py): the longest one no longer than the signal
-LENGTH_GROUPS = (("1s", 1.0), ("0.25s", 0.0))
-LENGTH_NAMES = {"1s": "1 s excerpts", "0.25s": "0.25 s excerpts"}
 
 
 def context_error(err: ContextError) -> ApiError:
@@ -80,40 +74,3 @@ def parse_bearing(value: Any, field: str = "bearing") -> BearingGeometry | None:
         return parse_any_bearing(value, field)
     except BearingError as err:
         raise ApiError(422, str(err), err.field) from None
-
-
-
-@cache
-def _speed_results() -> dict[str, Any] | None:
-    """The measured speed-estimation accuracy shipped inside the package (``faultdx/context/
-    speed_accuracy.json``, written by bench/speed_accuracy.py beside results/speed_estimation.json), so that
-    a deployed service never reads results/ from its working directory."""
-    from importlib.resources import files
-
-    try:
-        text = files("faultdx.context").joinpath("speed_accuracy.json").read_text(encoding="utf-8")
-    except (FileNotFoundError, OSError):
-        return None
-    return json.loads(text)
-
-
-def length_group(seconds: float) -> str:
-    """The speed-accuracy length group that matches a signal of ``seconds``."""
-    return next(name for name, shortest in LENGTH_GROUPS if seconds >= shortest)
-
-
-def rpm_accuracy(seconds: float, estimator: str = "new") -> str | None:
-    """What the measured speed-estimation accuracy says for a signal of ``seconds`` (None if unmeasured)."""
-    data = _speed_results()
-    group = length_group(seconds)
-    groups = (data or {}).get("groups") or {}
-    rows = [v for k, v in groups.items() if k.split("/")[1:] == [group, estimator]]
-    count = sum(r.get("count", 0) for r in rows)
-    if not count:
-        return None
-    within = {k: sum(r["count"] * r[k] for r in rows) / count for k in ("within_1pct", "within_2pct")}
-    return (
-        f"estimated from {seconds:.2f} s of signal; on {LENGTH_NAMES[group]} of {len(rows)} real rigs "
-        f"({count} cases) the estimate was within ±1 % in {100 * within['within_1pct']:.0f} % and within "
-        f"±2 % in {100 * within['within_2pct']:.0f} % of cases (results/speed_estimation.json)"
-    )

@@ -131,11 +131,11 @@ def test_without_rpm_it_is_estimated_and_its_accuracy_stated(client, local):
 
 
 def test_rpm_accuracy_is_null_without_the_measurement(monkeypatch):
-    from faultdx_service import machine
+    from faultdx.context import accuracy
 
-    monkeypatch.setattr(machine, "_speed_results", lambda: None)
-    assert machine.rpm_accuracy(1.0) is None
-    assert machine.length_group(0.2) == "0.25s" and machine.length_group(10.0) == "1s"
+    monkeypatch.setattr(accuracy, "_speed_results", lambda: None)
+    assert accuracy.rpm_accuracy(1.0) is None
+    assert accuracy.length_group(0.2) == "0.25s" and accuracy.length_group(10.0) == "1s"
 
 
 BAD = [

@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from faultdx.context.accuracy import rpm_estimate_note
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
 from faultdx.errors import InputError
 from faultdx.ingest.payload import SignalMessage, parse
@@ -140,7 +141,10 @@ class MessageHandler:
         probs, _, unknown = diagnoser.predict_windows(x, context, False)
         diagnoses = diagnoser.split(prepared, probs, None, unknown)
         model = {"name": diagnoser.name, "version": diagnoser.meta.version}
-        answer = {"model": model, "results": [d.as_dict() for d in diagnoses]}
+        seconds = [s.shape[-1] / float(rate) for s in message.signals]
+        results = [d.as_dict(rpm_note=rpm_estimate_note(d.machine, t))
+                   for d, t in zip(diagnoses, seconds, strict=True)]
+        answer = {"model": model, "results": results}
         return diagnoser, answer, diagnoses, float(rate)
 
     def _call(self, method: Any) -> Any:

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from faultdx_service.deps import ModelsDep, ServedModel, SettingsDep
 from faultdx_service.errors import ApiError
 from faultdx_service.fastjson import FastJSONResponse, FastJSONRoute
-from faultdx_service.machine import parse_bearing, parse_range_form, parse_speed, rpm_accuracy
+from faultdx_service.machine import parse_bearing, parse_range_form, parse_speed
 from faultdx_service.monitoring import StoreDep, call, record
 from faultdx_service.schemas import (
     ERROR_RESPONSES,
@@ -33,6 +33,7 @@ from faultdx_service.uploads import UploadField, read_upload
 from starlette.concurrency import run_in_threadpool
 
 from faultdx.context import RpmRange
+from faultdx.context.accuracy import rpm_estimate_note
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget, Windows, check_sampling_rate
 from faultdx.errors import InputError
@@ -164,11 +165,8 @@ async def _diagnose(
 def _results(diagnoses: list[Diagnosis], seconds: list[float]) -> list[dict[str, Any]]:
     """Each signal's answer: :meth:`~faultdx.diagnose.Diagnosis.as_dict`, an estimated speed with the
     measured accuracy of speed estimation on signals of its length."""
-    return [d.as_dict(rpm_note=_rpm_note(d, t)) for d, t in zip(diagnoses, seconds, strict=True)]
-
-
-def _rpm_note(d: Diagnosis, seconds: float) -> str | None:
-    return rpm_accuracy(seconds) if d.machine is not None and d.machine.rpm_source == "estimated" else None
+    return [d.as_dict(rpm_note=rpm_estimate_note(d.machine, t))
+            for d, t in zip(diagnoses, seconds, strict=True)]
 
 
 def _output_samples(diagnoser: Diagnoser, inputs: DiagnoseInput) -> int:
