@@ -129,8 +129,12 @@ say "podman build -f docker/Dockerfile -t $IMAGE (layers cached between runs)"
 previous="$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
 t="$(now)"
 # docker format: OCI images cannot carry the HEALTHCHECK. Host network: no bridge on these machines.
-podman build --format docker --network host "${NO_CACHE[@]}" "${build_args[@]}" -f "$ROOT/docker/Dockerfile" -t "$IMAGE" "$ROOT"
+podman build --format docker --network host "${NO_CACHE[@]}" "${build_args[@]}" -f "$ROOT/docker/Dockerfile" \
+  -t "$IMAGE" "$ROOT" 2>&1 | tee "$work/build.log"
 image_s="$(since "$t")"
+steps="$(grep -c 'STEP [0-9]*/[0-9]*:' "$work/build.log" || true)"
+cached="$(grep -c -e '--> Using cache' "$work/build.log" || true)"
+say "$cached of $steps build steps came from podman's layer cache"
 # The image this build replaced would stay behind untagged (about 1.7 GB each time the sources change).
 if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$IMAGE")" ]; then
   podman rmi "$previous" >/dev/null 2>&1 && say "removed the image it replaced (${previous:0:12})" || true
@@ -142,6 +146,7 @@ say "run it: CONTAINERS_CONF=$CONTAINERS_CONF podman run --rm --network=host $IM
 if [ -n "$REPORT" ]; then
   cat > "$REPORT" <<JSON
 {"image": "$IMAGE", "base_image": "$BASE_IMAGE", "base": "$base_action", "base_build_s": $base_s,
- "image_build_s": $image_s, "total_s": $(since "$start"), "image_bytes": $size, "base_bytes": $base_size}
+ "image_build_s": $image_s, "steps": $steps, "cached_steps": $cached, "total_s": $(since "$start"),
+ "image_bytes": $size, "base_bytes": $base_size}
 JSON
 fi

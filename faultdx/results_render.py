@@ -455,11 +455,14 @@ def render_container(payload: dict[str, Any]) -> str:
     def secs(run: dict[str, Any], key: str) -> str:
         return f"{run[key]:.0f} s" if run else "–"
 
+    def build(run: dict[str, Any]) -> str:
+        cached = f" ({run['cached_steps']} of {run['steps']} steps cached)" if run and "steps" in run else ""
+        return secs(run, "image_build_s") + cached
+
     rows = ["| step | fresh machine (base built, no layer cache) | rerun (base and layers cached) |",
             "|---|---|---|",
             f"| Debian base (`debootstrap` + `podman import`) | {base(cold)} | {base(warm)} |",
-            f"| `podman build` (torch wheel index, venv, faultdx) | {secs(cold, 'image_build_s')} | "
-            f"{secs(warm, 'image_build_s')} |",
+            f"| `podman build` (torch wheel index, venv, faultdx) | {build(cold)} | {build(warm)} |",
             f"| whole script | {secs(cold, 'total_s')} | {secs(warm, 'total_s')} |"]
     return ("\n".join(rows) + f"\n\nImage `{d['image']}`: {d['image_bytes'] / 1e6:,.0f} MB (of which "
             f"the base `{d['base_image']}`: {d['base_bytes'] / 1e6:,.0f} MB); `podman run` to `/readyz` 200: "

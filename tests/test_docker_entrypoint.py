@@ -1,7 +1,8 @@
 """The CPU image's entrypoint, run natively: no Docker engine in CI, so this rebuilds what the image runs.
 
 1. A fresh virtual environment is installed by replaying the build stage of ``docker/Dockerfile`` step by step
-   (``python3 -m venv``, ``pip install torch==2.13.0``, ``pip install --constraint docker/constraints.txt .``),
+   (``python3 -m venv``, ``pip install torch==2.13.0``, ``pip install --requirement docker/constraints.txt``,
+   ``pip install --constraint docker/constraints.txt .``),
    from a copy of exactly the files its ``COPY`` lines take through ``.dockerignore``. Two local differences:
    torch comes from pip's configured sources instead of ``--index-url https://download.pytorch.org/whl/cpu``
    (the same ``2.13.0+cpu`` wheel; CI reaches only package registries), and pip's cache is used (the image

@@ -94,15 +94,20 @@ def test_images_carry_the_shipped_model_and_no_secret(path: Path) -> None:
     assert expose is not None and expose.value[0] == env["FAULTDX_PORT"]
 
 
-def test_cpu_image_installs_cpu_torch_first_then_the_package() -> None:
+def test_cpu_image_installs_cpu_torch_first_then_the_pinned_dependencies_then_the_package() -> None:
     build = stages(CPU_DOCKERFILE)[0]
     installs = [args for command in build.run_commands() if (args := pip_install_args(command)) is not None]
-    assert len(installs) == 2, installs
-    torch_args, package_args = installs
+    assert len(installs) == 3, installs
+    torch_args, dependency_args, package_args = installs
     assert "torch==2.13.0" in torch_args
     assert torch_args[torch_args.index("--index-url") + 1] == "https://download.pytorch.org/whl/cpu"
     assert "." in package_args
     constraints = package_args[package_args.index("--constraint") + 1]
+    # the dependencies' layer reads the constraints file alone, so source changes leave it cached
+    assert dependency_args[dependency_args.index("--requirement") + 1] == constraints
+    layer = [i for i in build.instructions if i.cmd in ("COPY", "RUN")]
+    at = next(n for n, i in enumerate(layer) if i.cmd == "RUN" and "--requirement" in i.value[0])
+    assert [c.value for c in layer[:at] if c.cmd == "COPY"] == [(constraints, "./docker/")]
     pins = [line.strip() for line in (ROOT / constraints).read_text().splitlines() if "==" in line]
     assert "torch==2.13.0" in pins, "the constraints pin the same torch as the CPU install"
     assert not [p for p in pins if p.startswith("faultdx==")]
@@ -364,10 +369,11 @@ def test_container_figures_render_a_fresh_build_beside_a_rerun() -> None:
     data = {"image": run["image"], "base_image": run["base_image"], "image_bytes": run["image_bytes"],
             "base_bytes": run["base_bytes"], "ready_s": 17.25,
             "cold": run,
-            "warm": run | {"base": "reused", "base_build_s": 0, "image_build_s": 31.4, "total_s": 40}}
+            "warm": run | {"base": "reused", "base_build_s": 0, "image_build_s": 31.4, "total_s": 40,
+                           "steps": 25, "cached_steps": 21}}
     text = RENDERERS["container"]({"data": data})
     assert "| Debian base (`debootstrap` + `podman import`) | 251 s | reused |" in text
-    assert "| `podman build` (torch wheel index, venv, faultdx) | 420 s | 31 s |" in text
+    assert "| 420 s | 31 s (21 of 25 steps cached) |" in text
     assert "| whole script | 690 s | 40 s |" in text
     assert "1,744 MB (of which the base `localhost/debian-base:bookworm`: 176 MB)" in text
     assert "`/readyz` 200: 17.2 s" in text
