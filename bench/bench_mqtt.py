@@ -75,10 +75,10 @@ class Client:
             self.answered.setdefault(str(body.get("id")), now)
             self._cond.notify_all()
 
-    def publish(self, asset: str, payload: dict, message_id: str) -> None:
+    def publish(self, asset: str, payload: dict, message_id: str) -> paho.MQTTMessageInfo:
         body = json.dumps({**payload, "id": message_id})
         self.sent[message_id] = time.perf_counter()
-        self.client.publish(f"faultdx/{asset}/signal", body, qos=1)
+        return self.client.publish(f"faultdx/{asset}/signal", body, qos=1)
 
     def wait(self, ids: list[str], timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -153,11 +153,13 @@ def backlog(client: Client, payload: dict, env: dict[str, str], status: Path, co
     listener.terminate()
     listener.wait(60)
     ids = [uuid.uuid4().hex for _ in range(count)]
+    chunk = []
     for i, message_id in enumerate(ids):
-        client.publish(ASSETS[i % len(ASSETS)], payload, message_id)
-        if i % 500 == 499:
-            time.sleep(0.05)  # let the broker keep up with the publisher
-    time.sleep(2.0)
+        chunk.append(client.publish(ASSETS[i % len(ASSETS)], payload, message_id))
+        if len(chunk) == 500 or i == count - 1:  # every message at the broker before the listener returns
+            for info in chunk:  # (and paho's own queue kept short: it scans it on every acknowledgement)
+                info.wait_for_publish(60)
+            chunk = []
     listener = start_listener(env, status)
     started = time.perf_counter()
     rss, queued = [], []
@@ -168,13 +170,16 @@ def backlog(client: Client, payload: dict, env: dict[str, str], status: Path, co
     drained = sum(i in client.answered for i in ids)
     seconds = time.perf_counter() - started
     peak = memory_kib(listener.pid)
+    final = read_status(status) or {}
     listener.terminate()
     listener.wait(60)
     return {"messages": count, "drained": drained, "seconds": round(seconds, 1),
             "messages_per_s": round(drained / seconds, 2),
             "idle_rss_mib": round(idle["VmRSS"] / 1024, 1), "draining_rss_max_mib": round(max(rss) / 1024, 1),
             "draining_rss_median_mib": round(statistics.median(rss) / 1024, 1),
-            "peak_hwm_mib": round(peak["VmHWM"] / 1024, 1), "queued_max": max(queued)}
+            "peak_hwm_mib": round(peak["VmHWM"] / 1024, 1), "queued_max": max(queued),
+            "listener_messages": final.get("messages"), "listener_connections": final.get("connections"),
+            "listener_last_error": final.get("last_error")}
 
 
 def main() -> None:
