@@ -95,3 +95,25 @@ def test_the_cli_says_bad_signal_and_why(tmp_path) -> None:
     assert "bad_signal" in table.output and "refused: flat_line" in table.output
     [answer] = json.loads(CliRunner().invoke(app, [*args, "--json"]).output)
     assert answer["fault_type"] == "bad_signal" and answer["signal_quality"]["ok"] is False
+
+
+def test_an_asset_history_keeps_bad_signals_and_raises_a_sensor_alarm(tmp_path) -> None:
+    model_dir = make_model_dir(tmp_path / "tiny-aprelu")
+    url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    settings = Settings(model=[str(model_dir)], database_url=url, api_key=None, log_json=False, trace=False)
+    with TestClient(create_app(settings)) as client:
+        asset = {"name": "pump", "bearing": "SKF 6205", "rpm": 1797, "sampling_rate": RATE,
+                 "alarm_repeat_n": 2, "alarm_repeat_m": 3}
+        made = client.post("/v1/assets", json=asset)
+        assert made.status_code == 201, made.text
+        dead = np.zeros(int(RATE)).tolist()
+        for day in (1, 2):
+            r = client.post("/v1/diagnose", json={"signals": [dead], "asset": "pump",
+                                                  "measured_at": f"2026-03-0{day}T10:00:00Z"})
+            assert r.status_code == 200, r.text
+            assert r.json()["results"][0]["fault_type"] == "bad_signal"
+        kinds = {(a["kind"], a["key"]) for a in client.get("/v1/alarms").json()["alarms"]}
+        assert ("sensor", "bad_signal") in kinds
+        assert not any(kind == "fault" for kind, _ in kinds)
+        latest = client.get("/v1/assets/pump/diagnoses", params={"limit": 1}).json()["items"][0]
+        assert latest["fault_type"] == "bad_signal"
