@@ -55,7 +55,7 @@ LABELS = {
     "columns": "column blow-up: one-row CSV, 100,000 columns, to /v1/diagnose/file",
     "amplification": "window/hop amplification: 20,479 samples, window 2048, hop 10, /v1/diagnose",
     "v2_big": "big /v2 job: 2,048 binary FP32 windows",
-    "idle_flood": "idle connections: {n:,} opened and left idle, half with half a request line",
+    "idle_flood": "idle connections: up to {n:,} opened as fast as accepted and left idle, half sent half a line",
 }
 IDLE = "idle_flood"
 
@@ -258,7 +258,8 @@ def summary(phases: dict[str, Phase], idle_connections: int) -> dict[str, dict]:
             "p99_ratio": p99 / base if p99 and base else None,
             "small_requests_per_s": len(p.latencies) / p.seconds if p.seconds else None,
             "small_errors": p.small_errors,
-            "hostile_answers": dict(sorted(p.hostile.items())),
+            "hostile_answers": ({"connections opened": p.idle_opened} if name == IDLE
+                                else dict(sorted(p.hostile.items()))),
             "hostile_p50_ms": p.pct(50, p.hostile_latencies),
             "rss_peak_mb": p.rss_peak / 2**20,
             "healthz_answers": dict(sorted(p.healthz.items())),
