@@ -55,7 +55,7 @@ LABELS = {
     "columns": "column blow-up: one-row CSV, 100,000 columns, to /v1/diagnose/file",
     "amplification": "window/hop amplification: 20,479 samples, window 2048, hop 10, /v1/diagnose",
     "v2_big": "big /v2 job: 2,048 binary FP32 windows",
-    "idle_flood": "idle connections: up to {n:,} opened as fast as accepted and left idle, half sent half a line",
+    "idle_flood": "idle connections: up to {n:,} opened as fast as accepted, kept idle (half: half a line)",
 }
 IDLE = "idle_flood"
 
