@@ -73,22 +73,13 @@ def _on_mains(candidates: np.ndarray, width_hz: float) -> np.ndarray:
 
 def _envelope_whitened(x: np.ndarray, rate: float, f_max: float) -> tuple[np.ndarray, np.ndarray]:
     """Whitened log envelope spectrum of ``x`` high-passed above the shaft-harmonic region."""
-    from scipy.ndimage import median_filter
     from scipy.signal import butter, hilbert, sosfiltfilt
 
     cutoff = min(1000.0, 0.1 * rate)
     high = sosfiltfilt(butter(4, cutoff, btype="highpass", fs=rate, output="sos"), x)
     env = np.abs(hilbert(high))
     env -= env.mean()
-    n_fft = 1 << int(np.ceil(np.log2(2 * env.size)))
-    magnitude = np.abs(np.fft.rfft(env * np.hanning(env.size), n_fft))
-    freqs = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    keep = freqs <= f_max
-    freqs, magnitude = freqs[keep], magnitude[keep]
-    log_mag = np.log(magnitude + 1e-12 * (magnitude.max() + 1e-30))
-    width_hz = max(20.0, 8.0 * rate / x.size)
-    size = max(3, int(width_hz / freqs[1]) | 1)
-    return freqs, log_mag - median_filter(log_mag, size=size, mode="nearest")
+    return _whitened_spectrum(env, rate, f_max, pad=2)
 
 
 def _family_orders(bearing: BearingGeometry | None) -> list[list[float]]:

@@ -40,12 +40,14 @@ def _check(signal: np.ndarray, sampling_rate: float, min_rpm: float, max_rpm: fl
     return x - x.mean()
 
 
-def _whitened_spectrum(x: np.ndarray, sampling_rate: float, f_max: float) -> tuple[np.ndarray, np.ndarray]:
-    """(frequencies, log magnitude minus its running median) of the whole signal up to ``f_max``."""
+def _whitened_spectrum(x: np.ndarray, sampling_rate: float, f_max: float, *,
+                       pad: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, log magnitude minus its running median) of the whole (zero-mean) signal up to ``f_max``,
+    zero-padded to at least ``pad`` times its length."""
     from scipy.ndimage import median_filter
 
     # zero-padding ×4 or more so that interpolating between bins follows the peak shape
-    n_fft = 1 << int(np.ceil(np.log2(4 * x.size)))
+    n_fft = 1 << int(np.ceil(np.log2(pad * x.size)))
     magnitude = np.abs(np.fft.rfft(x * np.hanning(x.size), n_fft))
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sampling_rate)
     keep = freqs <= f_max
