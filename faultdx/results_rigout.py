@@ -4,10 +4,19 @@ without rpm, and the calibration table (ECE raw and cross-fitted, sure windows, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 FOLD_TITLES = {"cwru": "CWRU drive end", "mfpt": "MFPT", "hit_mfs": "HIT MFS",
                "hit_self_built": "HIT self-built"}
+
+
+def _last_epoch_stated_rpm(data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(fold, summary) of each held-out rig's last-epoch model given the stated rpm, where one was scored."""
+    for fold in data["folds"]:
+        summary = data["summary"].get(fold, {}).get("last", {}).get("rpm")
+        if summary is not None:
+            yield fold, summary
 
 
 def _pct(value: float | None) -> str:
@@ -109,10 +118,7 @@ def render_rig_out_calibration(payload: dict[str, Any]) -> str:
     data = payload["data"]
     lines = ["| held-out rig | temperature (fitted on the other rigs) | ECE raw → calibrated | sure windows "
              "(p ≥ 0.9) raw: share / right | calibrated: share / right |", "|---|---|---|---|---|"]
-    for fold in data["folds"]:
-        s = data["summary"].get(fold, {}).get("last", {}).get("rpm")
-        if s is None:
-            continue
+    for fold, s in _last_epoch_stated_rpm(data):
         t = s["temperature"]["mean"]
         lines.append(
             f"| {FOLD_TITLES.get(fold, fold)} | {t:.2f} | {_cell(s['ece'])} → {_cell(s['ece_calibrated'])} | "
@@ -142,10 +148,7 @@ def _levers(data: dict[str, Any]) -> list[str]:
              "| held-out rig | healthy → normal: windows / recordings | with the shift (its size): healthy → "
              "normal / faults found / fault type | uncertain windows | fault type of the rest |",
              "|---|---|---|---|---|"]
-    for fold in data["folds"]:
-        s = data["summary"].get(fold, {}).get("last", {}).get("rpm")
-        if s is None:
-            continue
+    for fold, s in _last_epoch_stated_rpm(data):
         bias = s["normal_bias"]["mean"]
         lines.append(
             f"| {FOLD_TITLES.get(fold, fold)} | {_cell(s['specificity'])} / "
