@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -73,7 +75,7 @@ def main() -> None:
             "base_bytes": warm["base_bytes"], "cold": cold, "warm": warm,
             "ready_s": seconds_to_ready(warm["image"])}
     print(json.dumps(data, indent=1))
-    print(write_result("container", data))
+    print(write_result("container", data, command=shlex.join(["python", "docker/measure.py", *sys.argv[1:]])))
 
 
 if __name__ == "__main__":

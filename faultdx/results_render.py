@@ -459,7 +459,8 @@ def render_container(payload: dict[str, Any]) -> str:
         cached = f" ({run['cached_steps']} of {run['steps']} steps cached)" if run and "steps" in run else ""
         return secs(run, "image_build_s") + cached
 
-    rows = ["| step | fresh machine (base built, no layer cache) | rerun (base and layers cached) |",
+    rows = ["| step | fresh machine (base built, no layer cache) | rerun (base reused, layers cached up to "
+            "the first changed input) |",
             "|---|---|---|",
             f"| Debian base (`debootstrap` + `podman import`) | {base(cold)} | {base(warm)} |",
             f"| `podman build` (torch wheel index, venv, faultdx) | {build(cold)} | {build(warm)} |",
