@@ -278,17 +278,24 @@ def in_range(asset_id: int, start: datetime | None, end: datetime | None) -> lis
     return where
 
 
+def newest_diagnoses(s: Session, where: list[ColumnElement[bool]], *, limit: int,
+                    offset: int = 0) -> tuple[int, Sequence[DiagnosisRow]]:
+    """(how many diagnoses match ``where`` (see :func:`in_range`), the ``limit`` newest of them after skipping
+    ``offset``, newest first)."""
+    total = s.scalar(select(func.count()).select_from(DiagnosisRow).where(*where)) or 0
+    rows = s.scalars(select(DiagnosisRow).where(*where)
+                     .order_by(DiagnosisRow.measured_at.desc(), DiagnosisRow.id.desc())
+                     .limit(limit).offset(offset)).all()
+    return total, rows
+
+
 def diagnoses(s: Session, ref: str | int, *, start: datetime | None, end: datetime | None, limit: int,
               offset: int) -> DiagnosisPage:
     """An asset's diagnoses measured in [start, end), newest first."""
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InputError(f"limit: from 1 to {MAX_PAGE}, offset >= 0", "limit")
     asset = find_asset(s, ref)
-    where = in_range(asset.id, start, end)
-    total = s.scalar(select(func.count()).select_from(DiagnosisRow).where(*where))
-    rows = s.scalars(select(DiagnosisRow).where(*where)
-                     .order_by(DiagnosisRow.measured_at.desc(), DiagnosisRow.id.desc())
-                     .limit(limit).offset(offset)).all()
+    total, rows = newest_diagnoses(s, in_range(asset.id, start, end), limit=limit, offset=offset)
     return DiagnosisPage(asset=AssetRef(id=asset.id, name=asset.name), total=total, limit=limit,
                          offset=offset, items=[diagnosis_out(r) for r in rows])
 
@@ -301,10 +308,8 @@ def trend(s: Session, ref: str | int, *, start: datetime | None, end: datetime |
         raise InputError(f"max_points: from 1 to {MAX_TREND_POINTS}", "max_points")
     asset = find_asset(s, ref)
     where = in_range(asset.id, start, end)
-    count = s.scalar(select(func.count()).select_from(DiagnosisRow).where(*where))
-    rows = s.scalars(select(DiagnosisRow).where(*where)
-                     .order_by(DiagnosisRow.measured_at.desc(), DiagnosisRow.id.desc())
-                     .limit(max_points)).all()[::-1]
+    count, newest = newest_diagnoses(s, where, limit=max_points)
+    rows = newest[::-1]
     types = sorted({t for r in rows for t in (r.type_probabilities or {})})
     series = TrendSeries(
         measured_at=[r.measured_at for r in rows], **{k: [getattr(r, k) for r in rows] for k in INDICATORS},
