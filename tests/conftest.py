@@ -57,6 +57,14 @@ def one_torch_thread():
         yield
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh monitoring database for the test, once on SQLite and once on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'monitor.sqlite'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
 @pytest.fixture(scope="session")
 def postgres():
     """A real PostgreSQL server for the session (see tests/postgres_support.py)."""

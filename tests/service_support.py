@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -20,6 +21,9 @@ from faultdx.modeldir import save_model_dir
 from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx.paths import PROJECT_ROOT
 from tests.threads import torch_threads  # noqa: F401 (re-exported: module fixtures use it)
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 SHIPPED = PROJECT_ROOT / "models" / "cwru12k-aprelu"
 WINDOW = 2048
@@ -118,6 +122,20 @@ def running_server(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@contextlib.contextmanager
+def app_client(model: str | Path, **settings: Any) -> Iterator[TestClient]:
+    """An in-process client of the service serving ``model`` (JSON logs and tracing off; ``settings`` add to
+    or override those), started and shut down around the block."""
+    # imported here: conftest loads this module (through postgres_support) for every test, most need no app
+    from fastapi.testclient import TestClient
+    from faultdx_service.main import create_app
+    from faultdx_service.settings import Settings
+
+    quiet: dict[str, Any] = {"log_json": False, "trace": False}
+    with TestClient(create_app(Settings(model=[str(model)], **{**quiet, **settings}))) as client:
+        yield client
 
 
 def tone(seconds: float, rate: float = RATE, seed: int = 0) -> np.ndarray:

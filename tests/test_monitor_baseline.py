@@ -23,15 +23,8 @@ def model_dir(tmp_path_factory):
     return make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'monitor.sqlite'}"
-    return request.getfixturevalue("postgres").create_database()
-
-
-def serve(model_dir, url: str) -> TestClient:
-    return TestClient(create_app(Settings(model=[str(model_dir)], database_url=url, log_json=False,
+def serve(model_dir, database_url: str) -> TestClient:
+    return TestClient(create_app(Settings(model=[str(model_dir)], database_url=database_url, log_json=False,
                                           trace=False)))
 
 
@@ -39,8 +32,8 @@ def healthy(seed: int) -> list[float]:
     return tone(SECONDS, seed=seed).tolist()
 
 
-def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_dir, url) -> None:
-    with serve(model_dir, url) as client:
+def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_dir, database_url) -> None:
+    with serve(model_dir, database_url) as client:
         missing = client.post("/v1/assets/nope/baseline", json={"signals": [healthy(0)]})
         assert missing.status_code == 404 and missing.json()["field"] == "asset"
         client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797,
@@ -66,7 +59,7 @@ def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_d
         assert plain.json()["results"][0]["baseline"] == {"used": False, "recordings": 0, "distance": None}
         assert client.get("/v1/assets/pump").json()["baseline"]["recordings"] == 3
 
-    with serve(model_dir, url) as client:  # a restart keeps it
+    with serve(model_dir, database_url) as client:  # a restart keeps it
         kept = client.get("/v1/assets/pump/baseline")
         assert kept.status_code == 200 and kept.json()["summary"]["recordings"] == 3
         assert client.delete("/v1/assets/pump/baseline").status_code == 204
@@ -85,9 +78,9 @@ def test_a_baseline_is_stored_shown_used_kept_over_a_restart_and_cleared(model_d
     ({"signals": [healthy(0)[:100]]}, "signals[0]"),  # too short for one window
     ({"signals": [healthy(0)], "rpm": -1}, "rpm"),
 ])
-def test_a_bad_baseline_body_is_a_422_naming_the_field_and_stores_nothing(model_dir, url, body,
+def test_a_bad_baseline_body_is_a_422_naming_the_field_and_stores_nothing(model_dir, database_url, body,
                                                                            field) -> None:
-    with serve(model_dir, url) as client:
+    with serve(model_dir, database_url) as client:
         client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797})
         answer = client.post("/v1/assets/pump/baseline", json=body)
         assert answer.status_code == 422, answer.text
@@ -95,8 +88,8 @@ def test_a_bad_baseline_body_is_a_422_naming_the_field_and_stores_nothing(model_
         assert client.get("/v1/assets/pump/baseline").json()["summary"]["recordings"] == 0
 
 
-def test_the_cli_adds_and_shows_a_baseline(model_dir, url, tmp_path) -> None:
-    with serve(model_dir, url) as client:
+def test_the_cli_adds_and_shows_a_baseline(model_dir, database_url, tmp_path) -> None:
+    with serve(model_dir, database_url) as client:
         client.post("/v1/assets", json={"name": "pump", "sampling_rate": RATE, "rpm": 1797})
     files = []
     for seed in (0, 1):
@@ -104,13 +97,13 @@ def test_the_cli_adds_and_shows_a_baseline(model_dir, url, tmp_path) -> None:
         np.save(files[-1], tone(SECONDS, seed=seed))
     runner = CliRunner()
     done = runner.invoke(app, ["assets", "baseline", "pump", *map(str, files), "--model", str(model_dir),
-                               "--database-url", url])
+                               "--database-url", database_url])
     assert done.exit_code == 0, done.output
     assert "baseline of 2 recordings" in done.output and "1797" in done.output
-    shown = runner.invoke(app, ["assets", "baseline", "pump", "--database-url", url, "--json"])
+    shown = runner.invoke(app, ["assets", "baseline", "pump", "--database-url", database_url, "--json"])
     assert '"recordings": 2' in shown.output
     bad = runner.invoke(app, ["assets", "baseline", "nope", str(files[0]), "--model", str(model_dir),
-                              "--database-url", url])
+                              "--database-url", database_url])
     assert bad.exit_code == 2 and "asset" in bad.output
 
 

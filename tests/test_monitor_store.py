@@ -19,16 +19,9 @@ T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 TYPES = ("normal", "inner_race", "outer_race", "ball")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'monitor.sqlite'}"
-    return request.getfixturevalue("postgres").create_database()
-
-
 @pytest.fixture
-def store(url):
-    s = Store(url)
+def store(database_url):
+    s = Store(database_url)
     yield s
     s.close()
 
@@ -146,9 +139,9 @@ def test_trend_has_series_daily_aggregates_alarms_and_exports(store) -> None:
     assert list(back["zone"]) == ["A", "A", "B", "C", "D"] and str(back["measured_at"].dt.tz) == "UTC"
 
 
-def test_migration_of_a_populated_database_keeps_every_row(url) -> None:
+def test_migration_of_a_populated_database_keeps_every_row(database_url) -> None:
     """Populate at the first revision, as a deployed database would be, then upgrade to the latest."""
-    engine = make_engine(url)
+    engine = make_engine(database_url)
     upgrade(engine, "0001")
     assert "unknown_score" not in {c["name"] for c in inspect(engine).get_columns("diagnoses")}
     stamp = "2026-01-01 00:00:00"
@@ -175,7 +168,7 @@ def test_migration_of_a_populated_database_keeps_every_row(url) -> None:
         assert c.execute(text("SELECT sum(velocity_rms) FROM diagnoses")).scalar() == velocities
         assert c.execute(text("SELECT count(*) FROM diagnoses WHERE unknown_score IS NULL")).scalar() == 600
     assert before == after == {"assets": 30, "diagnoses": 600, "alarms": 30}
-    store = Store(url)  # opens the upgraded database through the ORM
+    store = Store(database_url)  # opens the upgraded database through the ORM
     assert store.count_diagnoses("a7") == 20 and store.alarms("open", "a7")[0].level == "C"
     store.close()
     engine.dispose()

@@ -11,14 +11,12 @@ from faultdx_service.settings import Settings
 
 from faultdx.data.base import FAULT_TYPES
 from faultdx.data.synthetic import simulate
-from tests.service_support import RATE, WINDOW, make_model_dir
+from tests.service_support import RATE, WINDOW, app_client, make_model_dir
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    model_dir = make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
-    settings = Settings(model=[str(model_dir)], api_key=None, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as c:
+    with app_client(make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu"), api_key=None) as c:
         yield c
 
 

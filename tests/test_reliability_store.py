@@ -14,9 +14,6 @@ from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
 from sqlalchemy import event, text
 from typer.testing import CliRunner
 
@@ -25,7 +22,7 @@ from faultdx.monitor.assets import AssetSpec
 from faultdx.monitor.db import WRITE, make_engine
 from faultdx.monitor.export import to_csv
 from faultdx.monitor.store import Store
-from tests.service_support import RATE, make_model_dir, tone
+from tests.service_support import RATE, app_client, make_model_dir, tone
 from tests.test_monitor_store import measurement
 
 NOW = datetime.now(timezone.utc)
@@ -36,17 +33,9 @@ def model_dir(tmp_path_factory):
     return make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'monitor.sqlite'}"
-    return request.getfixturevalue("postgres").create_database()
-
-
 @pytest.fixture
-def client(model_dir, url):
-    settings = Settings(model=[str(model_dir)], database_url=url, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as c:
+def client(model_dir, database_url):
+    with app_client(model_dir, database_url=database_url) as c:
         yield c
 
 
@@ -54,8 +43,8 @@ def signal(seed: int = 0) -> list[float]:
     return (0.1 * tone(0.3, seed=seed)).tolist()
 
 
-def stored(url: str, asset: str) -> int:
-    store = Store(url, migrate=False)
+def stored(database_url: str, asset: str) -> int:
+    store = Store(database_url, migrate=False)
     try:
         return store.count_diagnoses(asset)
     finally:
@@ -63,8 +52,8 @@ def stored(url: str, asset: str) -> int:
 
 
 # ------------------------------------------------------------------------------------ 1: reads and pages
-def test_reads_do_not_wait_for_a_writer_and_a_page_is_one_query(url) -> None:
-    store = Store(url)
+def test_reads_do_not_wait_for_a_writer_and_a_page_is_one_query(database_url) -> None:
+    store = Store(database_url)
     try:
         for i in range(30):
             store.create_asset(AssetSpec(name=f"a{i:02d}", iso_group=2, support="rigid"))
@@ -78,7 +67,7 @@ def test_reads_do_not_wait_for_a_writer_and_a_page_is_one_query(url) -> None:
         assert all(a.status.diagnoses == 2 and a.status.latest is not None for a in page.assets)
         assert [page.assets[i].status.zone for i in (0, 10, 20)] == ["A", "B", "C"]  # 1, 2, 3 mm/s
 
-        writer = make_engine(url).execution_options(**{WRITE: True})
+        writer = make_engine(database_url).execution_options(**{WRITE: True})
         with writer.begin() as c:  # a writer holds the lock (SQLite) / the row (PostgreSQL) ...
             c.execute(text("UPDATE assets SET machine = 'held' WHERE name = 'a00'"))
             times, seen = [], []
@@ -100,7 +89,7 @@ def test_reads_do_not_wait_for_a_writer_and_a_page_is_one_query(url) -> None:
         store.close()
 
 
-def test_the_asset_list_pages_through_every_asset(client, url) -> None:
+def test_the_asset_list_pages_through_every_asset(client, database_url) -> None:
     names = [f"pump {i:02d}" for i in range(23)]
     for name in reversed(names):
         assert client.post("/v1/assets", json={"name": name}).status_code == 201
@@ -120,7 +109,8 @@ def test_the_asset_list_pages_through_every_asset(client, url) -> None:
 
 
 # ----------------------------------------------------------------------------------- 2: idempotency
-def test_an_idempotency_key_reused_with_another_body_is_a_409_and_stores_nothing(client, url) -> None:
+def test_an_idempotency_key_reused_with_another_body_is_a_409_and_stores_nothing(client,
+                                                                                 database_url) -> None:
     client.post("/v1/assets", json={"name": "m", "sampling_rate": RATE, "rpm": 1797})
     key = {"Idempotency-Key": "meas-0001"}
     first = client.post("/v1/diagnose", json={"signals": [signal(0)], "asset": "m"}, headers=key)
@@ -134,14 +124,15 @@ def test_an_idempotency_key_reused_with_another_body_is_a_409_and_stores_nothing
     again = client.post("/v1/diagnose", json={"signals": [signal(0)], "asset": "m"}, headers=key)
     assert again.status_code == 200 and again.json()["stored"]["replayed"]
     assert again.json()["stored"]["diagnosis_ids"] == first.json()["stored"]["diagnosis_ids"]
-    assert stored(url, "m") == 1
+    assert stored(database_url, "m") == 1
 
 
 # ------------------------------------------------------------------------------------- 4: CSV injection
 FORMULAS = ["=HYPERLINK(\"x\")", "+cmd|' calc'!A0", "-2+3+cmd|' calc'!A0", "@SUM(1+1)*cmd|' calc'!A0"]
 
 
-def test_csv_cells_a_spreadsheet_would_run_are_escaped_in_the_api_and_the_cli(client, url, tmp_path) -> None:
+def test_csv_cells_a_spreadsheet_would_run_are_escaped_in_the_api_and_the_cli(client, database_url,
+                                                                              tmp_path) -> None:
     for name in FORMULAS:
         assert client.post("/v1/assets", json={"name": name, "sampling_rate": RATE}).status_code == 201
         assert client.post("/v1/diagnose", json={"signals": [signal()], "asset": name}).status_code == 200
@@ -151,7 +142,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped_in_the_api_and_the_cli(cl
         assert list(cells["asset"]) == ["'" + name]
         assert float(cells["velocity_rms"][0]) > 0  # numbers stay numbers
         out = tmp_path / "export.csv"
-        command = ["history", "export", "--out", str(out), "--database-url", url, "--", name]
+        command = ["history", "export", "--out", str(out), "--database-url", database_url, "--", name]
         result = CliRunner().invoke(app, command)
         assert result.exit_code == 0, result.output
         assert list(pd.read_csv(out, dtype=str)["asset"]) == ["'" + name]
@@ -163,12 +154,12 @@ def test_csv_cells_a_spreadsheet_would_run_are_escaped_in_the_api_and_the_cli(cl
 
 
 # ----------------------------------------------------------------------------- 6: the database vanished
-def test_a_database_deleted_or_replaced_while_serving_answers_503_and_writes_nowhere(client, url, request,
-                                                                                    tmp_path) -> None:
+def test_a_database_deleted_or_replaced_while_serving_answers_503_and_writes_nowhere(
+        client, database_url, request, tmp_path) -> None:
     assert client.post("/v1/assets", json={"name": "m", "sampling_rate": RATE}).status_code == 201
     body = {"signals": [signal()], "asset": "m"}
     assert client.post("/v1/diagnose", json=body).status_code == 200
-    if url.startswith("sqlite"):
+    if database_url.startswith("sqlite"):
         path = tmp_path / "monitor.sqlite"
         copy = tmp_path / "copy"
         copy.mkdir()
@@ -189,7 +180,7 @@ def test_a_database_deleted_or_replaced_while_serving_answers_503_and_writes_now
         assert replaced.status_code == 503 and "replaced" in replaced.json()["error"]
         assert stored(f"sqlite:///{path}", "m") == 1
     else:
-        name, postgres = url.rsplit("/", 1)[1], request.getfixturevalue("postgres")
+        name, postgres = database_url.rsplit("/", 1)[1], request.getfixturevalue("postgres")
         with make_engine(postgres.url()).execution_options(isolation_level="AUTOCOMMIT").connect() as c:
             c.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
         answers = [client.post("/v1/diagnose", json=body), client.get("/v1/assets")]
@@ -201,7 +192,7 @@ def test_a_database_deleted_or_replaced_while_serving_answers_503_and_writes_now
 @pytest.mark.parametrize("when", ["9999-12-31T23:59:59Z", "9999-12-31T23:59:59-05:00",
                                   "0001-01-01T00:00:00+05:00", "1969-12-31T23:59:59Z",
                                   (NOW + timedelta(days=2)).isoformat()])
-def test_a_measurement_time_out_of_bounds_is_a_422_naming_it(client, url, when) -> None:
+def test_a_measurement_time_out_of_bounds_is_a_422_naming_it(client, database_url, when) -> None:
     client.post("/v1/assets", json={"name": "m", "sampling_rate": RATE})
     answer = client.post("/v1/diagnose", json={"signals": [signal()], "asset": "m", "measured_at": when})
     assert answer.status_code == 422, answer.text
@@ -209,7 +200,7 @@ def test_a_measurement_time_out_of_bounds_is_a_422_naming_it(client, url, when) 
     soon = client.post("/v1/diagnose", json={"signals": [signal()], "asset": "m",
                                              "measured_at": (NOW + timedelta(hours=1)).isoformat()})
     assert soon.status_code == 200  # within the allowed clock skew
-    assert stored(url, "m") == 1
+    assert stored(database_url, "m") == 1
     for bound in ("start", "end"):
         trend = client.get("/v1/assets/m/trend", params={bound: when})
         assert trend.status_code in (200, 422), trend.text
@@ -218,11 +209,11 @@ def test_a_measurement_time_out_of_bounds_is_a_422_naming_it(client, url, when) 
 
 
 # ------------------------------------------------------------------------------- 10: names and nesting
-def test_a_name_with_a_slash_is_refused_and_nested_json_names_its_field(client, url) -> None:
+def test_a_name_with_a_slash_is_refused_and_nested_json_names_its_field(client, database_url) -> None:
     slash = client.post("/v1/assets", json={"name": "hall A/pump 1"})
     assert slash.status_code == 422 and slash.json()["field"] == "name"
     legacy = client.post("/v1/assets", json={"name": "legacy"}).json()["id"]
-    engine = make_engine(url)
+    engine = make_engine(database_url)
     with engine.begin() as c:  # stored before the rule: still read, by id
         c.execute(text("UPDATE assets SET name = 'hall A/legacy' WHERE name = 'legacy'"))
     engine.dispose()

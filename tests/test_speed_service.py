@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
 
 from faultdx.data.synthetic import simulate
-from tests.service_support import RATE, make_model_dir
+from tests.service_support import RATE, app_client, make_model_dir
 
 SIGNAL = simulate("inner_race", duration_s=1.0, rpm=1750.0, seed=1).round(5).tolist()
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory):
-    model_dir = make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu")
-    settings = Settings(model=[str(model_dir)], api_key=None, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as c:
+    with app_client(make_model_dir(tmp_path_factory.mktemp("models") / "tiny-aprelu"), api_key=None) as c:
         yield c
 
 
