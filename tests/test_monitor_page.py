@@ -14,6 +14,17 @@ from tests.test_page_browser import artefacts, browser  # noqa: F401 (fixtures)
 DAYS = 8
 
 
+def open_drawn(chromium, url: str):
+    """The asset page at ``url`` in a new tab of ``chromium`` once its detail pane is drawn, and the list its
+    script errors go into."""
+    page = chromium.new_page(viewport={"width": 1500, "height": 950})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    return page, errors
+
+
 def week(day: int) -> list[float]:
     """A 100 Hz tone whose amplitude grows day by day: zone A at first, D at the end (ISO group 2 rigid)."""
     t = np.arange(int(0.5 * RATE)) / RATE
@@ -47,11 +58,7 @@ def test_asset_page_shows_zone_alarms_and_trends(browser, server, artefacts) -> 
     open_alarms = httpx.get(server + "/v1/alarms", params={"asset": "pump 3"}).json()["alarms"]
     assert any(a["kind"] == "zone" and a["level"] == "D" for a in open_alarms)
 
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server + "/assets")
-    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    page, errors = open_drawn(browser, server + "/assets")
     row = page.locator('#asset-table tbody tr[data-name="pump 3"]')
     assert row.get_attribute("data-zone") == "D" and row.get_attribute("data-alarms") == str(len(open_alarms))
     assert page.locator('#asset-table tbody tr[data-name="spare"]').get_attribute("data-zone") == ""
@@ -88,11 +95,7 @@ def test_asset_page_pages_through_assets_and_shows_the_baseline(browser, server)
     assert added.status_code == 201, added.text
     total = len(httpx.get(server + "/v1/assets", params={"limit": 1000}).json()["assets"])
 
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server + "/assets?asset=commissioned")
-    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    page, errors = open_drawn(browser, server + "/assets?asset=commissioned")
     rows = page.locator("#asset-table tbody tr")
     assert rows.count() == 100 and page.locator("#asset-more").is_visible()  # one page of 100
     page.click("#asset-more")
@@ -117,11 +120,7 @@ def test_asset_page_axis_labels_show_their_step_and_use_the_shared_palette(brows
             "measured_at": f"2026-04-0{day}T09:00:00Z"})
         assert r.status_code == 200, r.text
 
-    page = browser.new_page(viewport={"width": 1500, "height": 950})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(server + "/assets?asset=quiet%20fan")
-    page.wait_for_function("document.getElementById('detail').dataset.drawn === '1'", timeout=30_000)
+    page, errors = open_drawn(browser, server + "/assets?asset=quiet%20fan")
     assert page.get_attribute("#detail", "data-asset") == "quiet fan"
     labels = page.locator("#velocity-chart .y-tick").all_text_contents()
     assert labels == ["0.00", "0.05", "0.10", "0.15"], labels
