@@ -13,12 +13,9 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
 
 from faultdx.monitor.store import Store
-from tests.service_support import RATE, make_model_dir, running_server, tone
+from tests.service_support import RATE, app_client, make_model_dir, running_server, tone
 
 CLIENTS = 32
 CONCURRENT_S = 2.0
@@ -31,9 +28,7 @@ def model_dir(tmp_path_factory):
 
 @pytest.fixture
 def client(model_dir, tmp_path):
-    url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
-    settings = Settings(model=[str(model_dir)], database_url=url, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as c:
+    with app_client(model_dir, database_url=f"sqlite:///{tmp_path / 'monitor.sqlite'}") as c:
         yield c
 
 
@@ -231,8 +226,7 @@ def test_a_database_that_cannot_be_opened_is_a_503_naming_the_setting(model_dir,
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the database's folder should be")
     url = f"sqlite:///{blocker / 'data' / 'monitor.sqlite'}"
-    settings = Settings(model=[str(model_dir)], database_url=url, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as client:  # starts: the store is retried per request
+    with app_client(model_dir, database_url=url) as client:  # starts: the store is retried per request
         answer = client.get("/v1/assets")
         assert answer.status_code == 503 and "FAULTDX_DATABASE_URL" in answer.json()["error"]
         plain = client.post("/v1/diagnose", json={"signals": [signal()], "sampling_rate": RATE})

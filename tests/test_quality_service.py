@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
-from faultdx_service.main import create_app
-from faultdx_service.settings import Settings
 
 from faultdx.data.base import FAULT_TYPES
 from faultdx.data.synthetic import simulate
@@ -98,8 +95,7 @@ def test_the_cli_says_bad_signal_and_why(tmp_path) -> None:
 def test_an_asset_history_keeps_bad_signals_and_raises_a_sensor_alarm(tmp_path) -> None:
     model_dir = make_model_dir(tmp_path / "tiny-aprelu")
     url = f"sqlite:///{tmp_path / 'monitor.sqlite'}"
-    settings = Settings(model=[str(model_dir)], database_url=url, api_key=None, log_json=False, trace=False)
-    with TestClient(create_app(settings)) as client:
+    with app_client(model_dir, database_url=url, api_key=None) as client:
         asset = {"name": "pump", "bearing": "SKF 6205", "rpm": 1797, "sampling_rate": RATE,
                  "alarm_repeat_n": 2, "alarm_repeat_m": 3}
         made = client.post("/v1/assets", json=asset)
