@@ -236,7 +236,7 @@ def calibrated_dir(tmp_path_factory) -> Path:
 def test_api_answers_carry_the_unknown_score(tmp_path, calibrated_dir, calibrated: bool) -> None:
     path = calibrated_dir if calibrated else make_model_dir(tmp_path / "tiny-plain")
     settings = Settings(model=[str(path)], api_key=None, log_json=False)
-    signal = np.concatenate([tone(0.5), np.zeros(6000, np.float32)])
+    signal = tone(1.0)  # passes the signal-quality gate, so the unknown score decides (a dropout would not)
     with TestClient(create_app(settings)) as client:
         body = {"signals": [signal.tolist()], "sampling_rate": RATE, "rpm": 1797}
         r = client.post("/v1/diagnose", json=body)
@@ -255,6 +255,7 @@ def test_api_answers_carry_the_unknown_score(tmp_path, calibrated_dir, calibrate
         assert result["unknown_score"] is None and all(w["unknown_score"] is None for w in windows)
         assert v2.json()["parameters"]["unknown_score"] is None and "unknown_score" not in outputs
         return
+    assert result["signal_quality"]["ok"], result["signal_quality"]
     scores = [w["unknown_score"] for w in windows]
     assert math.isfinite(result["unknown_score"]) and all(math.isfinite(s) for s in scores)
     assert result["unknown_score"] == pytest.approx(float(np.median(scores)), abs=1e-3)
