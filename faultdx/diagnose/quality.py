@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -116,7 +117,8 @@ def check_channel(x: np.ndarray, rate: float, rpm: Any = None, channel: int = 0)
     flat = _flat(x, rate)
     if flat and flat[0] == "flat_line":
         return [Problem(*flat[:1], channel, flat[1])]
-    checks = [flat, _clipping(x), _dc_step(x, rate), _spikes(x)]
+    centre = float(np.median(x))  # shared by the step and spike checks (a median is a partition of x)
+    checks = [flat, _clipping(x), _dc_step(x, rate, centre), _spikes(x, centre)]
     # dropouts, steps and spikes are broadband: they add no line, so the machine's lines are still judged
     checks.append(_no_machine(x, rate))
     return [Problem(kind, channel, message) for kind, message in filter(None, checks)]
@@ -185,7 +187,7 @@ def _clipping(x: np.ndarray) -> tuple[str, str] | None:
                         "or its amplifier saturated")
 
 
-def _dc_step(x: np.ndarray, rate: float) -> tuple[str, str] | None:
+def _dc_step(x: np.ndarray, rate: float, centre: float) -> tuple[str, str] | None:
     """An abrupt level change between two steady stretches; a slow drift or a low-frequency tone (whose
     stretch medians swing to and fro) is not a step."""
     width = max(16, int(STEP_SECONDS * rate))
@@ -193,7 +195,7 @@ def _dc_step(x: np.ndarray, rate: float) -> tuple[str, str] | None:
     count = x.size // quarter
     if count < 16:
         return None
-    scale = 1.4826 * float(np.median(np.abs(x - np.median(x))))
+    scale = 1.4826 * float(np.median(np.abs(x - centre)))
     if scale <= 0:
         return None
     # the median level of every stretch of ``width`` starting at a multiple of ``quarter`` (as the median of
@@ -211,8 +213,8 @@ def _dc_step(x: np.ndarray, rate: float) -> tuple[str, str] | None:
                        "and stays (a DC step: sensor bias or cable)")
 
 
-def _spikes(x: np.ndarray) -> tuple[str, str] | None:
-    deviation = np.abs(x - np.median(x))
+def _spikes(x: np.ndarray, centre: float) -> tuple[str, str] | None:
+    deviation = np.abs(x - centre)
     reference = float(np.quantile(deviation, 0.999))
     if reference <= 0:
         return None
@@ -223,6 +225,7 @@ def _spikes(x: np.ndarray) -> tuple[str, str] | None:
                       f"of the signal, the first at sample {spikes[0]}")
 
 
+@lru_cache(maxsize=512)  # a few (length, rate) pairs recur per service; scipy's gamma.ppf costs ~1 ms a call
 def _line_threshold(averages: float, bins: int) -> float:
     """Natural-log level above the local median that noise alone exceeds in ``bins`` bins with probability
     :data:`LINE_FALSE_ALARM` (a Welch average of ``averages`` periodograms is Gamma(K, 1/K) per bin)."""
@@ -238,10 +241,9 @@ def line_prominence(x: np.ndarray, rate: float) -> tuple[float, float, float]:
     """(highest line above the local spectral median in natural-log units, the noise threshold for it, the
     spectral flatness) of ``x`` between 2 Hz and 2 kHz."""
     from scipy.ndimage import median_filter
-    from scipy.signal import welch
 
     segment = 1 << int(math.floor(math.log2(min(0.5 * rate, x.size / 4.5))))
-    freqs, power = welch(x - x.mean(), fs=rate, nperseg=segment)
+    freqs, power = welch_density(x - x.mean(), rate, segment)
     band = (freqs >= LINE_BAND_HZ[0]) & (freqs <= min(LINE_BAND_HZ[1], 0.4 * rate))
     log_power = np.log(power[band] + 1e-30 * (power.max() + 1e-300))
     above = log_power - median_filter(log_power, size=31, mode="nearest")
@@ -249,6 +251,29 @@ def line_prominence(x: np.ndarray, rate: float) -> tuple[float, float, float]:
     positive = power[1:][power[1:] > 0]
     flatness = float(np.exp(np.mean(np.log(positive))) / np.mean(positive)) if positive.size else 1.0
     return float(above.max()), _line_threshold(averages, int(band.sum())), flatness
+
+
+@lru_cache(maxsize=32)
+def _hann(segment: int) -> np.ndarray:
+    """The periodic Hann window of ``segment`` samples (scipy's ``get_window("hann", n)``), read-only."""
+    window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(segment) / segment)
+    window.flags.writeable = False
+    return window
+
+
+def welch_density(x: np.ndarray, rate: float, segment: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies, one-sided power spectral density) of ``x``: the same estimate as
+    ``scipy.signal.welch(x, fs=rate, nperseg=segment)`` (Hann window, 50 % overlap, each segment's mean
+    removed, trailing samples that fill no segment dropped) in one batched FFT, without scipy's per-call
+    set-up that cost more than the transform on short signals."""
+    step = segment - segment // 2
+    segments = np.lib.stride_tricks.sliding_window_view(x, segment)[::step]
+    window = _hann(segment)
+    spectra = np.fft.rfft((segments - segments.mean(axis=1, keepdims=True)) * window, axis=1)
+    power = np.mean(spectra.real ** 2 + spectra.imag ** 2, axis=0)
+    power *= 1.0 / (rate * float(np.sum(window * window)))
+    power[1:segment // 2 + (segment % 2)] *= 2.0  # one-sided: fold the negative frequencies (not DC/Nyquist)
+    return np.fft.rfftfreq(segment, 1.0 / rate), power
 
 
 def _no_machine(x: np.ndarray, rate: float) -> tuple[str, str] | None:
