@@ -8,7 +8,7 @@ import pytest
 from faultdx.data.catalogue import cwru_files
 from faultdx.data.cwru import read_cwru_file
 from faultdx.data.synthetic import simulate
-from faultdx.diagnose.quality import KINDS, check_signal
+from faultdx.diagnose.quality import KINDS, check_signal, check_windows, welch_density
 from faultdx.paths import data_dir
 from tests.data_helpers import STANDIN, missing_data
 
@@ -89,6 +89,29 @@ def test_too_short_depends_on_the_shaft_speed() -> None:
     x = machine(0.15, rpm=600.0, label="normal")  # 1.5 revolutions at 600 rpm
     assert "too_short" in check_signal(x, RATE, rpm=600.0).kinds
     assert "too_short" not in check_signal(x, RATE).kinds
+
+
+def test_one_framed_window_is_never_too_short() -> None:
+    """/v2's windows have the model's length: one 2048-sample window is 0.17 s at 12 kHz (1.7 revolutions
+    at 600 rpm) and 0.043 s at 48 kHz, both under what a whole signal needs, and still judged on the rest."""
+    window = machine(2048 / RATE, rpm=600.0).reshape(1, 1, -1)
+    assert "too_short" in check_signal(window[0], RATE, rpm=600.0).kinds
+    assert check_windows(window, RATE, rpm=600.0).ok
+    assert check_windows(window, 4 * RATE).ok
+    flat = np.zeros((1, 1, 2048))
+    assert check_windows(flat, 4 * RATE, rpm=600.0).kinds == ("flat_line",)
+
+
+@pytest.mark.parametrize("length,segment", [(2048, 256), (12000, 2048), (30001, 4096), (5000, 255)])
+def test_the_batched_welch_is_scipys(length: int, segment: int) -> None:
+    """The gate's one-FFT Welch estimate equals scipy.signal.welch (the thresholds were set with it)."""
+    from scipy.signal import welch
+
+    x = np.random.default_rng(length).standard_normal(length) + np.sin(0.3 * np.arange(length))
+    freqs, power = welch_density(x, RATE, segment)
+    want_freqs, want_power = welch(x, fs=RATE, nperseg=segment)
+    np.testing.assert_allclose(freqs, want_freqs)
+    np.testing.assert_allclose(power, want_power, rtol=1e-10)
 
 
 def test_time_is_linear_in_the_samples() -> None:

@@ -86,11 +86,13 @@ class SignalQuality:
         return {"ok": self.ok, "problems": [p.as_dict() for p in self.problems]}
 
 
-def check_signal(signal: Any, sampling_rate: float, rpm: Any = None, bearing: Any = None) -> SignalQuality:
+def check_signal(signal: Any, sampling_rate: float, rpm: Any = None, bearing: Any = None, *,
+                 check_length: bool = True) -> SignalQuality:
     """Check ``signal`` (``[T]`` or ``[C, T]``) sampled at ``sampling_rate`` Hz for broken measurements.
 
     ``rpm`` (when known; of a speed range, its low end) sets the shortest useful length (two
-    revolutions). ``bearing`` is accepted for the interfaces' sake and not needed: a working sensor on a
+    revolutions); ``check_length=False`` leaves the length to the caller (framed windows, whose length the
+    model set). ``bearing`` is accepted for the interfaces' sake and not needed: a working sensor on a
     machine shows lines whatever the bearing.
     Time and memory are linear in the number of samples.
     """
@@ -99,19 +101,23 @@ def check_signal(signal: Any, sampling_rate: float, rpm: Any = None, bearing: An
     x = x.reshape(1, -1) if x.ndim <= 1 else x.reshape(-1, x.shape[-1])
     problems: list[Problem] = []
     for channel, samples in enumerate(x):
-        problems.extend(check_channel(samples, float(sampling_rate), rpm, channel))
+        problems.extend(check_channel(samples, float(sampling_rate), rpm, channel, check_length=check_length))
     return SignalQuality(tuple(problems))
 
 
 def check_windows(windows: Any, sampling_rate: float, rpm: Any = None) -> SignalQuality:
-    """The gate on already-framed windows ``[N, C, W]`` (``/v2``), laid end to end per channel."""
+    """The gate on already-framed windows ``[N, C, W]`` (``/v2``), once per request: the windows laid end
+    to end per channel. ``too_short`` never fires here: the model's window length is the input's length
+    (one 2048-sample window is 0.043 s at 48 kHz, less than the 0.1 s a signal needs)."""
     x = np.asarray(windows, dtype=np.float64)
-    return check_signal(x.transpose(1, 0, 2).reshape(x.shape[1], -1), sampling_rate, rpm=rpm)
+    end_to_end = x.transpose(1, 0, 2).reshape(x.shape[1], -1)
+    return check_signal(end_to_end, sampling_rate, rpm=rpm, check_length=False)
 
 
-def check_channel(x: np.ndarray, rate: float, rpm: Any = None, channel: int = 0) -> list[Problem]:
+def check_channel(x: np.ndarray, rate: float, rpm: Any = None, channel: int = 0, *,
+                  check_length: bool = True) -> list[Problem]:
     """The problems of one 1-D channel (see :func:`check_signal`)."""
-    found = _too_short(x, rate, rpm) or _non_finite(x)
+    found = (check_length and _too_short(x, rate, rpm)) or _non_finite(x)
     if found:
         return [Problem(kind, channel, message) for kind, message in [found]]
     flat = _flat(x, rate)
