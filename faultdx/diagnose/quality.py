@@ -123,8 +123,9 @@ def check_channel(x: np.ndarray, rate: float, rpm: Any = None, channel: int = 0,
     flat = _flat(x, rate)
     if flat and flat[0] == "flat_line":
         return [Problem(*flat[:1], channel, flat[1])]
-    centre = float(np.median(x))  # shared by the step and spike checks (a median is a partition of x)
-    checks = [flat, _clipping(x), _dc_step(x, rate, centre), _spikes(x, centre)]
+    # |x - median|, shared by the step (its robust scale) and spike checks: each median is a partition of x
+    deviation = np.abs(x - float(np.median(x)))
+    checks = [flat, _clipping(x), _dc_step(x, rate, deviation), _spikes(deviation)]
     # dropouts, steps and spikes are broadband: they add no line, so the machine's lines are still judged
     checks.append(_no_machine(x, rate))
     return [Problem(kind, channel, message) for kind, message in filter(None, checks)]
@@ -193,7 +194,7 @@ def _clipping(x: np.ndarray) -> tuple[str, str] | None:
                         "or its amplifier saturated")
 
 
-def _dc_step(x: np.ndarray, rate: float, centre: float) -> tuple[str, str] | None:
+def _dc_step(x: np.ndarray, rate: float, deviation: np.ndarray) -> tuple[str, str] | None:
     """An abrupt level change between two steady stretches; a slow drift or a low-frequency tone (whose
     stretch medians swing to and fro) is not a step."""
     width = max(16, int(STEP_SECONDS * rate))
@@ -201,7 +202,7 @@ def _dc_step(x: np.ndarray, rate: float, centre: float) -> tuple[str, str] | Non
     count = x.size // quarter
     if count < 16:
         return None
-    scale = 1.4826 * float(np.median(np.abs(x - centre)))
+    scale = 1.4826 * float(np.median(deviation))
     if scale <= 0:
         return None
     # the median level of every stretch of ``width`` starting at a multiple of ``quarter`` (as the median of
@@ -219,8 +220,7 @@ def _dc_step(x: np.ndarray, rate: float, centre: float) -> tuple[str, str] | Non
                        "and stays (a DC step: sensor bias or cable)")
 
 
-def _spikes(x: np.ndarray, centre: float) -> tuple[str, str] | None:
-    deviation = np.abs(x - centre)
+def _spikes(deviation: np.ndarray) -> tuple[str, str] | None:
     reference = float(np.quantile(deviation, 0.999))
     if reference <= 0:
         return None
