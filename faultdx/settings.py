@@ -128,7 +128,6 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=3600, description="how often alarm changes made elsewhere are looked for"
     )
 
-
     @field_validator("model", "cors_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
