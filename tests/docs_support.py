@@ -1,12 +1,12 @@
 """How the README's and docs/' code blocks run in the tests (collected through Sybil by the root conftest.py).
 
-Each fenced ``bash`` block runs with ``bash -euo pipefail`` and each ``python`` block in one namespace per document,
-all in a throwaway working directory with the project's virtual environment first on the PATH, the recordings of
-``FAULTDX_DATA`` (made absolute), and a real ``faultdx serve`` of the default model started once for the session.
-Blocks address a server as ``127.0.0.1:8000`` (the documented default); that address is pointed at the session's
-server, which listens on a free port. A block that cannot run in a test is preceded by Sybil's own marker
-``<!-- skip: next "why" -->``: the reason is printed with the skip (``-rs``) and ``tests/test_docs_markers.py``
-lists every marker and refuses one without a reason.
+Each fenced ``bash`` block runs with ``bash -euo pipefail`` and each ``python`` block in one namespace per
+document, all in a throwaway working directory with the project's virtual environment first on the PATH, the
+recordings of ``FAULTDX_DATA`` (made absolute), and a real ``faultdx serve`` of the default model started once
+for the session. Blocks address a server as ``127.0.0.1:8000`` (the documented default); that address is
+pointed at the session's server, which listens on a free port. A block that cannot run in a test is preceded
+by Sybil's own skip comment with its reason: the reason is printed with the skip (``-rs``) and
+``tests/test_docs_markers.py`` lists every marker and refuses one without a reason.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ class DocsSession:
         data = Path(os.environ.get("FAULTDX_DATA", "data")).expanduser()
         env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
                "FAULTDX_DATA": str(data if data.is_absolute() else (Path.cwd() / data).resolve()),
+               # the checkout's results/ (blocks run in a throwaway directory, not the checkout)
+               "FAULTDX_RESULTS": str(PROJECT_ROOT / "results"),
                "FAULTDX_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         return env

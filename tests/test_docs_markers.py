@@ -33,7 +33,8 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
 def test_every_block_runs_or_is_shown_data(doc: Path) -> None:
     for language, body in fenced_blocks(doc.read_text()):
-        assert language in RUN | SHOWN_ONLY, f"{doc.name}: a ```{language or '(none)'} block would escape the docs test"
+        shown = language or "(none)"
+        assert language in RUN | SHOWN_ONLY, f"{doc.name}: a ```{shown} block would escape the docs test"
         if language == "json":
             json.loads(body)  # shown data must at least be valid
 
@@ -49,7 +50,7 @@ def skip_markers() -> list[tuple[str, str, str]]:
 def test_every_skipped_block_gives_its_reason(capsys) -> None:
     markers = skip_markers()
     for doc, action, reason in markers:
-        assert action == "next", f"{doc}: use 'skip: next \"why\"' (one block at a time), not 'skip: {action}'"
+        assert action == "next", f"{doc}: skip one block at a time ('skip: next'), not 'skip: {action}'"
         assert re.fullmatch(r'"[^"]{12,}"', reason), f"{doc}: a skip marker without a reason: {reason!r}"
     with capsys.disabled():  # the list of blocks the docs test does not run, in the test log
         print(f"\ndocs blocks not run ({len(markers)}):")
