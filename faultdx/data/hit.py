@@ -4,11 +4,11 @@ recordings, through the dataset interface.
 Rigs: ``mfs`` (SpectraQuest machinery fault simulator) and ``self_built``; 21 recordings each: healthy, inner
 race and outer race (defects of 2, 5 and 8 degrees of arc) at 600, 900 and 1200 rpm nominal, 5.12 s at
 51,200 Hz. Each MAT v5 file holds one variable whose name differs from file to file; the shipped table
-``hit_catalogue.csv`` names it, with the measured shaft speed (the known speed: it differs from the nominal by
-up to 6 %) and the sha256 of the published bytes. Files live under ``<data root>/hit/<rig>/``. Bearing: SKF 6205
-on both rigs (the self-built rig's defect orders match 6205 internals). Amplitude gains differ by ~100x between
-files, so nothing may rely on absolute levels. Publisher: GitHub ``hitwzc/Bearing-datasets`` (use for bearing-fault
-research with citation).
+``hit_catalogue.csv`` names it, with the measured shaft speed (the known speed: it differs from the nominal
+by up to 6 %) and the sha256 of the published bytes. Files live under ``<data root>/hit/<rig>/``. Bearing:
+SKF 6205 on both rigs (the self-built rig's defect orders match 6205 internals). Amplitude gains differ by
+~100x between files, so nothing may rely on absolute levels. Publisher: GitHub ``hitwzc/Bearing-datasets``
+(use for bearing-fault research with citation).
 """
 
 from __future__ import annotations
@@ -142,7 +142,8 @@ class HitDataset:
             rows=[(f.relpath, f.rig, f.label, f"{f.defect_arc_deg:g}" if f.defect_arc_deg else "",
                    f"{f.rpm_nominal:g}", f"{f.rpm_measured:g}", f"{f.sampling_rate:g}") for f in files],
             files=[SourceFile(self.path_of(f), f.sha256) for f in files],
-            footer=f"classes: {', '.join(self.classes)}; condition = nominal rpm; measured rpm is the known speed",
+            footer=f"classes: {', '.join(self.classes)}; condition = nominal rpm; "
+                   "measured rpm is the known speed",
         )
 
     def examples(self) -> list[DatasetExample]:
