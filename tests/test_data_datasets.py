@@ -109,10 +109,10 @@ def test_mfpt_loader_reads_struct_layout(tmp_path):
 
 
 def test_registry():
-    assert dataset_names() == ["synthetic", "cwru", "mfpt", "simulated"]
+    assert dataset_names() == ["synthetic", "cwru", "mfpt", "hit", "simulated"]
     assert get_dataset("cwru", sampling_rate=None).sampling_rate is None
     with pytest.raises(
-        ValueError, match="unknown dataset 'paderborn'; valid datasets: synthetic, cwru, mfpt, simulated"
+        ValueError, match="unknown dataset 'paderborn'; valid datasets: synthetic, cwru, mfpt, hit, simulated"
     ):
         get_dataset("paderborn")
     with pytest.raises(ValueError, match="has no option.*rate.*valid options: set, sampling_rate"):
