@@ -16,7 +16,10 @@ import re
 import subprocess
 import sys
 import tempfile
+import traceback
 from pathlib import Path
+
+from sybil.example import SybilFailure
 
 from faultdx.paths import PROJECT_ROOT
 
@@ -29,14 +32,15 @@ class DocsSession:
 
     def __init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="faultdx-docs-"))
+        self.start_dir = Path.cwd()  # a relative FAULTDX_DATA (the README's ../shared/data) is relative to it
         self._server = None
         self.address: str | None = None
 
     def env(self) -> dict[str, str]:
         venv_bin = str(Path(sys.executable).parent)
-        data = Path(os.environ.get("FAULTDX_DATA", "data")).expanduser()
+        data = self.start_dir / Path(os.environ.get("FAULTDX_DATA", "data")).expanduser()
         env = {**os.environ, "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
-               "FAULTDX_DATA": str(data if data.is_absolute() else (Path.cwd() / data).resolve()),
+               "FAULTDX_DATA": str(data.resolve()),
                # the checkout's results/ (blocks run in a throwaway directory, not the checkout)
                "FAULTDX_RESULTS": str(PROJECT_ROOT / "results"),
                "FAULTDX_LOG_LEVEL": "warning", "PYTHONWARNINGS": "ignore"}
@@ -74,18 +78,23 @@ def run_bash(example) -> None:
     done = subprocess.run(["bash", "-euo", "pipefail", "-c", source], cwd=SESSION.workdir, env=SESSION.env(),
                           capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
     if done.returncode != 0:
-        raise AssertionError(f"{example.path}:{example.line}: bash block exited {done.returncode}\n"
-                             f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
+        raise SybilFailure(example, f"bash block exited {done.returncode}\n--- stdout ---\n"
+                                    f"{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")
 
 
 def run_python(example) -> None:
     """Evaluate a ``python`` block in its document's namespace, from the session's working directory."""
     source = SESSION.point_at_server(example.parsed)
     code = compile(source, f"{example.path}:{example.line}", "exec")
-    old = Path.cwd()
+    old_cwd, old_env = Path.cwd(), dict(os.environ)
     os.chdir(SESSION.workdir)
+    # the block sees what a bash block sees: absolute FAULTDX_DATA, the checkout's results/
+    os.environ.update({k: SESSION.env()[k] for k in ("FAULTDX_DATA", "FAULTDX_RESULTS")})
     try:
-        os.environ.setdefault("FAULTDX_DATA", SESSION.env()["FAULTDX_DATA"])
         exec(code, example.namespace)
+    except Exception:  # reported as the block's failure (Sybil's own traceback filter cannot cut exec'd code)
+        raise SybilFailure(example, traceback.format_exc(limit=-12)) from None
     finally:
-        os.chdir(old)
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
