@@ -73,8 +73,6 @@ def caption(payload: dict[str, Any]) -> str:
     machine = f"{m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
     if m.get("gpu"):
         machine += f", {m['gpu']}"
-    if m.get("load_average_1min") is not None:
-        machine += f", load average {m['load_average_1min']:g}"
     return (f"\nMeasured at commit {payload.get('commit')}, {payload.get('date')}, on {machine}, by "
             f"`{payload.get('command')}`.\n")
 
