@@ -179,7 +179,7 @@ class Listener:
         client.reconnect_delay_set(1, self.config.reconnect_max_s)
         client.max_queued_messages_set(0)  # answers wait for a reconnect rather than being dropped
         client.on_connect, client.on_disconnect = self._on_connect, self._on_disconnect
-        client.on_message = self._on_message
+        client.on_message, client.on_subscribe = self._on_message, self._on_subscribe
         return client
 
     def _connect_properties(self) -> Properties | None:
@@ -214,8 +214,16 @@ class Listener:
             return
         self._generation += 1
         client.subscribe(self.config.topic, qos=1)
-        log.info("MQTT listener connected to %s, subscribed to %s (session present: %s)", self.config.url,
+        log.info("MQTT listener connected to %s, subscribing to %s (session present: %s)", self.config.url,
                  self.config.topic, getattr(flags, "session_present", None))
+
+    def _on_subscribe(self, client: paho.Client, userdata: Any, mid: int, reasons: Any,
+                      properties: Any) -> None:
+        # ready (/readyz) only once the broker granted the subscription: a message published after that
+        # reaches the listener even on a fresh session
+        if any(getattr(r, "is_failure", False) for r in reasons):
+            self.state.set_connected(False, f"subscription refused: {reasons}")
+            return
         self.state.set_connected(True)
 
     def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
