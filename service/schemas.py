@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 
 from faultdx.context import RpmRange, check_rpm
 from faultdx.diagnose import MAX_SAMPLING_RATE, MIN_SAMPLING_RATE
+from faultdx.diagnose.reading import arrays_from_json
 
 _NUMBERS = {"type": "array", "items": {"type": "number"}, "minItems": 1}
 _SIGNALS_SCHEMA = {
@@ -22,50 +23,11 @@ _SIGNALS_SCHEMA = {
 }
 
 
-def to_arrays(value: Any, field: str = "signals") -> list[np.ndarray]:
-    """JSON numbers → float32 arrays: ``[...]`` is one signal, ``[[...], ...]`` a list of signals.
-
-    numpy does the conversion (in C, with one error however long the input), and anything that is not a
-    rectangular array of numbers is refused with a message naming the signal.
-    """
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"{field} must be a non-empty list of numbers (one signal) or of signals")
-    if not isinstance(value[0], list):
-        value = [value]
-    arrays = []
-    for i, signal in enumerate(value):
-        name = f"{field}[{i}]"
-        try:
-            array = np.asarray(signal)
-        except ValueError as err:  # ragged nesting
-            raise ValueError(f"{name} is not a rectangular array of numbers ({err})") from err
-        if array.dtype.kind not in "fiu" or array.size == 0 or _holds_bool(signal):
-            raise ValueError(f"{name} must be a non-empty array of numbers, got {_kind(signal)}")
-        if array.ndim not in (1, 2):
-            raise ValueError(f"{name} must be [samples] or [channels][samples], got {array.ndim} dimensions")
-        with np.errstate(over="ignore"):  # out-of-range numbers become inf and are refused with the NaN check
-            arrays.append(array.astype(np.float32))
-    return arrays
-
-
-def _holds_bool(value: list) -> bool:
-    """Whether a list (of lists) holds a JSON true/false, which numpy would take for 1/0."""
-    rows = value if value and isinstance(value[0], list) else [value]
-    return any(bool in set(map(type, row)) for row in rows)
-
-
 def one_signal(value: Any) -> np.ndarray:
     """Pydantic validator: one channel's samples (a flat list of numbers) → float32 ``[T]``."""
     if isinstance(value, list) and value and isinstance(value[0], list):
         raise ValueError("signal must be a flat list of numbers (one channel)")
-    return to_arrays(value, "signal")[0]
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, list):
-        kinds = sorted({type(v).__name__ for v in value[:1000]})
-        return f"a list of {', '.join(kinds) or 'nothing'}"
-    return type(value).__name__
+    return arrays_from_json(value, "signal")[0]
 
 
 _GEOMETRY_SCHEMA = {
@@ -93,7 +55,7 @@ def rpm_or_none(value: float | None) -> float | None:
     return None if value is None else check_rpm(value)
 
 
-Signals = Annotated[list[np.ndarray], PlainValidator(to_arrays), WithJsonSchema(_SIGNALS_SCHEMA)]
+Signals = Annotated[list[np.ndarray], PlainValidator(arrays_from_json), WithJsonSchema(_SIGNALS_SCHEMA)]
 _SIGNAL_SCHEMA = {**_NUMBERS, "description": "samples of one channel"}
 Signal = Annotated[np.ndarray, PlainValidator(one_signal), WithJsonSchema(_SIGNAL_SCHEMA)]
 SamplingRate = Annotated[

@@ -188,3 +188,40 @@ class BearingDataset(Protocol):
     ) -> list[Recording]:
         """Load the recordings present on disk (absent files are skipped, never an error unless asked for)."""
         ...
+
+
+class OneAccelerometerFiles:
+    """What datasets of one-accelerometer files share (MFPT, HIT): which catalogued files are present, and
+    their recordings at the operating conditions asked for. A subclass gives ``files``, ``path_of``,
+    ``load`` and ``condition_of`` (the catalogue column its ``conditions`` are)."""
+
+    name: str
+
+    def files(self) -> list[Any]:
+        raise NotImplementedError
+
+    def path_of(self, entry: Any) -> Path:
+        raise NotImplementedError
+
+    def load(self, entry: Any) -> Recording:
+        raise NotImplementedError
+
+    def condition_of(self, entry: Any) -> float:
+        raise NotImplementedError
+
+    def files_present(self) -> tuple[int, int]:
+        files = self.files()
+        return sum(self.path_of(f).is_file() for f in files), len(files)
+
+    def recordings(
+        self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
+    ) -> list[Recording]:
+        """Recordings of the files present (absent ones skipped); each file holds one accelerometer."""
+        if len(tuple(channels)) != 1:
+            raise ValueError(
+                f"{self.name.upper()} files hold one accelerometer channel, got channels={tuple(channels)}"
+            )
+        return [
+            self.load(e) for e in self.files()
+            if (conditions is None or self.condition_of(e) in conditions) and self.path_of(e).is_file()
+        ]

@@ -21,7 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from faultdx.data.base import DatasetExample, InfoTable, Recording, SourceFile, pretty_label
+from faultdx.data.base import (
+    DatasetExample,
+    InfoTable,
+    OneAccelerometerFiles,
+    Recording,
+    SourceFile,
+    pretty_label,
+)
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.readers import read_mat, validate_signal
 from faultdx.data.windows import resample
@@ -74,7 +81,7 @@ def hit_files() -> tuple[HitFile, ...]:
     )
 
 
-class HitDataset:
+class HitDataset(OneAccelerometerFiles):
     """HIT-SM recordings of one rig or both: healthy / inner race / outer race at 600-1200 rpm.
 
     ``rig``: ``"mfs"``, ``"self_built"`` or ``"all"``. ``sampling_rate``: common rate to resample to (``None``
@@ -130,10 +137,6 @@ class HitDataset:
                   "rpm_nominal": entry.rpm_nominal, "file_sampling_rate": entry.sampling_rate},
         )
 
-    def files_present(self) -> tuple[int, int]:
-        files = self.files()
-        return sum(self.path_of(f).is_file() for f in files), len(files)
-
     def info(self) -> InfoTable:
         files = self.files()
         return InfoTable(
@@ -166,13 +169,5 @@ class HitDataset:
             for e in self.files() if self.path_of(e).is_file()
         ]
 
-    def recordings(
-        self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
-    ) -> list[Recording]:
-        """Recordings of the files present (absent ones skipped); each file holds one accelerometer."""
-        if len(tuple(channels)) != 1:
-            raise ValueError(f"HIT files hold one accelerometer channel, got channels={tuple(channels)}")
-        return [
-            self.load(e) for e in self.files()
-            if (conditions is None or e.rpm_nominal in conditions) and self.path_of(e).is_file()
-        ]
+    def condition_of(self, entry: HitFile) -> float:
+        return entry.rpm_nominal

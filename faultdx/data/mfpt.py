@@ -11,7 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from faultdx.data.base import DatasetExample, InfoTable, Recording, SourceFile, pretty_label
+from faultdx.data.base import (
+    DatasetExample,
+    InfoTable,
+    OneAccelerometerFiles,
+    Recording,
+    SourceFile,
+    pretty_label,
+)
 from faultdx.data.cache import cached_array, source_key
 from faultdx.data.catalogue import MfptFile, mfpt_files
 from faultdx.data.readers import SignalFileError, read_mat, validate_signal
@@ -43,7 +50,7 @@ def read_mfpt_file(path: Path) -> tuple[np.ndarray, float, float, float]:
     return signal, scalar("sr"), scalar("rate"), scalar("load")
 
 
-class MFPTDataset:
+class MFPTDataset(OneAccelerometerFiles):
     """MFPT inner- and outer-race faults at 7 loads each (48,828 Hz, 3 s per file).
 
     ``sampling_rate``: common rate to resample to (``None`` keeps the file's 48,828 Hz).
@@ -95,10 +102,6 @@ class MFPTDataset:
             meta={"file": entry.file, "load_lbs": entry.load_lbs, "file_sampling_rate": entry.sampling_rate},
         )
 
-    def files_present(self) -> tuple[int, int]:
-        files = self.files()
-        return sum(self.path_of(f).is_file() for f in files), len(files)
-
     def info(self) -> InfoTable:
         files = self.files()
         return InfoTable(
@@ -130,13 +133,5 @@ class MFPTDataset:
             for e in self.files() if self.path_of(e).is_file()
         ]
 
-    def recordings(
-        self, *, conditions: list[float] | None = None, channels: tuple[str, ...] = ("DE",)
-    ) -> list[Recording]:
-        """Recordings of the files present (absent ones skipped); MFPT has one accelerometer channel."""
-        if len(tuple(channels)) != 1:
-            raise ValueError(f"MFPT files hold one accelerometer channel, got channels={tuple(channels)}")
-        return [
-            self.load(e) for e in self.files()
-            if (conditions is None or e.load_lbs in conditions) and self.path_of(e).is_file()
-        ]
+    def condition_of(self, entry: MfptFile) -> float:
+        return entry.load_lbs

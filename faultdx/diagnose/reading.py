@@ -25,6 +25,49 @@ from faultdx.limits import MAX_CHANNELS, MAX_SAMPLES
 HINTS = {"channel": "channel", "sampling_rate": "sampling_rate"}  # how the service names them
 
 
+def arrays_from_json(value: object, field: str = "signals") -> list[np.ndarray]:
+    """Decoded JSON numbers → float32 arrays: ``[...]`` is one signal, ``[[...], ...]`` a list of signals,
+    each ``[samples]`` or ``[channels][samples]``. The one parser of JSON signals (``/v1`` bodies, MQTT).
+
+    numpy does the conversion (in C, one error however long the input); anything that is not a rectangular
+    array of numbers is an :class:`~faultdx.errors.InputError` naming the signal (``signals[1]``) and
+    ``field``. Out-of-range numbers become inf here, refused by name with the Diagnoser's non-finite check.
+    """
+    if not isinstance(value, list) or not value:
+        raise InputError(f"{field}: must be a non-empty list of numbers (one signal) or of signals", field)
+    signals = value if isinstance(value[0], list) else [value]
+    arrays = []
+    for i, signal in enumerate(signals):
+        where = f"{field}[{i}]"
+        try:
+            array = np.asarray(signal)
+        except ValueError as err:  # ragged nesting
+            raise InputError(f"{where}: not a rectangular array of numbers ({err})", field) from None
+        if array.dtype.kind not in "fiu" or array.size == 0 or _holds_bool(signal):
+            raise InputError(f"{where}: must be a non-empty array of numbers, got {_kind(signal)}", field)
+        if array.ndim not in (1, 2):
+            raise InputError(
+                f"{where}: must be [samples] or [channels][samples], got {array.ndim} dimensions", field
+            )
+        with np.errstate(over="ignore"):
+            arrays.append(array.astype(np.float32))
+    return arrays
+
+
+def _holds_bool(value: object) -> bool:
+    """Whether a list (of lists) holds a JSON true/false, which numpy would take for 1/0."""
+    rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
+    return any(bool in set(map(type, row)) for row in rows if isinstance(row, list))
+
+
+def _kind(value: object) -> str:
+    """What a refused signal holds, in Python type names, for the error message."""
+    if isinstance(value, list):
+        kinds = sorted({type(v).__name__ for v in value[:1000]})
+        return f"a list of {', '.join(kinds) or 'nothing'}"
+    return type(value).__name__
+
+
 @dataclass(frozen=True)
 class ModelSignal:
     """A file's signal for a model: float32 ``[C, T]``, its sampling rate, the names of its rows, and

@@ -257,8 +257,9 @@ class Listener:
                 log.exception("MQTT message on %s failed", message.topic)
                 err = InputError("internal error while handling the message; see the listener's log")
                 err.status = 500
+                self.state.count("failed", time.monotonic() - arrived, "internal error")
                 self._answer(refused(self._asset(message.topic), err))
-                self._ack(message, generation, arrived, "failed", "internal error")
+                self._ack(message, generation)
 
     def _handle(self, message: paho.MQTTMessage, arrived: float) -> None:
         generation = self._generation
@@ -268,8 +269,8 @@ class Listener:
         try:
             outcome = self.handler.handle(asset, message.payload, properties, content_type, key=key)
         except StoreUnavailable as err:
-            self._answer(refused(asset, _unavailable(err)))
-            self.state.count("unavailable", error=str(err))
+            self.state.count("unavailable", error=str(err))  # counted before answering: whoever got the
+            self._answer(refused(asset, _unavailable(err)))  # answer sees it in /readyz
             self._resync.set()
             self.client.disconnect()  # not acknowledged: delivered again after the reconnect
             return
@@ -277,16 +278,16 @@ class Listener:
             self._stored += 1
             if self._kill_after and self._stored >= self._kill_after:
                 os.kill(os.getpid(), signal.SIGKILL)  # test hook: stored, not acknowledged
-        self._answer(outcome)
         replayed = outcome.stored and outcome.answer["stored"]["replayed"]
         kind = "refused" if not outcome.stored else "replayed" if replayed else "stored"
-        self._ack(message, generation, arrived, kind, outcome.error and outcome.error["error"])
+        # counted before the answer goes out: a client that got the answer sees it counted in /readyz
+        self.state.count(kind, time.monotonic() - arrived, outcome.error and outcome.error["error"])
+        self._answer(outcome)
+        self._ack(message, generation)
 
-    def _ack(self, message: paho.MQTTMessage, generation: int, arrived: float, kind: str,
-             error: str | None) -> None:
+    def _ack(self, message: paho.MQTTMessage, generation: int) -> None:
         if generation == self._generation:
             self.client.ack(message.mid, message.qos)
-        self.state.count(kind, time.monotonic() - arrived, error)
 
     def _asset(self, topic: str) -> str:
         levels = topic.split("/")

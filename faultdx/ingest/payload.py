@@ -26,6 +26,7 @@ import pydantic_core
 from faultdx.context import check_bearing, check_rpm
 from faultdx.data.bearing import BearingGeometry
 from faultdx.diagnose import check_sampling_rate
+from faultdx.diagnose.reading import arrays_from_json
 from faultdx.errors import InputError, TooLarge
 
 RAW_CONTENT_TYPE = "application/octet-stream"
@@ -90,7 +91,7 @@ def parse_json(payload: bytes) -> SignalMessage:
     if "signals" not in body:
         raise InputError("signals: field required", "signals")
     return SignalMessage(
-        signals=to_arrays(body["signals"]),
+        signals=arrays_from_json(body["signals"]),
         sampling_rate=_rate(body.get("sampling_rate")),
         rpm=_rpm(body.get("rpm")),
         bearing=_bearing(body.get("bearing")),
@@ -116,36 +117,6 @@ def parse_raw(payload: bytes, properties: dict[str, str]) -> SignalMessage:
         id=_id(properties.get("id")),
         model=_text(properties.get("model"), "model"),
     )
-
-
-def to_arrays(value: Any, name: str = "signals") -> list[np.ndarray]:
-    """JSON numbers → float32 arrays: ``[...]`` is one signal, ``[[...], ...]`` a list of signals (each
-    rectangular, numbers only, one or two dimensions), refused with a message naming the signal."""
-    # the messages name the signal (signals[1]); the field is ``name``, as the HTTP route's validator says
-    if not isinstance(value, list) or not value:
-        raise InputError(f"{name}: must be a non-empty list of numbers (one signal) or of signals", name)
-    if not isinstance(value[0], list):
-        value = [value]
-    arrays = []
-    for i, signal in enumerate(value):
-        where = f"{name}[{i}]"
-        try:
-            array = np.asarray(signal)
-        except ValueError as err:  # ragged nesting
-            raise InputError(f"{where}: not a rectangular array of numbers ({err})", name) from None
-        if array.dtype.kind not in "fiu" or array.size == 0 or _holds_bool(signal):
-            raise InputError(f"{where}: must be a non-empty array of numbers", name)
-        if array.ndim not in (1, 2):
-            raise InputError(f"{where}: must be [samples] or [channels][samples], got {array.ndim} "
-                             "dimensions", name)
-        with np.errstate(over="ignore"):  # out-of-range numbers become inf, refused by the Diagnoser's check
-            arrays.append(array.astype(np.float32))
-    return arrays
-
-
-def _holds_bool(value: Any) -> bool:
-    rows = value if isinstance(value, list) and value and isinstance(value[0], list) else [value]
-    return any(bool in set(map(type, row)) for row in rows if isinstance(row, list))
 
 
 def _number(value: str | None, name: str) -> float | None:
