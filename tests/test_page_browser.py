@@ -163,3 +163,33 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browse
     page.screenshot(path=str(shot), clip={"x": 0, "y": 0, "width": 1400, "height": 900})
     print(f"error screenshot: {shot}")
     assert not errors, errors
+
+
+def test_page_sends_a_nominal_speed_with_its_tolerance_and_shows_the_refined_speed(browser, server):
+    """A plant that knows only a nominal speed (1750 rpm, ±5 %) gets the speed the signal says (105.mat
+    runs at 1797 rpm), labelled as refined, and the same speed the API gives for the same form."""
+    if not CWRU_105.is_file():
+        missing_data(f"the CWRU file {CWRU_105}")
+    form = {"sampling_rate": "12000", "rpm": "1750", "rpm_tolerance": "5", "include_slopes": "true"}
+    upload = {"file": ("105.mat", CWRU_105.read_bytes())}
+    expected = httpx.post(f"{server}/v1/diagnose/file", files=upload, data=form, timeout=60)
+    assert expected.status_code == 200, expected.text
+    machine = expected.json()["results"][0]["machine"]
+    assert machine["rpm_source"] == "refined" and abs(machine["rpm"] - 1797) < 18, machine
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(server + "/")
+    page.wait_for_function("document.getElementById('verdict').dataset.source === 'example'", timeout=30_000)
+    page.click("#tab-file")
+    page.set_input_files("#file-input", str(CWRU_105))
+    page.fill("#rate-input", "12000")
+    page.fill("#rpm-input", "1750")
+    page.fill("#rpm-tolerance-input", "5")
+    page.click("#diagnose-button")
+    page.wait_for_function("document.getElementById('machine-info').dataset.rpmSource === 'refined'",
+                           timeout=30_000)
+    # "refined" only comes back when the page sent rpm_tolerance (an rpm alone is "given")
+    shown = re.search(r"machine: ([\d,.]+) rpm \(nominal, refined from the signal\)",
+                      page.inner_text("#machine-info"))
+    assert shown, page.inner_text("#machine-info")
+    assert abs(float(shown.group(1).replace(",", "")) - machine["rpm"]) < 1

@@ -181,7 +181,8 @@ function renderMachine(m) {
   if (!m) { box.textContent = "machine context: none (speed not given and not estimable)"; return; }
   const b = m.bearing || {};
   const name = b.name || `custom (${b.balls} balls, ${fmtNum(b.ball_diameter_mm)} / ${fmtNum(b.pitch_diameter_mm)} mm)`;
-  const rpmText = m.rpm_source === "estimated" ? "estimated from the signal" : "given";
+  const rpmText = { estimated: "estimated from the signal", refined: "nominal, refined from the signal",
+    nominal: "the model's nominal speed" }[m.rpm_source] || "given";
   const bearingText = m.bearing_source === "model" ? "the model's training bearing" : "given";
   const f = m.defect_frequencies_hz || {};
   box.innerHTML = `machine: <b>${fmtNum(m.rpm, 5)} rpm</b> (${rpmText}) · bearing <b>${esc(name)}</b> (${bearingText})` +
@@ -582,6 +583,9 @@ async function runDiagnosis() {
   clearError();
   const model = $("model-select").value || undefined;
   const rate = numOrNull($("rate-input")), rpm = numOrNull($("rpm-input"));
+  // a nominal speed with a tolerance is refined from the signal; the envelope then uses the refined speed
+  const tolerance = rpm != null ? numOrNull($("rpm-tolerance-input")) : null;
+  const exactRpm = tolerance == null ? rpm : null;
   const bandLow = numOrNull($("band-low")), bandHigh = numOrNull($("band-high"));
   const band = bandLow != null || bandHigh != null ? [bandLow, bandHigh] : undefined;
   const bearing = bearingValue();
@@ -592,11 +596,12 @@ async function runDiagnosis() {
     const file = $("file-input").files[0];
     if (!file) { showError("No file", "Choose a signal file (CSV, NPY, WAV, MAT or Parquet) first."); return; }
     const channel = $("channel-input").value.trim();
-    const form = (extra, speed = rpm, which = model) => {
+    const form = (extra, speed = rpm, which = model, tol = tolerance) => {
       const fd = new FormData();
       fd.append("file", file, file.name);
       if (rate != null) fd.append("sampling_rate", String(rate));
       if (speed != null) fd.append("rpm", String(speed));
+      if (speed != null && tol != null) fd.append("rpm_tolerance", String(tol));
       if (which) fd.append("model", which);
       if (bearing !== undefined) fd.append("bearing", typeof bearing === "string" ? bearing : JSON.stringify(bearing));
       if (channel) fd.append("channel", channel);
@@ -606,8 +611,8 @@ async function runDiagnosis() {
     sourceName = file.name;
     diagP = api("/v1/diagnose/file", { method: "POST", form: form({ include_slopes: "true" }) });
     const bandForm = band ? { band_low: String(bandLow ?? ""), band_high: String(bandHigh ?? "") } : {};
-    const envelopeAt = (speed) => api("/v1/envelope/file", { method: "POST", form: form(bandForm, speed) });
-    envP = rpm != null ? envelopeAt(rpm) : estimated(diagP).then(envelopeAt);
+    const envelopeAt = (speed) => api("/v1/envelope/file", { method: "POST", form: form(bandForm, speed, model, null) });
+    envP = exactRpm != null ? envelopeAt(exactRpm) : estimated(diagP).then(envelopeAt);
     if (reference) refP = api("/v1/diagnose/file", { method: "POST", form: form({}, rpm, "envelope") });
   } else {
     const name = $("example-select").value;
@@ -622,10 +627,10 @@ async function runDiagnosis() {
     }
     const fs = rate ?? ex.sampling_rate;
     inputRate = fs;
-    const body = { signals: [ex.signal], sampling_rate: fs, rpm: rpm ?? undefined, bearing };
+    const body = { signals: [ex.signal], sampling_rate: fs, rpm: rpm ?? undefined, rpm_tolerance: tolerance ?? undefined, bearing };
     diagP = api("/v1/diagnose", { method: "POST", json: { ...body, model, include_slopes: true } });
     const envelopeAt = (speed) => api("/v1/envelope", { method: "POST", json: { signal: ex.signal, sampling_rate: fs, rpm: speed ?? undefined, model, band, bearing } });
-    envP = rpm != null ? envelopeAt(rpm) : estimated(diagP).then(envelopeAt);
+    envP = exactRpm != null ? envelopeAt(exactRpm) : estimated(diagP).then(envelopeAt);
     if (reference) refP = api("/v1/diagnose", { method: "POST", json: { ...body, model: "envelope" } });
   }
   setBusy(true);
