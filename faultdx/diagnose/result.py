@@ -19,6 +19,7 @@ and :attr:`Diagnosis.unknown_score` of the Diagnosis of its windows.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -45,12 +46,24 @@ RPM_DECIMALS = 1
 VERDICTS = {"normal": "healthy", UNKNOWN: "unknown", BAD_SIGNAL: BAD_SIGNAL}
 
 
+@lru_cache(maxsize=64)
+def _membership(classes: tuple[str, ...]) -> np.ndarray:
+    """:func:`~faultdx.data.base.type_membership` of a model's classes, built once per class list
+    (read-only): every property of a diagnosis reads it."""
+    out = type_membership(classes)
+    out.flags.writeable = False
+    return out
+
+
 @dataclass(frozen=True)
 class Diagnosis:
     """The verdict on one signal: aggregate (mean of window probabilities) and per window.
 
     ``window_probabilities``: ``[N, K]``; ``start``: ``[N]``; ``slopes``: ``{layer: [N, C_layer]}`` when
     asked for; ``window_unknown``: ``[N]`` unknown-condition scores (None for an uncalibrated model).
+
+    Immutable: every derived answer (fault type, label, probabilities, ...) is computed once, on first use,
+    and kept (an answer's forms read each of them several times).
     """
 
     classes: tuple[str, ...]
@@ -74,7 +87,7 @@ class Diagnosis:
         """``{"ok": bool, "problems": [...]}`` of the quality gate (None when not checked)."""
         return None if self.quality is None else self.quality.as_dict()
 
-    @property
+    @cached_property
     def unknown_score(self) -> float | None:
         """The signal's unknown-condition score (median over windows; above 1 = unknown), None if the model
         has no calibration."""
@@ -92,29 +105,34 @@ class Diagnosis:
         replaces the verdict (else the flag is reported beside the network's answer)."""
         return self.unknown_replaces_verdict and self.is_unknown
 
-    @property
+    @cached_property
     def probabilities(self) -> np.ndarray:
         """Mean class probabilities over the windows ``[K]``."""
         return self.window_probabilities.mean(axis=0)
 
     @property
     def type_probabilities(self) -> dict[str, float]:
+        """Probability of each fault type (a copy of :attr:`_type_probabilities`)."""
+        return dict(self._type_probabilities)
+
+    @cached_property
+    def _type_probabilities(self) -> dict[str, float]:
         """Probability of each fault type: the sum of its classes' mean probabilities."""
-        summed = self.probabilities @ type_membership(self.classes)
+        summed = self.probabilities @ _membership(self.classes)
         return {t: float(p) for t, p in zip(FAULT_TYPES, summed, strict=True)}
 
-    @property
+    @cached_property
     def window_type_probabilities(self) -> np.ndarray:
         """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order)."""
-        return self.window_probabilities @ type_membership(self.classes)
+        return self.window_probabilities @ _membership(self.classes)
 
-    @property
+    @cached_property
     def closest_fault_type(self) -> str:
         """The network's most probable fault type, also when the signal is unknown."""
-        probs = self.type_probabilities
+        probs = self._type_probabilities
         return max(probs, key=probs.__getitem__)
 
-    @property
+    @cached_property
     def fault_type(self) -> str:
         """The primary answer: the most probable fault type, ``"unknown"``, or ``"bad_signal"`` when the
         quality gate refused the signal (the network's answer stays in :attr:`closest_fault_type`)."""
@@ -122,7 +140,7 @@ class Diagnosis:
             return BAD_SIGNAL
         if self.answers_unknown:
             return UNKNOWN
-        if is_uncertain(self.type_probabilities, self.policy) or self.speed_ambiguous:
+        if is_uncertain(self._type_probabilities, self.policy) or self.speed_ambiguous:
             return UNCERTAIN
         return self.closest_fault_type
 
@@ -138,9 +156,9 @@ class Diagnosis:
     @property
     def confidence(self) -> float:
         """Probability of :attr:`closest_fault_type` (= :attr:`fault_type` unless unknown)."""
-        return self.type_probabilities[self.closest_fault_type]
+        return self._type_probabilities[self.closest_fault_type]
 
-    @property
+    @cached_property
     def label(self) -> str:
         """The most probable class of the chosen fault type (``inner_race_014``; ``normal``; ``unknown``;
         ``bad_signal``)."""
@@ -150,11 +168,11 @@ class Diagnosis:
             return UNKNOWN
         if self.fault_type == UNCERTAIN:
             return UNCERTAIN
-        members = type_membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
+        members = _membership(self.classes)[:, FAULT_TYPES.index(self.fault_type)] > 0
         probs = np.where(members, self.probabilities, -1.0)
         return self.classes[int(np.argmax(probs))]
 
-    @property
+    @cached_property
     def severity(self) -> str | None:
         """Fault size of :attr:`label` (``"0.014 in"``) where CWRU sizes apply (the CWRU rig; see
         :func:`~faultdx.diagnose.confidence.sizes_apply`), else the fault type's evidence level (``"high
@@ -182,11 +200,11 @@ class Diagnosis:
                     "ball": ("2xBSF", 2 * f["bsf"])}[self.fault_type]
         return {"defect_frequency": name, "hz": hz}
 
-    @property
+    @cached_property
     def window_labels(self) -> list[str]:
         return self._unless_unknown([self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)])
 
-    @property
+    @cached_property
     def window_fault_types(self) -> list[str]:
         types = [FAULT_TYPES[i] for i in np.argmax(self.window_type_probabilities, axis=1)]
         return self._unless_unknown(types)
@@ -228,7 +246,7 @@ class Diagnosis:
             "closest_fault_type": self.closest_fault_type,
             "window_agreement": _agreement(self.window_fault_types, self.fault_type),
             "signal_quality": self.signal_quality,
-            "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
+            "type_probabilities": {k: _probability(v) for k, v in self._type_probabilities.items()},
             "label": self.label,
             "severity": self.severity,
             "severity_note": self.severity_note,
@@ -272,7 +290,7 @@ class Diagnosis:
             "label": self.label,
             "severity": self.severity,
             "confidence": _probability(self.confidence),
-            **{f"p_{name}": _probability(p) for name, p in self.type_probabilities.items()},
+            **{f"p_{name}": _probability(p) for name, p in self._type_probabilities.items()},
             "unknown_score": _score(self.unknown_score),
             "unknown_flag": self.is_unknown,
             "signal_ok": None if self.quality is None else self.quality.ok,
@@ -294,7 +312,7 @@ class Diagnosis:
             "fault_type": self.fault_type,
             "label": self.label,
             "confidence": _probability(self.confidence),
-            "type_probabilities": {k: _probability(v) for k, v in self.type_probabilities.items()},
+            "type_probabilities": {k: _probability(v) for k, v in self._type_probabilities.items()},
             "severity": self.severity,
             "unknown_score": _score(self.unknown_score),
             "signal_quality": self.signal_quality,
