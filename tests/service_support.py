@@ -138,6 +138,49 @@ def app_client(model: str | Path, **settings: Any) -> Iterator[TestClient]:
         yield client
 
 
+@contextlib.contextmanager
+def serving(settings: Any, shutdown_timeout_s: float = 5.0) -> Iterator[tuple[str, Any]]:
+    """The app under a real uvicorn server configured as ``faultdx serve`` configures it (timeouts,
+    connection cap), on a free 127.0.0.1 port, in a thread; yields (its URL, the ``uvicorn.Server``)."""
+    import threading
+
+    import uvicorn
+    from faultdx_service.main import create_app
+    from faultdx_service.runtime import uvicorn_config
+
+    port = free_port()
+    settings = settings.model_copy(
+        update={"host": "127.0.0.1", "port": port, "shutdown_timeout_s": shutdown_timeout_s}
+    )
+    server = uvicorn.Server(uvicorn_config(settings, None, app=create_app(settings)))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def diagnose_body() -> bytes:
+    """A one-window /v1/diagnose JSON body."""
+    import json
+
+    return json.dumps({"signals": tone(WINDOW / RATE).tolist(), "sampling_rate": RATE, "rpm": 1797}).encode()
+
+
+def half_sent_post(port: int, body: bytes) -> socket.socket:
+    """A connection holding a request in progress: its headers and the first half of its body sent."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"POST /v1/diagnose HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body[: len(body) // 2])
+    return sock
+
+
 def tone(seconds: float, rate: float = RATE, seed: int = 0) -> np.ndarray:
     """A noisy 157 Hz tone: a stand-in vibration signal."""
     rng = np.random.default_rng(seed)

@@ -190,13 +190,7 @@ def test_weights_holding_nan_or_inf_are_refused(saved, value):
     assert name in str(err.value)
 
 
-# -- issue 24 item 10: a hostile config.json is a named error before any tensor is built --------------------
-def _hostile_config(saved, **model_changes) -> None:
-    raw = json.loads((saved / "config.json").read_text())
-    raw["model"].update(model_changes)
-    (saved / "config.json").write_text(json.dumps(raw))
-
-
+# -- issue 24 item 10: model fields past their bounds (the hostile config.json cases: test_reliability.py) ---
 def _refused_fast(saved, monkeypatch, match: str) -> CheckpointError:
     """load_model_dir refuses with ``match`` within a second and builds no tensor on the way."""
     import time
@@ -209,33 +203,6 @@ def _refused_fast(saved, monkeypatch, match: str) -> CheckpointError:
         load_model_dir(saved)
     assert time.perf_counter() - start < 1.0 and not built
     return err.value
-
-
-def test_a_100k_deep_json_is_a_named_error_not_a_recursion_error(saved, monkeypatch):
-    deep = "[" * 100_000 + "]" * 100_000
-    (saved / "config.json").write_text('{"format": "faultdx-model/1", "x": ' + deep + "}")
-    _refused_fast(saved, monkeypatch, "config.json' is nested deeper than 32 levels")
-    within_parser = '{"format": "faultdx-model/1", "x": ' + "[" * 40 + "]" * 40 + "}"  # parses, too deep
-    (saved / "config.json").write_text(within_parser)
-    _refused_fast(saved, monkeypatch, "nested deeper than 32 levels")
-    (saved / "config.json").write_text(" " * (2 << 20) + "{}")
-    _refused_fast(saved, monkeypatch, "2,097,154 bytes; a model's JSON takes at most 1,048,576")
-
-
-@pytest.mark.parametrize(("changes", "match"), [
-    ({"widths": [200_000, 200_000, 200_000]}, r"model\.widths: 200,000 channels; at most 4,096"),
-    ({"widths": [9_000, 9_000, 9_000]}, r"model\.widths: 9,000 channels; at most 4,096"),
-    ({"depths": [100_000, 1, 1]}, r"model\.depths: 100,000 blocks; at most 64"),
-    ({"depths": [64] * 5, "widths": [8] * 5, "strides": [1] * 5}, r"320 residual blocks in all; at most 256"),
-    ({"widths": [4096, 4096, 4096]}, r"about [\d,]+ weights; faultdx builds networks of at most 50,000,000"),
-    ({"kernel_size": 1_000_001}, r"model\.kernel_size: 1,000,001 kernel size; at most 1,025"),
-    ({"stem_channels": 100_000}, r"model\.stem_channels: 100,000 stem channels"),
-    ({"widths": list(range(1, 100))}, r"model\.widths: 99 stages; at most 16"),
-    ({"frontend_options": {"length": 10**9}}, r"frontend_options\.length: 1,000,000,000 points"),
-])
-def test_a_network_past_the_bounds_is_refused_by_name(saved, monkeypatch, changes, match):
-    _hostile_config(saved, **changes)
-    _refused_fast(saved, monkeypatch, match)
 
 
 def test_model_fields_past_their_bounds_are_refused(saved, monkeypatch):

@@ -138,47 +138,6 @@ def test_every_file_gets_one_row_and_a_bad_file_its_error(archive, diagnoser):
     assert "does not state its sampling rate" in no_rate["error"]
 
 
-def _within(seconds: float, call):
-    """``call()`` in a daemon thread → its result, or a failure (not a hung test) after ``seconds``."""
-    import threading
-
-    result: list = []
-    thread = threading.Thread(target=lambda: result.append(call()), daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive() and result, f"still running after {seconds} s"
-    return result[0]
-
-
-def test_only_regular_files_are_opened_the_others_get_a_row_saying_why(archive, diagnoser, tmp_path):
-    """Issue 24 item 3: a FIFO hung the run, a link to /dev/zero read to the memory limit, and every file was
-    read whole before its size was checked."""
-    import os
-
-    folder = tmp_path / "odd"
-    folder.mkdir()
-    os.mkfifo(folder / "pipe.wav")  # opening it for reading would wait for a writer forever
-    (folder / "zero.npy").symlink_to("/dev/zero")  # reading it never ends
-    (folder / "null.csv").symlink_to("/dev/null")
-    with (folder / "huge.wav").open("wb") as f:  # 3 GB on disk, no space taken: refused from its size
-        f.truncate(3 * 2**30)
-    regular = next(f.path for f in archive[2] if f.path.suffix == ".npy")
-    (folder / "good.npy").write_bytes(regular.read_bytes())
-    rows = _within(60, lambda: {Path(r["file"]).name: r for r in (
-        score_file(diagnoser, Job(str(folder / name), rate=RATE))
-        for name in ("pipe.wav", "zero.npy", "null.csv", "huge.wav", "good.npy"))})
-    assert "not a regular file (a FIFO (named pipe))" in rows["pipe.wav"]["error"]
-    assert "not a regular file (a device)" in rows["zero.npy"]["error"]
-    assert "not a regular file (a device)" in rows["null.csv"]["error"]
-    assert "3,221,225,472 bytes; a file of at most" in rows["huge.wav"]["error"]
-    assert rows["good.npy"]["error"] is None and rows["good.npy"]["verdict"] is not None
-    for name in ("pipe.wav", "zero.npy", "null.csv", "huge.wav"):
-        assert rows[name]["sha256"] is None and rows[name]["verdict"] is None  # nothing was read
-    out = tmp_path / "odd.parquet"
-    summary = _within(120, lambda: score_archive([folder], out, workers=1, defaults={"rate": RATE}))
-    assert (summary.files, summary.errors) == (5, 4)  # the whole run ends, one row each
-
-
 def test_parts_merge_into_one_table_each_file_once(tmp_path):
     out = tmp_path / "r.parquet"
     sink = ResultSink(out, part_rows=2)

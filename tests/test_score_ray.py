@@ -40,7 +40,7 @@ BAD = {"bad/broken.mat": "not a readable MATLAB file", "bad/empty.wav": "empty (
 def ray_cluster():
     import ray
 
-    start_local_ray(2)  # as the engine starts it: loopback only (tests/test_score_ray_network.py)
+    start_local_ray(2)  # as the engine starts it: loopback only (tests/test_reliability.py, case 9)
     yield
     ray.shutdown()
 
