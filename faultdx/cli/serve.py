@@ -68,7 +68,10 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
         signal.signal(signal.SIGTERM, _exit_after_shutdown)
         from faultdx_service.runtime import serve as serve_with_uvicorn
 
-        serve_with_uvicorn(settings, _log_config(settings.log_level, settings.log_json))
+        try:
+            serve_with_uvicorn(settings, _log_config(settings.log_level, settings.log_json))
+        finally:
+            _skip_collections_at_exit()
     finally:
         if owned:
             shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -76,6 +79,17 @@ def run(*, model: list[str] | None, host: str | None, port: int | None, workers:
 
 def _exit_after_shutdown(signum: int, frame: object) -> None:
     raise SystemExit(0)
+
+
+def _skip_collections_at_exit() -> None:
+    """Leave the heap out of the interpreter's exit: its full garbage collections at exit walk every object
+    torch, scipy, pandas and the app hold (about 320,000; 3-4 s of exit after uvicorn finished, measured).
+    Nothing there waits for a collection: uvicorn has finished, the app's shutdown closed the store
+    (committed, connections closed), and logs are flushed by ``atexit``, which still runs; ``gc.freeze``
+    only moves the objects out of the collector's reach, their memory goes with the process."""
+    import gc
+
+    gc.freeze()
 
 
 def _absolute_if_path(entry: str) -> str:
