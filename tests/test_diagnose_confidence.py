@@ -1,5 +1,6 @@
-"""Confidence on machines never seen: the temperature of a model directory's confidence.json, the answer
-"uncertain" when no defect family stands out, window agreement, and CWRU sizes only on the CWRU rig."""
+"""Confidence on machines never seen: the temperature of a model directory's confidence.json, a window sure
+only where the envelope backs its fault type, the answer "uncertain" when no defect family stands out or a
+recording's windows disagree, and CWRU sizes only on the CWRU rig."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from faultdx.data.bearing import SKF_6205, catalogue
 from faultdx.diagnose import Diagnoser
 from faultdx.diagnose.confidence import (
     ConfidencePolicy,
+    backed_type_probabilities,
+    envelope_type_probabilities,
     load_confidence,
     save_confidence,
 )
@@ -85,3 +88,88 @@ def test_the_diagnoser_divides_the_logits_by_the_stored_temperature(tmp_path) ->
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(soft.window_probabilities, expected, atol=1e-5)
     assert soft.window_probabilities.max() < plain.window_probabilities.max()
+
+
+GATED = ConfidencePolicy(uncertain_below=0.6, backing=0.9, unbacked_cap=0.89, agreement_below=0.6,
+                         fault_confidence_below=0.7)
+
+
+def test_a_window_is_sure_only_where_the_envelope_backs_its_fault_type() -> None:
+    window_types = np.array([[0.01, 0.01, 0.97, 0.01],   # inner race, backed by the envelope
+                             [0.01, 0.01, 0.97, 0.01],   # inner race, the envelope sees no inner-race line
+                             [0.95, 0.01, 0.02, 0.02]])  # normal: not gated (no family to back)
+    envelope = np.array([[0.02, 0.01, 0.95, 0.02], [0.7, 0.1, 0.1, 0.1], [0.7, 0.1, 0.1, 0.1]])
+    gated = backed_type_probabilities(window_types, envelope, GATED)
+    np.testing.assert_allclose(gated[[0, 2]], window_types[[0, 2]])
+    assert gated[1, 2] == pytest.approx(0.89) and gated[1].argmax() == 2
+    np.testing.assert_allclose(gated.sum(axis=1), 1.0, atol=1e-9)
+    assert gated[1, 0] == pytest.approx(0.01 + 0.08 / 3)  # the excess shared in proportion
+    np.testing.assert_allclose(backed_type_probabilities(window_types, None, GATED), window_types)
+    np.testing.assert_allclose(backed_type_probabilities(window_types, envelope, ConfidencePolicy()),
+                               window_types)
+
+
+def _inner_windows(p: float, n: int = 4) -> np.ndarray:
+    return np.repeat(np.asarray(_inner_014(p), dtype=np.float32)[None], n, axis=0)
+
+
+def test_the_recording_confidence_stays_under_sure_without_envelope_backing() -> None:
+    machine = MachineContext(1500.0, catalogue()["MFPT NICE"])
+    unbacked = np.tile([[0.7, 0.1, 0.1, 0.1]], (4, 1))
+    backed = np.tile([[0.02, 0.01, 0.95, 0.02]], (4, 1))
+    common = dict(machine=machine, training_rig="cwru", policy=GATED)
+    d = Diagnosis(CWRU_10_CLASSES, _inner_windows(0.97), np.arange(4), window_backing=unbacked, **common)
+    assert d.fault_type == "inner_race" and d.confidence == pytest.approx(0.89, abs=1e-6)
+    assert d.severity == "medium evidence"
+    sure = Diagnosis(CWRU_10_CLASSES, _inner_windows(0.97), np.arange(4), window_backing=backed, **common)
+    assert sure.confidence == pytest.approx(0.97 + 2 * 0.03 / 9, abs=1e-6)  # the three inner-race sizes
+    assert sure.severity == "high evidence"
+
+
+def test_a_recording_whose_windows_disagree_or_whose_type_is_weak_is_uncertain() -> None:
+    inner, outer = _inner_014(0.8), [0.05] * 10
+    outer[CWRU_10_CLASSES.index("outer_race_014")] = 0.55
+    split = np.asarray([inner, inner, outer, outer, outer], dtype=np.float32)  # 2 inner, 3 outer windows
+    d = Diagnosis(CWRU_10_CLASSES, split, np.arange(5), policy=GATED)
+    assert d.closest_fault_type == "inner_race"  # the mean leans to inner race ...
+    assert d.fault_type == "uncertain"  # ... but only 40 % of the windows say it
+    assert Diagnosis(CWRU_10_CLASSES, split, np.arange(5)).fault_type == "inner_race"  # no policy: named
+    weak = Diagnosis(CWRU_10_CLASSES, _inner_windows(0.55), np.arange(4), policy=GATED)  # inner race 0.65
+    assert weak.fault_type == "uncertain" and weak.closest_fault_type == "inner_race"
+    healthy = Diagnosis(CWRU_10_CLASSES, np.tile([[0.5] + [0.5 / 9] * 9], (4, 1)).astype(np.float32),
+                        np.arange(4), policy=GATED)
+    assert healthy.fault_type == "normal"  # a weak healthy verdict is not held back
+
+
+def test_the_policy_round_trips_and_a_bad_rule_is_refused_by_name(tmp_path) -> None:
+    save_confidence(tmp_path, GATED)
+    assert load_confidence(tmp_path) == GATED
+    (tmp_path / "confidence.json").write_text('{"temperature": 1, "backing": 0}')
+    with pytest.raises(ValueError, match="backing"):
+        load_confidence(tmp_path)
+    (tmp_path / "confidence.json").write_text('{"temperature": 1, "fault_confidence_below": "high"}')
+    with pytest.raises(ValueError, match="confidence.json"):
+        load_confidence(tmp_path)
+
+
+def _outer_race_signal(rate: float, rpm: float, seconds: float = 2.0) -> np.ndarray:
+    """Impacts at the SKF 6205's BPFO ringing a 3.5 kHz resonance, in noise."""
+    bpfo = MachineContext(rpm, SKF_6205).frequencies()["bpfo"]
+    t = np.arange(int(seconds * rate)) / rate
+    signal = np.random.default_rng(1).standard_normal(t.size) * 0.3
+    ring = np.exp(-t[: int(0.004 * rate)] * 1500.0) * np.sin(2 * np.pi * 3500.0 * t[: int(0.004 * rate)])
+    for hit in np.arange(0.0, seconds - 0.005, 1.0 / bpfo):
+        i = int(hit * rate)
+        signal[i : i + ring.size] += 3.0 * ring
+    return signal.astype(np.float32)
+
+
+def test_the_envelope_backs_an_outer_race_impact_train_and_not_noise() -> None:
+    rate, rpm = 12000.0, 1772.0
+    context = np.repeat(MachineContext(rpm, SKF_6205).vector(rate)[None], 5, axis=0)
+    impacts = _outer_race_signal(rate, rpm)[: 5 * 2048].reshape(5, 1, 2048)
+    noise = np.random.default_rng(2).standard_normal((5, 1, 2048)).astype(np.float32)
+    outer = envelope_type_probabilities(impacts, context, rate)
+    assert (outer.argmax(axis=1) == 3).all() and (outer[:, 3] >= 0.9).mean() >= 0.8
+    assert (envelope_type_probabilities(noise, context, rate)[:, 1:] < 0.9).all()
+

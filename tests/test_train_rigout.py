@@ -64,13 +64,13 @@ def test_temperature_is_recovered_and_cross_fitted_on_the_other_folds_only() -> 
     rows = {r["fold"]: r for r in score_rig_out(predictions, w)}
     assert rows["a"]["temperature"] == pytest.approx(3.0, rel=0.1)
     assert rows["b"]["temperature"] == pytest.approx(1.0, rel=0.1)
-    assert rows["b"]["ece_calibrated"] == pytest.approx(rows["b"]["ece"], abs=0.02)
+    assert rows["b"]["ece_temperature"] == pytest.approx(rows["b"]["ece"], abs=0.02)
     # both folds overconfident alike: each one's temperature, fitted on the other, repairs it
     predictions[("a", 0)] = {"last/rpm": overconfident[:2000]}
     rows = {r["fold"]: r for r in score_rig_out(predictions, w)}
     for row in rows.values():
         assert row["temperature"] == pytest.approx(3.0, rel=0.1)
-        assert row["ece_calibrated"] < row["ece"] / 2
+        assert row["ece_temperature"] < row["ece"] / 2
     summary = summarise_rows(list(rows.values()))
     assert summary["b"]["last"]["rpm"]["temperature"]["n"] == 1
 
@@ -95,3 +95,55 @@ def test_a_normal_bias_moves_the_healthy_windows_a_model_calls_faulty_back_to_no
     shifted = with_normal_bias(log_probs, bias).argmax(axis=1)
     assert (shifted[:50] == N).all() and (shifted[50:] == INNER).all()
     assert fit_normal_bias(faulty, truth[50:]) == 0.0  # no healthy window: nothing to fit
+
+
+def _sure(kind: int, n: int) -> np.ndarray:
+    """Log-probabilities of ``n`` windows sure (0.97) of fault type ``kind``."""
+    probs = np.full((n, 4), 0.01)
+    probs[:, kind] = 0.97
+    return np.log(probs)
+
+
+def test_the_policy_keeps_a_sure_window_only_where_the_envelope_backs_it() -> None:
+    # 40 windows of inner race called inner race (the envelope agrees), 20 of ball called inner race (the
+    # envelope sees no inner-race line): sure and wrong without the gate, capped under sure with it
+    truth = np.array([INNER] * 40 + [BALL] * 20)
+    w = {"a": _windows(list(truth), [0] * 40 + [1] * 20)}
+    envelope = np.log(np.where(np.arange(60)[:, None] < 40, [0.02, 0.02, 0.94, 0.02], [0.7, 0.1, 0.1, 0.1]))
+    row, = score_rig_out({("a", 0): {"last/rpm": _sure(INNER, 60)}}, w, {"a": {"rpm": envelope}})
+    assert row["sure_share"] == 1.0 and row["sure_accuracy"] == pytest.approx(40 / 60)
+    assert row["sure_share_calibrated"] == pytest.approx(40 / 60) and row["sure_accuracy_calibrated"] == 1.0
+    # a cap under sure, not a fix: the wrong windows still say 0.89 (ECE = 2/3 x 0.03 + 1/3 x 0.89)
+    assert row["ece_calibrated"] == pytest.approx(2 / 3 * 0.03 + 1 / 3 * 0.89, abs=1e-3)
+    assert row["recordings_answered"] == 1.0 and row["answered_recordings_right"] == pytest.approx(0.5)
+    assert score_rig_out({("a", 0): {"last/rpm": _sure(INNER, 60)}}, w)[0]["sure_accuracy_calibrated"] < 1
+
+
+def test_a_recording_whose_windows_disagree_is_not_answered() -> None:
+    from faultdx.train.rigout import RULES, recording_verdicts
+
+    probs = np.exp(np.concatenate([_sure(INNER, 5), _sure(OUTER, 5), _sure(OUTER, 10)]))
+    truth = np.array([OUTER] * 20)
+    out = recording_verdicts(probs, truth, np.array([0] * 10 + [1] * 10), RULES)  # recording 0: 50 / 50
+    assert out == {"recordings_answered": 0.5, "recordings_right_calibrated": 0.5,
+                   "answered_recordings_right": 1.0}
+
+
+def test_the_shipped_policy_keeps_a_temperature_only_where_cross_fitted_it_helped(tmp_path) -> None:
+    import json
+
+    from faultdx.diagnose.confidence import load_confidence
+    from faultdx.train.rigout import RULES, confidence_policy, write_confidence_policy
+
+    worse = [{"selection": "last", "variant": "rpm", "ece": 0.05, "ece_temperature": 0.10}] * 3
+    better = [{"selection": "last", "variant": "rpm", "ece": 0.10, "ece_temperature": 0.05}] * 3
+    assert confidence_policy(worse, 1.7, "x").temperature == 1.0
+    policy = confidence_policy(better + worse[:1], 1.7, "x")
+    assert policy.temperature == 1.7 and policy.backing == RULES.backing
+    results = tmp_path / "rig_out.json"
+    results.write_text(json.dumps({"commit": "abc1234", "data": {"confidence_policy": policy.as_dict()}}))
+    written = write_confidence_policy(tmp_path, results)
+    assert load_confidence(tmp_path) == written and "abc1234" in written.source
+    results.write_text(json.dumps({"data": {}}))
+    with pytest.raises(ValueError, match="confidence_policy"):
+        write_confidence_policy(tmp_path, results)

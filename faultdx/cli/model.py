@@ -118,6 +118,25 @@ def export(
     typer.echo(f"wrote {path} (window {loaded.meta.window}, outputs: logits + {n_slopes} slope tensors)")
 
 
+@model_app.command("confidence")
+def confidence(
+    model: Annotated[str, typer.Argument(help="Model name (in FAULTDX_MODELS) or model directory.")],
+    results: Annotated[Path, typer.Option(help="The rig-out result whose policy it takes.")] = Path(
+        "results/rig_out.json"),
+) -> None:
+    """Write the confidence policy fitted on the rig-out folds (``faultdx compare --protocols rig-out``: each
+    real rig held out in turn) into the model directory as confidence.json."""
+    from faultdx.modeldir import resolve_model
+    from faultdx.train.rigout import write_confidence_policy
+
+    try:
+        path = resolve_model(model)
+        policy = write_confidence_policy(path, results)
+    except (OSError, ValueError, KeyError) as err:
+        raise typer.BadParameter(str(err)) from err
+    typer.echo(f"wrote {path}/confidence.json: {policy.as_dict()}")
+
+
 @model_app.command("calibrate-ood")
 def calibrate_ood(
     model: Annotated[str, typer.Argument(help="Model name (in FAULTDX_MODELS) or model directory.")],

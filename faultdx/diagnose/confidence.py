@@ -2,11 +2,24 @@
 answer ``"uncertain"`` when a signal is abnormal but no defect family stands out, the agreement of a
 recording's windows, and a fault size only where sizes mean something (the CWRU rig).
 
-**Calibration.** A model directory may hold ``confidence.json``: a temperature fitted on the fault-type
-log-probabilities of held-out rigs (protocol ``rig-out``, :mod:`faultdx.train.rigout`: every real rig held out
-in turn, the temperature cross-fitted on the other rigs), applied to the network's logits before the softmax,
-and optionally ``uncertain_below``: the share of the fault probability the leading fault type must hold for
-the answer to name it. Absent, the temperature is 1 and no answer is ``"uncertain"``.
+**Calibration.** A model directory may hold ``confidence.json`` (written by ``faultdx model confidence`` from
+protocol ``rig-out``, :mod:`faultdx.train.rigout`: every real rig held out in turn, everything fitted on the
+other rigs): a temperature applied to the network's logits before the softmax (1 where a temperature fitted on
+other rigs made the held-out rig's calibration worse), and three rules:
+
+- ``uncertain_below``: the share of the fault probability the leading fault type must hold for the answer to
+  name it (abnormal, but no defect family stands out: ``"uncertain"``, the closest type beside it);
+- ``backing``: a window's fault type may be *sure* (probability >= 0.9) only where the envelope analysis
+  (:mod:`faultdx.baselines.envelope`, nothing learned) gives the same defect family at least this
+  probability; elsewhere its probability is capped at ``unbacked_cap``. On rigs never seen, a network alone
+  was sure and wrong on CWRU's ball and 0.014 in outer-race recordings; network and envelope agreeing were
+  right on every rig (``results/rig_out.json``);
+- ``agreement_below``: a recording is answered with a fault type only where at least this share of its
+  windows says that type (its windows' spread), else ``"uncertain"``;
+- ``fault_confidence_below``: ... and only where that type's probability is at least this (a healthy verdict
+  is not held back: "uncertain" is an abnormal signal whose family does not stand out).
+
+Absent, the temperature is 1 and no rule applies.
 
 **Severity.** The network's size classes are CWRU's (0.007 / 0.014 / 0.021 in on an SKF 6205 at the CWRU
 motor's 1,720-1,800 rpm). A size is reported only for a machine with that bearing at that speed; elsewhere
@@ -24,51 +37,70 @@ from typing import Any
 import numpy as np
 
 from faultdx.atomic import write_text_atomic
+from faultdx.baselines.envelope import EnvelopeReference
 from faultdx.context import MachineContext
+from faultdx.data.base import FAULT_TYPES
 from faultdx.data.bearing import SKF_6205
 
 CONFIDENCE_FILE = "confidence.json"
 UNCERTAIN = "uncertain"
 CWRU_RPM = (1700.0, 1830.0)  # the CWRU motor's 1,720-1,797 rpm, with 1-2 % margin
 EVIDENCE_LEVELS = ((0.9, "high"), (0.7, "medium"), (0.0, "low"))  # fault-type probability -> level
+SURE = 0.9  # a "sure" answer: fault-type probability at least this
+NORMAL = FAULT_TYPES.index("normal")
 
 
 @dataclass(frozen=True)
 class ConfidencePolicy:
     """How window probabilities become claims: ``temperature`` divides the logits; ``uncertain_below`` (None:
-    never) is the share of the fault probability the leading fault type needs; ``source`` says where they
+    never) is the share of the fault probability the leading fault type needs; ``backing`` (None: no gate)
+    the envelope's probability of the same fault type a window needs to keep a probability above
+    ``unbacked_cap``; ``agreement_below`` (None: never) the share of a recording's windows that must say its
+    fault type, ``fault_confidence_below`` (None: never) the probability it needs; ``source`` says where they
     were fitted."""
 
     temperature: float = 1.0
     uncertain_below: float | None = None
     source: str = ""
+    backing: float | None = None
+    unbacked_cap: float = 0.89
+    agreement_below: float | None = None
+    fault_confidence_below: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "uncertain_below": self.uncertain_below,
-                "source": self.source}
+                "backing": self.backing, "unbacked_cap": self.unbacked_cap,
+                "agreement_below": self.agreement_below,
+                "fault_confidence_below": self.fault_confidence_below, "source": self.source}
 
 
 DEFAULT_POLICY = ConfidencePolicy()
+SHARES = ("uncertain_below", "backing", "agreement_below", "fault_confidence_below")  # optional, in (0, 1)
 
 
 def load_confidence(model_dir: str | Path | None) -> ConfidencePolicy:
-    """The policy stored in ``model_dir/confidence.json``; the default (temperature 1, never uncertain) when
-    there is none. A malformed file is a ValueError naming it."""
+    """The policy stored in ``model_dir/confidence.json``; the default (temperature 1, no rule) when there is
+    none. A malformed file is a ValueError naming it and the field."""
     if model_dir is None or not (Path(model_dir) / CONFIDENCE_FILE).is_file():
         return DEFAULT_POLICY
     path = Path(model_dir) / CONFIDENCE_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         temperature = float(raw["temperature"])
-        below = raw.get("uncertain_below")
-        below = None if below is None else float(below)
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        shares = {k: _optional_float(raw.get(k)) for k in SHARES}
+        cap = float(raw.get("unbacked_cap", DEFAULT_POLICY.unbacked_cap))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path}: not a confidence calibration ({err})") from err
     if not math.isfinite(temperature) or not 0.05 <= temperature <= 20.0:
         raise ValueError(f"{path}: temperature must be in [0.05, 20], got {temperature}")
-    if below is not None and not 0.0 < below < 1.0:
-        raise ValueError(f"{path}: uncertain_below must be in (0, 1), got {below}")
-    return ConfidencePolicy(temperature, below, str(raw.get("source", "")))
+    for name, value in (*shares.items(), ("unbacked_cap", cap)):
+        if value is not None and not 0.0 < value < 1.0:
+            raise ValueError(f"{path}: {name} must be in (0, 1), got {value}")
+    return ConfidencePolicy(temperature, source=str(raw.get("source", "")), unbacked_cap=cap, **shares)
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def save_confidence(model_dir: str | Path, policy: ConfidencePolicy) -> Path:
@@ -78,15 +110,58 @@ def save_confidence(model_dir: str | Path, policy: ConfidencePolicy) -> Path:
     return path
 
 
-def is_uncertain(type_probabilities: dict[str, float], policy: ConfidencePolicy) -> bool:
-    """Abnormal (a fault type leads) but the leading type holds less than ``policy.uncertain_below`` of the
-    fault probability: no defect family stands out."""
-    if policy.uncertain_below is None:
-        return False
+def is_uncertain(type_probabilities: dict[str, float], policy: ConfidencePolicy,
+                 agreement: float | None = None) -> bool:
+    """Abnormal (a fault type leads) but no defect family stands out: the leading type holds less than
+    ``policy.uncertain_below`` of the fault probability, or less than ``policy.fault_confidence_below`` of
+    all, or (given the recording's window ``agreement``) fewer than ``policy.agreement_below`` of its windows
+    say it."""
     leading = max(type_probabilities, key=type_probabilities.__getitem__)
+    if leading == "normal":
+        return False
     faults = 1.0 - type_probabilities.get("normal", 0.0)
     share = type_probabilities[leading] / faults if faults > 0 else 1.0
-    return leading != "normal" and share < policy.uncertain_below
+    spread = policy.uncertain_below is not None and share < policy.uncertain_below
+    weak = (policy.fault_confidence_below is not None
+            and type_probabilities[leading] < policy.fault_confidence_below)
+    split = (policy.agreement_below is not None and agreement is not None
+             and agreement < policy.agreement_below)
+    return spread or weak or split
+
+
+def envelope_type_probabilities(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
+    """``[N, 4]`` fault-type probabilities of the envelope analysis (``FAULT_TYPES`` order) of windows
+    ``x [N, C, W]`` (first channel; any scale: line evidence is a ratio) read with ``context [N, 5]``."""
+    import torch
+
+    model = EnvelopeReference(sampling_rate=float(sampling_rate)).eval()
+    with torch.no_grad():
+        logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                       torch.from_numpy(np.ascontiguousarray(context, dtype=np.float32)))
+    return torch.softmax(logits, dim=-1).numpy()
+
+
+def backed_type_probabilities(window_types: np.ndarray, envelope_types: np.ndarray | None,
+                              policy: ConfidencePolicy) -> np.ndarray:
+    """Window fault-type probabilities ``[N, 4]`` after the envelope gate: where a window's leading fault
+    type is not backed by the envelope (its probability there under ``policy.backing``), that type's
+    probability is capped at ``policy.unbacked_cap`` and the excess shared by the other types in proportion
+    (rows still sum to 1). Unchanged without a gate or without envelope probabilities."""
+    if policy.backing is None or envelope_types is None or len(window_types) == 0:
+        return window_types
+    out = np.array(window_types, dtype=np.float64)
+    rows = np.arange(len(out))
+    leading = out.argmax(axis=1)
+    unbacked = (leading != NORMAL) & (envelope_types[rows, leading] < policy.backing)
+    excess = np.where(unbacked, np.maximum(out[rows, leading] - policy.unbacked_cap, 0.0), 0.0)
+    others = out.copy()
+    others[rows, leading] = 0.0
+    total = others.sum(axis=1, keepdims=True)
+    weights = np.where(total > 0, others / np.maximum(total, 1e-12), 1.0 / (out.shape[1] - 1))
+    weights[rows, leading] = 0.0
+    out += excess[:, None] * weights
+    out[rows, leading] -= excess
+    return out.astype(window_types.dtype, copy=False)
 
 
 def window_agreement(window_types: list[str], verdict: str) -> float | None:

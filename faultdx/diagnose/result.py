@@ -30,6 +30,7 @@ from faultdx.diagnose.confidence import (
     DEFAULT_POLICY,
     UNCERTAIN,
     ConfidencePolicy,
+    backed_type_probabilities,
     evidence_level,
     is_uncertain,
     sizes_apply,
@@ -76,6 +77,7 @@ class Diagnosis:
     training_rig: str | None = None  # the dataset the model was trained on: what a severity is relative to
     quality: SignalQuality | None = None  # the signal-quality gate's verdict (None: not checked)
     policy: ConfidencePolicy = DEFAULT_POLICY  # calibration and "uncertain" rule of the model directory
+    window_backing: np.ndarray | None = None  # [N, 4] envelope fault-type probabilities (the policy's gate)
 
     @property
     def bad_signal(self) -> bool:
@@ -117,14 +119,21 @@ class Diagnosis:
 
     @cached_property
     def _type_probabilities(self) -> dict[str, float]:
-        """Probability of each fault type: the sum of its classes' mean probabilities."""
-        summed = self.probabilities @ _membership(self.classes)
+        """Probability of each fault type: the sum of its classes' mean probabilities (with the policy's
+        envelope gate: the mean of the gated window probabilities)."""
+        if self.policy.backing is not None and self.window_backing is not None:
+            summed = self.window_type_probabilities.mean(axis=0)
+        else:
+            summed = self.probabilities @ _membership(self.classes)
         return {t: float(p) for t, p in zip(FAULT_TYPES, summed, strict=True)}
 
     @cached_property
     def window_type_probabilities(self) -> np.ndarray:
-        """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order)."""
-        return self.window_probabilities @ _membership(self.classes)
+        """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order), a leading fault type
+        the envelope does not back capped below "sure" (:func:`~faultdx.diagnose.confidence.
+        backed_type_probabilities`; unchanged without the policy's gate)."""
+        summed = self.window_probabilities @ _membership(self.classes)
+        return backed_type_probabilities(summed, self.window_backing, self.policy)
 
     @cached_property
     def closest_fault_type(self) -> str:
@@ -140,7 +149,8 @@ class Diagnosis:
             return BAD_SIGNAL
         if self.answers_unknown:
             return UNKNOWN
-        if is_uncertain(self._type_probabilities, self.policy) or self.speed_ambiguous:
+        agreement = window_agreement(self.window_fault_types, self.closest_fault_type)
+        if is_uncertain(self._type_probabilities, self.policy, agreement) or self.speed_ambiguous:
             return UNCERTAIN
         return self.closest_fault_type
 

@@ -8,14 +8,20 @@ Per fold x seed x selection (best-on-validation, last epoch) and variant (``rpm`
 - ``specificity``: healthy windows called ``normal``; ``fault_recall``: faulty windows not called normal;
   ``recall``: per fault type, windows called their own type;
 - ``type_accuracy``, ``type_macro_f1``, ``recordings_right`` (mean window probability per recording);
-- ``ece`` (raw) and ``ece_calibrated`` (temperature fitted on the other folds of the same seed and selection:
-  cross-fitted, never on the rig it is scored on), ``sure_share`` / ``sure_accuracy`` (windows whose
-  probability is at least 0.9, raw and calibrated), and a risk-coverage table (accuracy on the most
-  confident share of windows).
+- ``ece`` (raw), ``ece_temperature`` (a temperature fitted on the other folds of the same seed and selection:
+  cross-fitted, never on the rig it is scored on) and ``ece_calibrated`` (the confidence policy the shipped
+  model stores, :func:`confidence_policy`: its temperature and the envelope gate, a window *sure* only where
+  the envelope analysis backs its fault type), ``sure_share`` / ``sure_accuracy`` (windows whose probability
+  is at least 0.9, raw, ``_temperature`` and ``_calibrated``), ``uncertain_share`` / ``answered_accuracy``
+  (windows answered "uncertain", the fault type of the rest), a risk-coverage table (accuracy on the most
+  confident share of windows, calibrated) and the recording verdict under the policy
+  (``recordings_answered``: not "uncertain"; ``recordings_right_calibrated``: right among all;
+  ``answered_recordings_right``: right among those answered).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Callable
@@ -26,6 +32,11 @@ import numpy as np
 import torch
 
 from faultdx.data.base import FAULT_TYPES, WindowSet
+from faultdx.diagnose.confidence import (
+    ConfidencePolicy,
+    backed_type_probabilities,
+    is_uncertain,
+)
 from faultdx.train.compare import train_missing
 from faultdx.train.metrics import expected_calibration_error, macro_f1
 from faultdx.train.protocols import (
@@ -46,6 +57,12 @@ COVERAGES = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 TEMPERATURES = np.exp(np.linspace(np.log(0.25), np.log(8.0), 121))  # the grid a temperature is fitted on
 NORMAL_BIASES = np.linspace(-8.0, 8.0, 161)  # the grid a log-odds shift towards "normal" is fitted on
 PREDICTIONS_FILE = "rigout_predictions.npz"  # per run folder: log-probabilities of best and last (cached)
+# The rules of the confidence policy, fixed (nothing fitted on the rigs scored): the envelope's own "sure"
+# (0.9) backs a sure network window, an unbacked one is capped just under sure; a fault type needs 60 % of the
+# fault probability and, for a recording, 60 % of its windows and "medium evidence" (0.7, the severity's
+# level).
+RULES = ConfidencePolicy(uncertain_below=UNCERTAIN_BELOW, backing=SURE, unbacked_cap=0.89,
+                         agreement_below=0.6, fault_confidence_below=0.7)
 
 
 # ---- figures of one set of predictions --------------------------------------------------------------------
@@ -100,6 +117,27 @@ def risk_coverage(probs: np.ndarray, truth: np.ndarray) -> list[dict[str, float]
         rows.append({"coverage": share, "accuracy": float(right[:n].mean()),
                      "min_confidence": float(probs.max(axis=1)[order][n - 1])})
     return rows
+
+
+def recording_verdicts(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray,
+                       policy: ConfidencePolicy) -> dict[str, Any]:
+    """The verdict of every recording under ``policy``: the fault type of its mean window probability, or
+    "uncertain" (no type stands out, or too few of its windows say it); how many are answered and right."""
+    answered = right = 0
+    ids = np.unique(recording)
+    for r in ids:
+        mine = recording == r
+        mean = probs[mine].mean(axis=0)
+        verdict = int(mean.argmax())
+        agreement = float(np.mean(probs[mine].argmax(axis=1) == verdict))
+        if is_uncertain(dict(zip(FAULT_TYPES, mean.tolist(), strict=True)), policy, agreement):
+            continue
+        answered += 1
+        right += int(verdict == truth[mine][0])
+    n = len(ids)
+    return {"recordings_answered": answered / n if n else None,
+            "recordings_right_calibrated": right / n if n else None,
+            "answered_recordings_right": right / answered if answered else None}
 
 
 def figures(probs: np.ndarray, truth: np.ndarray, recording: np.ndarray) -> dict[str, Any]:
@@ -212,12 +250,15 @@ def run_log_probs(run_dir: Path, windows: WindowSet, speed: np.ndarray,
 
 
 def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
-                  windows: dict[str, WindowSet]) -> list[dict[str, Any]]:
-    """Rows of figures per (fold, seed, selection, variant), with the temperature cross-fitted on the other
-    folds of the same seed, selection and variant."""
+                  windows: dict[str, WindowSet],
+                  envelope: dict[str, dict[str, np.ndarray]] | None = None,
+                  policy: ConfidencePolicy = RULES) -> list[dict[str, Any]]:
+    """Rows of figures per (fold, seed, selection, variant): raw; with the temperature and the normal shift
+    cross-fitted on the other folds of the same seed, selection and variant; and under ``policy`` (its
+    temperature, and its envelope gate given ``envelope``: ``{fold: {variant: envelope log-probs}}``)."""
     rows = []
     for (fold, seed), by_key in predictions.items():
-        truth = windows[fold].fault_type
+        truth, recording = windows[fold].fault_type, windows[fold].recording
         for key, log_probs in by_key.items():
             others = [(predictions[(f, s)][key], windows[f].fault_type) for (f, s) in predictions
                       if s == seed and f != fold]
@@ -225,27 +266,40 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                                            np.concatenate([o[1] for o in others])) if others else 1.0)
             bias = (fit_normal_bias(np.concatenate([o[0] for o in others]),
                                     np.concatenate([o[1] for o in others])) if others else 0.0)
-            raw = with_temperature(log_probs, 1.0)
-            calibrated = with_temperature(log_probs, temperature)
-            cal = figures(calibrated, truth, windows[fold].recording)
-            shifted = figures(with_temperature(with_normal_bias(log_probs, bias), 1.0), truth,
-                              windows[fold].recording)
             selection, variant = key.split("/")
+            backing = None if envelope is None else np.exp(envelope[fold][variant])
+            warm = figures(with_temperature(log_probs, temperature), truth, recording)
+            calibrated = with_policy(log_probs, backing, policy)
+            cal = figures(calibrated, truth, recording)
+            shifted = figures(with_temperature(with_normal_bias(log_probs, bias), 1.0), truth, recording)
             rows.append({
                 "fold": fold, "seed": seed, "selection": selection, "variant": variant,
-                **figures(raw, truth, windows[fold].recording),
-                "temperature": temperature, "ece_calibrated": cal["ece"],
-                "sure_share_calibrated": cal["sure_share"], "sure_accuracy_calibrated": cal["sure_accuracy"],
+                **figures(with_temperature(log_probs, 1.0), truth, recording),
+                "temperature": temperature, "ece_temperature": warm["ece"],
+                "sure_share_temperature": warm["sure_share"],
+                "sure_accuracy_temperature": warm["sure_accuracy"],
+                **{f"{k}_calibrated": cal[k] for k in CALIBRATED_KEYS},
+                **recording_verdicts(calibrated, truth, recording, policy),
                 "risk_coverage": risk_coverage(calibrated, truth),
                 "normal_bias": bias, **{f"{k}_biased": shifted[k] for k in BIASED_KEYS},
             })
     return rows
 
 
+def with_policy(log_probs: np.ndarray, envelope_probs: np.ndarray | None,
+                policy: ConfidencePolicy) -> np.ndarray:
+    """Fault-type probabilities ``[N, 4]`` as the Diagnoser states them under ``policy``: its temperature,
+    then its envelope gate where envelope probabilities are given."""
+    return backed_type_probabilities(with_temperature(log_probs, policy.temperature), envelope_probs, policy)
+
+
+CALIBRATED_KEYS = ("ece", "sure_share", "sure_accuracy", "uncertain_share", "answered_accuracy")
 BIASED_KEYS = ("specificity", "fault_recall", "type_accuracy", "healthy_recordings_normal")
 SUMMARY_KEYS = ("specificity", "fault_recall", "type_accuracy", "type_macro_f1", "recording_accuracy", "ece",
-                "ece_calibrated", "sure_share", "sure_accuracy", "sure_share_calibrated",
-                "sure_accuracy_calibrated", "temperature", "uncertain_share", "answered_accuracy",
+                "sure_share", "sure_accuracy", "temperature", "ece_temperature", "sure_share_temperature",
+                "sure_accuracy_temperature", "uncertain_share", "answered_accuracy",
+                *(f"{k}_calibrated" for k in CALIBRATED_KEYS),
+                "recordings_answered", "recordings_right_calibrated", "answered_recordings_right",
                 "healthy_recordings_normal", "normal_bias",
                 *(f"{k}_biased" for k in BIASED_KEYS))
 
@@ -269,26 +323,43 @@ def _stats(values: list[float | None]) -> dict[str, Any]:
             "std": statistics.stdev(values) if len(values) > 1 else None, "n": len(values)}
 
 
-def envelope_rows(windows: dict[str, WindowSet], speed: dict[str, np.ndarray],
-                  device: torch.device) -> dict[str, Any]:
-    """The envelope reference's figures per fold, with the stated and the estimated speed."""
+def envelope_log_probs(windows: dict[str, WindowSet], speed: dict[str, np.ndarray],
+                       device: torch.device) -> dict[str, dict[str, np.ndarray]]:
+    """The envelope reference's fault-type log-probabilities per fold, with the stated (``rpm``) and the
+    estimated speed (``no_rpm``)."""
     out = {}
     for fold, w in windows.items():
         model = envelope_model(w)
         estimated = w.context * np.nan_to_num(speed[fold], nan=1.0)[:, None]
-        out[fold] = {}
-        for variant, context in (("rpm", w.context), ("no_rpm", estimated)):
-            log_probs = model_log_probs(model, envelope_membership(), w, context, device)
-            out[fold][variant] = figures(with_temperature(log_probs, 1.0), w.fault_type, w.recording)
+        out[fold] = {variant: model_log_probs(model, envelope_membership(), w, context, device)
+                     for variant, context in (("rpm", w.context), ("no_rpm", estimated))}
     return out
+
+
+def envelope_rows(windows: dict[str, WindowSet],
+                  log_probs: dict[str, dict[str, np.ndarray]]) -> dict[str, Any]:
+    """The envelope reference's figures per fold and speed source."""
+    return {fold: {variant: figures(with_temperature(lp, 1.0), windows[fold].fault_type,
+                                    windows[fold].recording) for variant, lp in by_variant.items()}
+            for fold, by_variant in log_probs.items()}
 
 
 def pooled_temperature(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                        windows: dict[str, WindowSet], key: str = "last/rpm") -> float:
-    """One temperature fitted on every fold's held-out predictions (what a shipped model stores)."""
+    """One temperature fitted on every fold's held-out predictions."""
     log_probs = np.concatenate([p[key] for p in predictions.values()])
     truth = np.concatenate([windows[fold].fault_type for fold, _ in predictions])
     return fit_temperature(log_probs, truth)
+
+
+def confidence_policy(rows: list[dict[str, Any]], pooled: float, source: str,
+                      key: tuple[str, str] = ("last", "rpm")) -> ConfidencePolicy:
+    """The policy a model directory stores: the :data:`RULES`, with the temperature fitted on every fold
+    (``pooled``) only where, cross-fitted, a temperature lowered the ECE on most held-out folds; else 1."""
+    chosen = [r for r in rows if (r["selection"], r["variant"]) == key]
+    better = sum(r["ece_temperature"] < r["ece"] for r in chosen)
+    temperature = pooled if chosen and better > len(chosen) / 2 else 1.0
+    return dataclasses.replace(RULES, temperature=temperature, source=source)
 
 
 def test_recordings(config: Any) -> dict[str, Any]:
@@ -333,15 +404,39 @@ def run_rig_out(
         if (out / run.name / "test.json").is_file():
             predictions[(fold, run.seed)] = run_log_probs(out / run.name, windows[fold], speed[fold], device)
             log(f"scored {run.name}")
-    rows = score_rig_out(predictions, windows)
+    envelope = envelope_log_probs(windows, speed, device)
+    rows = score_rig_out(predictions, windows, envelope)
+    pooled = pooled_temperature(predictions, windows) if predictions else 1.0
+    policy = confidence_policy(rows, pooled, f"rig-out folds {list(windows)}, seeds "
+                               f"{sorted({s for _, s in predictions})}, runs in {out}")
     data = json_safe({
         "out": str(out), "recipe": {recipe.name: list(recipe.overrides)}, "overrides": overrides,
         "seeds": sorted({s for _, s in predictions}), "folds": list(windows),
         "speed_within_2pct": {f: float(np.mean(np.abs(v - 1) <= 0.02)) for f, v in speed.items()},
-        "temperature": pooled_temperature(predictions, windows) if predictions else None,
+        "temperature": pooled if predictions else None,
+        "confidence_policy": policy.as_dict(),
         "runs": rows, "summary": summarise_rows(rows),
-        "envelope": envelope_rows(windows, speed, device),
+        "envelope": envelope_rows(windows, envelope),
     })
     path = write_result(results_name, data, command=command)
     log(f"wrote {path}")
     return data
+
+
+def write_confidence_policy(model_dir: str | Path, results: str | Path) -> ConfidencePolicy:
+    """Write the confidence policy of a rig-out result (``results/rig_out.json``, :func:`run_rig_out`) into
+    ``model_dir/confidence.json``; its source names the result's runs and commit."""
+    import json
+
+    from faultdx.diagnose.confidence import save_confidence
+
+    payload = json.loads(Path(results).read_text(encoding="utf-8"))
+    stored = payload.get("data", {}).get("confidence_policy")
+    if stored is None:
+        raise ValueError(f"{results}: no confidence_policy (rerun `faultdx compare --protocols rig-out`)")
+    fields = {k: stored[k] for k in ("temperature", "uncertain_below", "backing", "unbacked_cap",
+                                     "agreement_below", "fault_confidence_below")}
+    source = f"{stored.get('source', '')}; {Path(results).name} at commit {payload.get('commit', '?')}"
+    policy = ConfidencePolicy(**fields, source=source)
+    save_confidence(model_dir, policy)
+    return policy
