@@ -32,9 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from faultdx_service.errors import ApiError
 
-# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None): Diagnoser.predict_windows
-Result = tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None]
-Predict = Callable[[np.ndarray, np.ndarray, bool], Result]
+# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None[, envelope backing [N, 4] or
+# None]): Diagnoser.predict_windows, and the envelope's backing when a job asks for it
+Result = tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None] | tuple[
+    np.ndarray, dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]
+Predict = Callable[..., Result]  # (x, context, include_slopes[, include_backing]) -> Result
 
 
 class Overloaded(ApiError):
@@ -50,6 +52,7 @@ class _Job:
     context: np.ndarray  # [n, 5]: each window's machine context
     include_slopes: bool
     future: asyncio.Future = field(repr=False)
+    include_backing: bool = False
     taken: int = 0  # windows handed to a forward pass so far
     pieces: list[Result] = field(default_factory=list, repr=False)  # results of its pieces, in order
 
@@ -62,11 +65,25 @@ class _Job:
         self.pieces.append(piece)
         if self.future.done() or sum(len(p[0]) for p in self.pieces) < len(self.x):
             return
-        probs, slopes, unknown = zip(*self.pieces, strict=True)
-        layers = slopes[0] if self.include_slopes else {}
-        merged = {k: np.concatenate([s[k] for s in slopes]) for k in layers}
-        scores = None if unknown[0] is None else np.concatenate(unknown)
-        self.future.set_result((np.concatenate(probs), merged, scores))
+        size = 4 if self.include_backing else 3  # a pass shared with a job asking for the backing has it too
+        parts = zip(*(p[:size] for p in self.pieces), strict=True)
+        self.future.set_result(tuple(_merge(values, self.include_slopes) for values in parts))
+
+
+def _merge(values: tuple, include_slopes: bool) -> np.ndarray | dict[str, np.ndarray] | None:
+    """One element of a job's result from its pieces' in order: arrays concatenated, slope dicts per layer
+    (empty unless the job asked for slopes), None kept."""
+    first = values[0]
+    if isinstance(first, dict):
+        return {k: np.concatenate([v[k] for v in values]) for k in first} if include_slopes else {}
+    return None if first is None else np.concatenate(values)
+
+
+def _rows(value: np.ndarray | dict[str, np.ndarray] | None, rows: slice):
+    """``rows`` of one element of a pass's result (an array, a dict of arrays, or None)."""
+    if isinstance(value, dict):
+        return {k: v[rows] for k, v in value.items()}
+    return None if value is None else value[rows]
 
 
 @dataclass
@@ -84,7 +101,9 @@ class MicroBatcher:
     ``max_queue`` windows.
 
     ``predict(x, context, include_slopes) -> (probs [N, K], slopes {layer: [N, C]}, unknown [N] | None)``
-    (``Diagnoser.predict_windows``) is called in a worker thread.
+    (``Diagnoser.predict_windows``) is called in a worker thread; when a job of the pass asks for the
+    envelope's backing, as ``predict(x, context, include_slopes, True)``, and its result has the backing
+    ``[N, 4]`` (or None) as a fourth element.
     ``busy() -> int`` tells how many requests are in progress (including the queued ones); ``on_batch`` is
     called after each forward pass.
     """
@@ -124,10 +143,11 @@ class MicroBatcher:
         self._running: set[_Job] = set()  # jobs in the forward pass now
         self._task: asyncio.Task | None = None
 
-    async def submit(self, x: np.ndarray, context: np.ndarray, include_slopes: bool = False) -> Result:
+    async def submit(self, x: np.ndarray, context: np.ndarray, include_slopes: bool = False,
+                     include_backing: bool = False) -> Result:
         """Queue ``x [n, C, W]`` with its ``context [n, 5]``; return its own ``(probs [n, K], slopes,
-        unknown)`` once all its pieces have run. :class:`Overloaded` when the queue cannot take ``n`` more
-        windows."""
+        unknown)`` (with ``include_backing``: and the envelope's backing) once all its pieces have run.
+        :class:`Overloaded` when the queue cannot take ``n`` more windows."""
         if len(context) != len(x):
             raise ValueError(f"context: {len(context)} rows for {len(x)} windows")
         if self.max_queue is not None and self._queued and self._queued + len(x) > self.max_queue:
@@ -140,7 +160,7 @@ class MicroBatcher:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="micro-batcher")
         future = asyncio.get_running_loop().create_future()
-        self._queue.append(_Job(x, context, include_slopes, future))
+        self._queue.append(_Job(x, context, include_slopes, future, include_backing=include_backing))
         self._queued += len(x)
         self._arrived.set()
         return await future
@@ -221,9 +241,7 @@ class MicroBatcher:
             groups.setdefault(piece[0].x.shape[1:], []).append(piece)
         for pieces in groups.values():
             try:
-                (probs, slopes, unknown), stats = await loop.run_in_executor(
-                    self._executor, self._forward, pieces
-                )
+                result, stats = await loop.run_in_executor(self._executor, self._forward, pieces)
             except Exception as exc:  # every caller of the failed pass gets the error
                 for job, _ in pieces:
                     if not job.future.done():
@@ -233,8 +251,7 @@ class MicroBatcher:
             for job, part in pieces:
                 n = part.stop - part.start
                 rows = slice(offset, offset + n)
-                job.collect((probs[rows], {k: v[rows] for k, v in slopes.items()},
-                             None if unknown is None else unknown[rows]))
+                job.collect(tuple(_rows(value, rows) for value in result))
                 offset += n
             rate = stats.windows / max(stats.seconds, 1e-6)
             self._rate = 0.8 * self._rate + 0.2 * rate if self._rate else rate
@@ -249,6 +266,8 @@ class MicroBatcher:
         else:
             x = np.concatenate([job.x[part] for job, part in pieces])
             context = np.concatenate([job.context[part] for job, part in pieces])
-        result = self.predict(x, context, any(job.include_slopes for job, _ in pieces))
+        slopes = any(job.include_slopes for job, _ in pieces)
+        backing = any(job.include_backing for job, _ in pieces)
+        result = self.predict(x, context, slopes, True) if backing else self.predict(x, context, slopes)
         jobs = len({id(job) for job, _ in pieces})
         return tuple(result), BatchStats(len(x), jobs, time.perf_counter() - start)

@@ -201,6 +201,31 @@ def test_slopes_only_for_those_who_asked() -> None:
     assert s2 == {} and p2.shape == (1, 2)
 
 
+def test_the_envelope_backing_only_for_those_who_asked_in_the_same_pass() -> None:
+    """A job asking for the envelope's backing gets it as a fourth element for its own rows (computed once for
+    the whole pass); a job sharing that pass without asking gets the usual three."""
+    model = FakeModel(delay=0.01)
+    passes: list[bool] = []
+
+    def predict(x: np.ndarray, context: np.ndarray, include_slopes: bool, include_backing: bool = False):
+        passes.append(include_backing)
+        out = model.predict(x, context, include_slopes)
+        return (*out, np.repeat(x[:, :1, 0], 4, axis=1)) if include_backing else out
+
+    async def main() -> list:
+        batcher = MicroBatcher(predict, max_batch=64, max_wait_s=0.01)
+        context = np.repeat(job(3, n=2)[:, :1, 0], 5, axis=1)
+        out = await asyncio.gather(batcher.submit(job(3, n=2), context, include_backing=True),
+                                   submit(batcher, job(5, n=1)))
+        await batcher.close()
+        return out
+
+    with_backing, without = asyncio.run(main())
+    assert passes == [True]  # one pass for both jobs
+    assert len(with_backing) == 4 and with_backing[3].shape == (2, 4) and np.all(with_backing[3] == 3.0)
+    assert len(without) == 3 and without[0][0, 0] == 20.0
+
+
 def test_windows_of_different_lengths_run_in_separate_passes() -> None:
     model = FakeModel(delay=0.01)
 
