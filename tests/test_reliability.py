@@ -10,7 +10,7 @@ case what went wrong                                 replayed through           
 4    CSV formula injection                           the export route, ``faultdx history``     SQLite, PgSQL
 5    no header / idle timeout, no connection cap     uvicorn on 127.0.0.1, as ``serve`` sets it —
 6    database deleted while serving                  the API: a named 503, then it recovers    SQLite, PgSQL
-7    ``measured_at`` 9999 pinned alarms; 500s        the API: 422 naming the field             SQLite, PgSQL
+7    ``measured_at`` 9999 pinned alarms; 500s        the API: 422; ``score --history``: exit 2 SQLite, PgSQL
 8    a .mat inflating to 268 MB starved the service  ``faultdx serve`` over 127.0.0.1          —
 9    ``score --engine ray`` listened on every iface  ``faultdx score --engine ray``, ``ss``    —
 10   malicious config.json; ``/`` in names, nesting  ``faultdx serve`` / ``diagnose``; the API  SQLite, PgSQL
@@ -345,6 +345,37 @@ def test_7_a_measurement_time_out_of_bounds_is_a_422_naming_it_and_no_date_gives
                                           "measured_at": (NOW + timedelta(hours=1)).isoformat()})
     assert soon.status_code == 200  # within the allowed clock skew
     assert store.rows("m") == 1
+
+
+def test_7_score_history_refuses_a_sidecar_time_out_of_bounds_and_a_file_dated_ahead_gets_a_row_saying_why(
+        store, model_dir, tmp_path) -> None:
+    """``faultdx score --history`` stores into the same history: a sidecar's 9999 (or one no UTC time holds)
+    was an uncaught error, a file modified in 2446 stopped the run with a traceback."""
+    import numpy as np
+
+    db = Store(store.url)
+    db.create_asset(AssetSpec(name="m", sampling_rate=RATE))
+    db.close()
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for i, name in enumerate(("a.npy", "b.npy", "ahead.npy")):
+        np.save(folder / name, tone(0.3, seed=i))
+    os.utime(folder / "ahead.npy", (15_000_000_000, 15_000_000_000))  # modified in 2445
+    command = ["score", str(folder), "--out", str(tmp_path / "out.parquet"), "--model", str(model_dir),
+               "--workers", "1", "--rate", str(RATE), "--asset", "m", "--history",
+               "--database-url", store.url, "--no-progress"]
+    for when in ("9999-12-31T23:59:59-05:00", "1969-12-31T23:59:59Z"):
+        (tmp_path / "side.csv").write_text(f"file,measured_at\nfiles/a.npy,{when}\n")
+        refused = CliRunner().invoke(app, [*command, "--sidecar", str(tmp_path / "side.csv")],
+                                     env={"COLUMNS": "1000"})
+        assert refused.exit_code == 2 and "side.csv row 2: measured_at" in refused.output, refused.output
+    assert store.rows() == 0
+    result = CliRunner().invoke(app, command, env={"COLUMNS": "1000"})
+    assert result.exit_code == 0, result.output
+    rows = {Path(r["file"]).name: r for r in pq.read_table(tmp_path / "out.parquet").to_pylist()}
+    assert rows["ahead.npy"]["error"].startswith("not stored in the asset history: measured_at: 2445")
+    assert rows["a.npy"]["error"] is None and rows["b.npy"]["error"] is None
+    assert store.rows("m") == 2  # the others stored, the run went on
 
 
 # ------------------------------------------------------------------------------- 10: names and nesting

@@ -108,18 +108,33 @@ def check_context(asset: Any = None, rpm: Any = None, bearing: Any = None, rate:
             raise ScoreInputError(f"{where}{err}", "bearing") from None
         out["bearing"] = str(bearing)
     if _given(measured_at):
-        out["measured_at"] = as_utc(measured_at, where).isoformat()
+        out["measured_at"] = _measurement_time(measured_at, where).isoformat()
     return out
+
+
+def _measurement_time(value: Any, where: str) -> datetime:
+    """A given measurement time, in UTC and within the asset history's bounds (1970 .. now + the clock skew
+    it allows): a recording dated 9999 would stay its asset's "latest" for good."""
+    from faultdx.monitor.crud import check_measured_at
+
+    when = as_utc(value, where)
+    try:
+        return check_measured_at(when, datetime.now(timezone.utc))
+    except InputError as err:
+        raise ScoreInputError(f"{where}{err}", "measured_at") from None
 
 
 def as_utc(value: Any, where: str = "") -> datetime:
     """An ISO 8601 time (or a datetime) in UTC; a time without a zone is taken as UTC."""
     try:
         when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
     except ValueError:
         message = f"{where}measured_at: not an ISO 8601 time, got {value!r}"
         raise ScoreInputError(message, "measured_at") from None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    except OverflowError:  # year 1 or 9999 with an offset: no such time in UTC
+        message = f"{where}measured_at: {value!r} is out of range in UTC"
+        raise ScoreInputError(message, "measured_at") from None
 
 
 def _given(value: Any) -> bool:
