@@ -243,6 +243,14 @@ def test_2_an_idempotency_key_reused_with_another_body_is_a_409_and_stores_nothi
     assert again.status_code == 200 and again.json()["stored"]["replayed"]
     assert again.json()["stored"]["diagnosis_ids"] == first.json()["stored"]["diagnosis_ids"]
     assert (store.rows("m"), store.rows()) == (1, 1)
+    retried = {"Idempotency-Key": "meas-0002"}  # a client retrying at once, four times side by side
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: api.post("/v1/diagnose", headers=retried, json={
+            "signals": [signal(2)], "asset": "m"}), range(4)))
+    assert [a.status_code for a in answers] == [200] * 4, [a.text for a in answers]
+    assert len({tuple(a.json()["stored"]["diagnosis_ids"]) for a in answers}) == 1
+    assert sum(not a.json()["stored"]["replayed"] for a in answers) == 1
+    assert store.rows("m") == 2
 
 
 # ------------------------------------------------------------------------------------- 4: CSV injection
