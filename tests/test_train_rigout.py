@@ -147,3 +147,15 @@ def test_the_shipped_policy_keeps_a_temperature_only_where_cross_fitted_it_helpe
     results.write_text(json.dumps({"data": {}}))
     with pytest.raises(ValueError, match="confidence_policy"):
         write_confidence_policy(tmp_path, results)
+
+
+def test_cached_predictions_read_at_another_speed_are_dropped(tmp_path) -> None:
+    from faultdx.train.rigout import _cached_log_probs
+
+    path = tmp_path / "rigout_predictions.npz"
+    log_probs = {k: np.zeros((3, 4)) for k in ("best/rpm", "best/no_rpm", "last/rpm", "last/no_rpm")}
+    np.savez(path, speed=np.array([1.0, 1.0, np.nan]), **log_probs)
+    assert len(_cached_log_probs(path, np.array([1.0, 1.0, np.nan]))) == 4
+    assert sorted(_cached_log_probs(path, np.array([1.0, 1.02, np.nan]))) == ["best/rpm", "last/rpm"]
+    np.savez(path, **log_probs)  # an older cache: the speed it was read at is unknown
+    assert sorted(_cached_log_probs(path, np.ones(3))) == ["best/rpm", "last/rpm"]

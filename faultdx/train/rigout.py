@@ -227,22 +227,39 @@ def model_log_probs(model: torch.nn.Module, membership: np.ndarray, windows: Win
 def run_log_probs(run_dir: Path, windows: WindowSet, speed: np.ndarray,
                   device: torch.device) -> dict[str, np.ndarray]:
     """``{"best/rpm", "best/no_rpm", "last/rpm", "last/no_rpm"}`` log-probabilities of a finished run (cached
-    in the run folder)."""
+    in the run folder with the speed factors the ``no_rpm`` ones were read at: a cache read at other speeds,
+    or at unrecorded ones, has its ``no_rpm`` entries computed again, so that the network and the envelope
+    are scored at the same estimated speed)."""
     from faultdx.data.base import type_membership
     from faultdx.modeldir import load_model_dir
 
     path = run_dir / PREDICTIONS_FILE
-    if path.is_file():
-        with np.load(path) as cached:
-            return {k: cached[k] for k in cached.files}
-    out = {}
+    out = _cached_log_probs(path, speed)
+    if len(out) == 4:
+        return out
     estimated = windows.context * np.nan_to_num(speed, nan=1.0)[:, None]
     for which in ("best", "last"):
+        missing = [(v, c) for v, c in (("rpm", windows.context), ("no_rpm", estimated))
+                   if f"{which}/{v}" not in out]
+        if not missing:
+            continue
         loaded = load_model_dir(run_dir / which, device=device)
         membership = type_membership(loaded.meta.classes)
-        out[f"{which}/rpm"] = model_log_probs(loaded.model, membership, windows, windows.context, device)
-        out[f"{which}/no_rpm"] = model_log_probs(loaded.model, membership, windows, estimated, device)
-    np.savez(path, **out)
+        for variant, context in missing:
+            out[f"{which}/{variant}"] = model_log_probs(loaded.model, membership, windows, context, device)
+    np.savez(path, speed=speed, **out)
+    return out
+
+
+def _cached_log_probs(path: Path, speed: np.ndarray) -> dict[str, np.ndarray]:
+    """The cached log-probabilities still valid at ``speed`` (the ``no_rpm`` ones only if read at it)."""
+    if not path.is_file():
+        return {}
+    with np.load(path) as cached:
+        out = {k: cached[k] for k in cached.files}
+    read_at = out.pop("speed", None)
+    if read_at is None or read_at.shape != speed.shape or not np.allclose(read_at, speed, equal_nan=True):
+        out = {k: v for k, v in out.items() if not k.endswith("/no_rpm")}
     return out
 
 
