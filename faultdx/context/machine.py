@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +21,6 @@ from faultdx.data.bearing import (
     BearingError,
     BearingGeometry,
     bearing_from,
-    context_vector,
     defect_frequencies,
 )
 from faultdx.errors import InputError
@@ -112,13 +112,20 @@ class MachineContext:
     def shaft_hz(self) -> float:
         return self.rpm / 60.0
 
-    def frequencies(self) -> dict[str, float]:
-        """Defect frequencies in Hz: shaft, bpfo, bpfi, bsf, ftf."""
+    @cached_property
+    def _frequencies(self) -> dict[str, float]:
+        """The defect frequencies, computed once per context (a diagnosis reads them up to four times)."""
         return defect_frequencies(self.bearing, self.shaft_hz).as_dict()
 
+    def frequencies(self) -> dict[str, float]:
+        """Defect frequencies in Hz: shaft, bpfo, bpfi, bsf, ftf."""
+        return dict(self._frequencies)
+
     def vector(self, sampling_rate: float) -> np.ndarray:
-        """float32 ``[5]``: shaft, BPFO, BPFI, BSF, FTF in cycles per sample at ``sampling_rate``."""
-        return context_vector(self.bearing, self.rpm, sampling_rate)
+        """float32 ``[5]``: shaft, BPFO, BPFI, BSF, FTF in cycles per sample at ``sampling_rate`` (the
+        numbers of :func:`~faultdx.data.bearing.context_vector`, from the frequencies computed once)."""
+        f = self._frequencies
+        return np.array([f[k] / sampling_rate for k in CONTEXT_FIELDS], dtype=np.float32)
 
     def describe(self) -> dict[str, Any]:
         """JSON-ready: rpm (and whether estimated), bearing, defect frequencies in Hz."""
