@@ -491,11 +491,20 @@ def render_baseline(payload: dict[str, Any]) -> str:
                         f"{'met' if met else 'missed'} |")
     return ("\n".join(rows) + f"\n\nCells: healthy windows normal % / faulty windows not normal %; a "
             f"measurement is {d['measurement_windows']} windows; thresholds: evidence z {d['evidence_z']:g}, "
-            f"Mahalanobis ratio {d['mahalanobis_ratio']:g}; model `{d['model']}`.\n")
+            f"Mahalanobis ratio {d['mahalanobis_ratio']:g}; {_baseline_model(d)}.\n")
+
+
+def _baseline_model(d: dict[str, Any]) -> str:
+    """Which model judged: the shipped one (``bench/baseline_eval.py``), or each rig-out fold's own."""
+    if "model" in d:
+        return f"model `{d['model']}`"
+    return (f"each rig judged by its `rig-out` fold's `{d['recipe']}` model ({d['selection']} checkpoint, "
+            f"never trained on that rig), mean over seeds {', '.join(map(str, d['seeds']))}")
 
 
 RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "baseline": render_baseline,
+    "rig_out_baseline": render_baseline,
     "container": render_container,
     "protocols": render_protocols,
     "protocols.headline": render_protocols_headline,

@@ -124,7 +124,7 @@ def confidence(
     results: Annotated[Path, typer.Option(help="The rig-out result whose policy it takes.")] = Path(
         "results/rig_out.json"),
 ) -> None:
-    """Write the confidence policy fitted on the rig-out folds (``faultdx compare --protocols rig-out``: each
+    """Write the confidence policy fitted on the rig-out folds (faultdx compare --protocols rig-out: each
     real rig held out in turn) into the model directory as confidence.json."""
     from faultdx.modeldir import resolve_model
     from faultdx.train.rigout import write_confidence_policy

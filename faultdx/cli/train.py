@@ -163,8 +163,9 @@ def compare_command(
     protocols: Annotated[
         str | None,
         typer.Option(help="Transfer protocols instead of activations: comma-separated time,load,size,rig "
-                     "(writes results/protocols.json) and rig-out (each real rig held out; one recipe; "
-                     "writes results/rig_out.json)."),
+                     "(writes results/protocols.json), rig-out (each real rig held out; one recipe; "
+                     "writes results/rig_out.json) and rig-out+baseline (the same folds' models judged "
+                     "against per-asset baselines; writes results/rig_out_baseline.json)."),
     ] = None,
     recipes: Annotated[str, typer.Option(help="With --protocols: comma-separated recipe names.")] = (
         "hybrid-aprelu,hybrid-relu,physics-aprelu,raw-aprelu"
@@ -233,7 +234,7 @@ def _compare_protocols(
         extra = load_recipes(recipes_file) if recipes_file is not None else {}
         extra.update({r.name: r for r in map(parse_recipe, defined)})
         chosen = resolve_recipes(_names(recipes), extra)
-        classic = [p for p in _names(protocols) if p != "rig-out"]
+        classic = [p for p in _names(protocols) if p not in ("rig-out", "rig-out+baseline")]
         if classic:
             run_protocols(chosen, resolve_protocols(classic), seeds, out, overrides, typer.echo,
                           config_path=config, train=train, results_name=results_name)
@@ -243,6 +244,14 @@ def _compare_protocols(
             if len(chosen) != 1 or config is not None:
                 raise ValueError("--protocols rig-out takes one recipe (--recipes NAME) and no --config")
             run_rig_out(chosen[0], seeds, out, overrides, train=train, log=typer.echo)
+        if "rig-out+baseline" in _names(protocols):
+            from faultdx.train.rigout_baseline import run_protocol
+
+            if len(chosen) != 1 or config is not None:
+                raise ValueError(
+                    "--protocols rig-out+baseline takes one recipe (--recipes NAME) and no --config"
+                )
+            run_protocol(chosen[0], seeds, out, overrides, train=train, log=typer.echo)
     except ValueError as err:
         _fail(err)
     typer.echo("tables: `faultdx results render` regenerates README.md and the model cards")
