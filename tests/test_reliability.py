@@ -153,7 +153,7 @@ def test_1_reads_do_not_wait_for_a_writer_and_a_page_is_one_query(store) -> None
             reader = threading.Thread(target=read)
             reader.start()
             reader.join(10)
-            assert times and times[0] < 2.0, f"a read waited for the writer ({times})"  # ... readers go on
+            assert times and times[0] < 5.0, f"a read waited for the writer ({times})"  # ... readers go on
             assert seen == [None, 30]  # and see what was committed
         writer.dispose()
         assert db.get_asset("a00").machine == "held"
@@ -481,7 +481,7 @@ def test_5_headers_that_do_not_arrive_end_the_connection_within_the_header_timeo
         second_at = time.monotonic()
         for sock, start in ((silent, silent_at), (half, half_at), (second, second_at)):
             with sock:
-                assert 0.9 < _closed_after(sock, 6.0, start) < 4.0  # was open 70 s and more
+                assert 0.9 < _closed_after(sock, 10.0, start) < 6.0  # was open 70 s and more
         assert httpx.get(url + "/healthz").status_code == 200
 
 
@@ -490,7 +490,7 @@ def test_5_an_idle_keep_alive_connection_is_closed_after_the_keep_alive_time(mod
             socket.create_connection(("127.0.0.1", _port(url))) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert sock.recv(4096).startswith(b"HTTP/1.1 200")
-        assert 0.7 < _closed_after(sock, 6.0, time.monotonic()) < 4.0
+        assert 0.7 < _closed_after(sock, 10.0, time.monotonic()) < 6.0
 
 
 def test_5_idle_connections_past_the_cap_neither_stop_healthz_nor_cut_a_request(model_dir) -> None:
@@ -508,7 +508,7 @@ def test_5_idle_connections_past_the_cap_neither_stop_healthz_nor_cut_a_request(
         time.sleep(0.5)
         held = len(server.server_state.connections)
         start = time.monotonic()
-        assert httpx.get(url + "/healthz", timeout=5).status_code == 200
+        assert httpx.get(url + "/healthz", timeout=10).status_code == 200
         healthz_s = time.monotonic() - start
         busy.sendall(body[len(body) // 2 :])
         answer = busy.recv(65536)
@@ -516,7 +516,7 @@ def test_5_idle_connections_past_the_cap_neither_stop_healthz_nor_cut_a_request(
             sock.close()
         busy.close()
     assert held <= cap + 1, held  # accepted past the cap only for the moment it takes to close the oldest
-    assert healthz_s < 2.0  # /healthz stopped answering under 20,000 idle connections
+    assert healthz_s < 4.0  # /healthz stopped answering under 20,000 idle connections
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
 
 
