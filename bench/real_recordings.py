@@ -1,9 +1,10 @@
 """Every real recording under FAULTDX_DATA, one way, for the benches that measure on all of them.
 
 Yields :class:`RealRecording` (dataset, name, 1-D signal, sampling rate, known rpm, bearing name, label) for
-CWRU 12 kHz drive end (DE channel), CWRU's 48 kHz normal baseline 97.mat, MFPT, and the two HIT-SM rigs
-(``hit/manifest.csv``: ``rpm_measured`` is the known speed). Files that are absent are skipped; the caller
-reports the counts it got.
+CWRU 12 kHz drive end (DE channel), CWRU's 48 kHz normal baseline 97.mat, the same CWRU files' fan-end
+sensor (FE channel, beside the SKF 6203 fan-end bearing; the faults are in the drive-end bearing), MFPT,
+and the two HIT-SM rigs (``hit/manifest.csv``: ``rpm_measured`` is the known speed).
+Files that are absent are skipped; the caller reports the counts it got.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from faultdx.data.mfpt import read_mfpt_file
 from faultdx.data.readers import read_mat
 from faultdx.paths import data_dir
 
-DATASETS = ("cwru_12k_de", "cwru_48k_de", "mfpt", "hit_mfs", "hit_self_built")
+DATASETS = ("cwru_12k_de", "cwru_48k_de", "cwru_12k_fe", "cwru_48k_fe", "mfpt", "hit_mfs", "hit_self_built")
+SENSORS = (("de", "DE", "SKF 6205"), ("fe", "FE", "SKF 6203"))  # dataset suffix, channel, nearest bearing
 
 
 @dataclass(frozen=True)
@@ -43,10 +45,11 @@ def _cwru() -> Iterator[RealRecording]:
         path = root / entry.relpath
         if entry.set not in ("12k_drive_end", "normal_baseline") or not path.is_file():
             continue
-        dataset = "cwru_12k_de" if entry.set == "12k_drive_end" else "cwru_48k_de"
-        signal = np.asarray(read_cwru_file(path, entry, ("DE",))[0], dtype=np.float64)
-        yield RealRecording(dataset, entry.filename, signal, float(entry.sampling_rate), float(entry.rpm),
-                            "SKF 6205", entry.fault_type, float(entry.nominal_rpm))
+        rate = "12k" if entry.set == "12k_drive_end" else "48k"
+        for suffix, channel, bearing in SENSORS:
+            signal = np.asarray(read_cwru_file(path, entry, (channel,))[0], dtype=np.float64)
+            yield RealRecording(f"cwru_{rate}_{suffix}", entry.filename, signal, float(entry.sampling_rate),
+                                float(entry.rpm), bearing, entry.fault_type, float(entry.nominal_rpm))
 
 
 def _mfpt() -> Iterator[RealRecording]:

@@ -126,3 +126,31 @@ def test_an_ambiguous_estimated_speed_leaves_the_fault_type_uncertain() -> None:
     assert answer(octave).fault_type == "uncertain" and answer(octave).closest_fault_type == "inner_race"
     healthy = np.array([[0.9, 0.05, 0.03, 0.02]])
     assert answer(octave, healthy).fault_type == "normal"
+
+
+def test_a_comb_of_defect_lines_does_not_pass_for_the_shaft() -> None:
+    """HIT's MFS rig: the BPFO harmonics outshine the shaft's in the raw spectrum; the old raw-harmonic
+    estimator took the BPFO comb (3.58x) for the shaft, the joint one explains both combs by the shaft."""
+    from faultdx.context.joint_speed import estimate_speed
+    from faultdx.data.bearing import SKF_6205, defect_frequencies
+
+    fs, fr = 12000, 15.0
+    bpfo = defect_frequencies(SKF_6205, fr).bpfo
+    t = np.arange(fs) / fs
+    rng = np.random.default_rng(4)
+    shaft = sum(0.2 / k * np.sin(2 * np.pi * k * fr * t + k) for k in range(1, 5))
+    defect = sum(0.5 * np.sin(2 * np.pi * k * bpfo * t + 2 * k) for k in range(1, 7))
+    signal = shaft + defect + 0.05 * rng.standard_normal(fs)
+    assert estimate_rpm(signal, fs) == pytest.approx(60 * bpfo, rel=0.01)  # the old estimator's mistake
+    assert estimate_speed(signal, fs, bearing=SKF_6205).rpm == pytest.approx(60 * fr, rel=0.01)
+
+
+def test_families_that_sit_on_shaft_harmonics_are_left_out() -> None:
+    """The SKF 6203's BPFO 3.05x, BPFI 4.95x and 2xBSF 3.99x are shaft combs at 1 s resolution: counted as
+    defect families they let a fifth of the speed claim the shaft's lines (CWRU's fan-end sensor)."""
+    from faultdx.context.joint_speed import _family_orders
+    from faultdx.data.bearing import SKF_6203, SKF_6205
+
+    assert _family_orders(SKF_6203) == {}
+    assert set(_family_orders(SKF_6205)) == {"bpfo", "bpfi", "2bsf"}
+    assert _family_orders(None) == {}
