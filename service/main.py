@@ -7,6 +7,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import numpy as np
 import torch
@@ -87,6 +88,17 @@ def warm_up(diagnoser: Diagnoser) -> None:
         diagnoser.diagnose([tone], rate)
 
 
+def _predict(diagnoser: Diagnoser, x: np.ndarray, context: np.ndarray, include_slopes: bool,
+             include_backing: bool = False) -> tuple:
+    """One forward pass of the micro-batcher: the network's predictions, and (``include_backing``) the
+    envelope's backing of the fault types beside them, for every window of the pass at once (the envelope
+    analysis costs about a millisecond per call whatever the windows: batched, not per request)."""
+    predictions = tuple(diagnoser.predict_windows(x, context, include_slopes))
+    if not include_backing:
+        return predictions
+    return (*predictions, diagnoser.envelope_backing(x, context))
+
+
 def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBatcher:
     name = diagnoser.name
 
@@ -96,7 +108,7 @@ def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBat
         FORWARD_SECONDS.labels(name).observe(stats.seconds)
 
     return MicroBatcher(
-        diagnoser.predict_windows,
+        partial(_predict, diagnoser),
         max_batch=settings.max_batch,
         max_wait_s=settings.max_wait_ms / 1000,
         slice_windows=FORWARD_BATCH // 2,  # a pass holds at most this much of one request: short waits

@@ -38,7 +38,7 @@ import torch
 from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.diagnose.confidence import load_confidence
+from faultdx.diagnose.confidence import envelope_type_probabilities, load_confidence
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
@@ -427,6 +427,19 @@ class Diagnoser:
             raise NonFiniteOutput(f"model {self.name!r} answered NaN or Inf for finite standardised windows")
         return Predictions(out, merged, scores)
 
+    @property
+    def gates_on_envelope(self) -> bool:
+        """Whether the confidence policy caps fault types the envelope analysis does not back."""
+        return getattr(self.confidence, "backing", None) is not None
+
+    def envelope_backing(self, x: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
+        """``[N, 4]`` envelope fault-type probabilities of standardised windows ``x`` the confidence policy
+        gates on (:func:`~faultdx.diagnose.confidence.envelope_type_probabilities`); None where it does not
+        gate (or without windows or context)."""
+        if not self.gates_on_envelope or context is None or not len(x):
+            return None
+        return envelope_type_probabilities(x, context, self.sampling_rate)
+
     # -- network → diagnosis ---------------------------------------------------------------------------------
     def aggregate(
         self,
@@ -434,11 +447,21 @@ class Diagnoser:
         probs: np.ndarray,
         slopes: dict[str, np.ndarray] | None = None,
         unknown: np.ndarray | None = None,
+        backing: np.ndarray | None = None,
+        *,
+        verdict: bool = True,
     ) -> Diagnosis:
-        """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`."""
+        """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`.
+
+        ``backing``: the windows' :meth:`envelope_backing` when already computed (the service computes it in
+        the forward pass, batched); else it is computed here where the policy gates on it. ``verdict=False``
+        for a diagnosis read only for its window labels, unknown score, machine and signal quality (/v2):
+        the envelope, which only moves the fault-type verdict, is then not computed."""
         replaces = self.ood is None or self.ood.replaces_verdict
+        if backing is None and verdict:
+            backing = self.envelope_backing(windows.x, windows.context)
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name, windows.quality, self.confidence)
+                         self.meta.dataset.name, windows.quality, self.confidence, backing)
 
     def diagnose(
         self,
@@ -474,14 +497,17 @@ class Diagnoser:
         probs: np.ndarray,
         slopes: dict[str, np.ndarray] | None,
         unknown: np.ndarray | None = None,
+        backing: np.ndarray | None = None,
     ) -> list[Diagnosis]:
-        """Cut the predictions for concatenated windows back into one :class:`Diagnosis` per signal."""
+        """Cut the predictions (and the envelope's ``backing``, when computed) for concatenated windows back
+        into one :class:`Diagnosis` per signal."""
         out, offset = [], 0
         for w in prepared:
             n = len(w.x)
             part = None if slopes is None else {k: v[offset : offset + n] for k, v in slopes.items()}
             scores = None if unknown is None else unknown[offset : offset + n]
-            out.append(self.aggregate(w, probs[offset : offset + n], part, scores))
+            backed = None if backing is None else backing[offset : offset + n]
+            out.append(self.aggregate(w, probs[offset : offset + n], part, scores, backed))
             offset += n
         return out
 

@@ -210,7 +210,8 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
     probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
-    diagnosis = d.aggregate(windows, probs, slopes, unknown)  # labels and the unknown policy: one place
+    # labels and the unknown policy from one place; no fault-type verdict is sent, so no envelope backing
+    diagnosis = d.aggregate(windows, probs, slopes, unknown, verdict=False)
     tensors = {
         "probabilities": probs.astype(np.float32),
         "label": np.array(diagnosis.window_labels, dtype=object),
