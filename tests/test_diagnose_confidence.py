@@ -173,3 +173,18 @@ def test_the_envelope_backs_an_outer_race_impact_train_and_not_noise() -> None:
     assert (outer.argmax(axis=1) == 3).all() and (outer[:, 3] >= 0.9).mean() >= 0.8
     assert (envelope_type_probabilities(noise, context, rate)[:, 1:] < 0.9).all()
 
+
+def test_the_diagnoser_reads_the_envelope_only_under_a_gating_policy(tmp_path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(PROJECT_ROOT / "models" / "hybrid-aprelu", model)
+    save_confidence(model, GATED)
+    signal = _outer_race_signal(12000.0, 1772.0)
+    gated = Diagnoser.from_dir(model).diagnose(signal, 12000.0, rpm=1772.0)[0]
+    assert gated.window_backing is not None and gated.window_backing.shape == (len(gated.start), 4)
+    types = gated.window_type_probabilities
+    np.testing.assert_allclose(types.sum(axis=1), 1.0, atol=1e-5)
+    leading = types.argmax(axis=1)
+    unbacked = (leading != 0) & (gated.window_backing[np.arange(len(types)), leading] < 0.9)
+    assert (types.max(axis=1)[unbacked] <= 0.89 + 1e-6).all()
+    save_confidence(model, ConfidencePolicy())
+    assert Diagnoser.from_dir(model).diagnose(signal, 12000.0, rpm=1772.0)[0].window_backing is None
