@@ -117,7 +117,8 @@ def render_rig_out_calibration(payload: dict[str, Any]) -> str:
     """Per held-out rig and speed source: ECE raw, with a temperature fitted on the other folds and under the
     shipped confidence policy; sure windows; "uncertain" windows; recording verdicts; and risk-coverage."""
     data = payload["data"]
-    lines = ["| held-out rig | speed | ECE: raw / temperature (fitted on the other rigs) / policy | sure "
+    lines = ["| held-out rig | speed | ECE: raw / temperature / vector scaling (fitted on the other rigs) / "
+             "policy | sure "
              "windows (p ≥ 0.9) raw: share / right | policy: share / right | uncertain windows (policy) | "
              "recordings right: raw / policy: answered / right of answered |",
              "|---|---|---|---|---|---|---|"]
@@ -128,7 +129,8 @@ def render_rig_out_calibration(payload: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"| {FOLD_TITLES.get(fold, fold)} | {'stated' if variant == 'rpm' else 'estimated'} | "
-                f"{_cell(s['ece'])} / {_cell(s['ece_temperature'])} / {_cell(s.get('ece_calibrated'))} | "
+                f"{_cell(s['ece'])} / {_cell(s['ece_temperature'])} / {_cell(s.get('ece_vector'))} / "
+                f"{_cell(s.get('ece_calibrated'))} | "
                 f"{_cell(s['sure_share'])} / {_cell(s['sure_accuracy'])} | "
                 f"{_cell(s.get('sure_share_calibrated'))} / {_cell(s.get('sure_accuracy_calibrated'))} | "
                 f"{_cell(s.get('uncertain_share_calibrated'))} | {_cell(s['recording_accuracy'])} / "
@@ -140,9 +142,10 @@ def render_rig_out_calibration(payload: dict[str, Any]) -> str:
     for r in rows:
         risk.append(f"| {FOLD_TITLES.get(r['fold'], r['fold'])} ({r['seed']}) | "
                     + " | ".join(_pct(c["accuracy"]) for c in r["risk_coverage"]) + " |")
-    return ("Last-epoch model; % of windows (ECE: 10 bins) and of recordings. Temperature: fitted (negative "
-            "log-likelihood) on the other folds' held-out rigs only, never on the rig it is scored on "
-            f"(fitted on all four: {data['temperature']:.2f}). Policy: what the shipped model's "
+    return ("Last-epoch model; % of windows (ECE: 10 bins) and of recordings. Temperature and vector scaling "
+            "(a scale and a bias per fault type): fitted (negative log-likelihood) on the other folds' "
+            "held-out rigs only, never on the rig they are scored on (the temperature fitted on all four: "
+            f"{data['temperature']:.2f}). Policy: what the shipped model's "
             f"confidence.json says ({_policy(data)}), the same on every fold (its rules are fixed, its "
             "temperature kept only where the cross-fitted one helped). Goals (issue 22): ECE ≤ 5 %, sure "
             "windows ≥ 97 % right and recordings ≥ 97 % right on every rig.\n\n" + "\n".join(lines)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from faultdx.data.base import FAULT_TYPES, WindowSet
+from faultdx.train.metrics import expected_calibration_error
 from faultdx.train.protocols import PROTOCOLS, RECIPES, fold_config
 from faultdx.train.rigout import (
     figures,
@@ -159,3 +160,19 @@ def test_cached_predictions_read_at_another_speed_are_dropped(tmp_path) -> None:
     assert sorted(_cached_log_probs(path, np.array([1.0, 1.02, np.nan]))) == ["best/rpm", "last/rpm"]
     np.savez(path, **log_probs)  # an older cache: the speed it was read at is unknown
     assert sorted(_cached_log_probs(path, np.ones(3))) == ["best/rpm", "last/rpm"]
+
+
+def test_vector_scaling_recovers_a_per_type_scale_and_bias() -> None:
+    from faultdx.train.rigout import fit_vector_scaling, with_vector_scaling
+
+    rng = np.random.default_rng(1)
+    true_logits = rng.normal(size=(4000, 4)) * 2.0
+    truth = np.array([rng.choice(4, p=p) for p in with_temperature(true_logits, 1.0)])
+    skewed = true_logits * 2.0 + np.array([0.0, 1.5, 0.0, -1.0])  # overconfident, leaning to ball
+    scaling = fit_vector_scaling(skewed, truth)
+    assert scaling[0] == pytest.approx(0.5, abs=0.08)
+    assert scaling[1][1] - scaling[1][0] == pytest.approx(-0.75, abs=0.25)
+    repaired = with_vector_scaling(skewed, scaling)
+    assert expected_calibration_error(repaired, truth) < expected_calibration_error(
+        with_temperature(skewed, 1.0), truth) / 2
+    np.testing.assert_allclose(fit_vector_scaling(skewed[:0], truth[:0]), [[1] * 4, [0] * 4])

@@ -9,10 +9,11 @@ Per fold x seed x selection (best-on-validation, last epoch) and variant (``rpm`
   ``recall``: per fault type, windows called their own type;
 - ``type_accuracy``, ``type_macro_f1``, ``recordings_right`` (mean window probability per recording);
 - ``ece`` (raw), ``ece_temperature`` (a temperature fitted on the other folds of the same seed and selection:
-  cross-fitted, never on the rig it is scored on) and ``ece_calibrated`` (the confidence policy the shipped
-  model stores, :func:`confidence_policy`: its temperature and the envelope gate, a window *sure* only where
-  the envelope analysis backs its fault type), ``sure_share`` / ``sure_accuracy`` (windows whose probability
-  is at least 0.9, raw, ``_temperature`` and ``_calibrated``), ``uncertain_share`` / ``answered_accuracy``
+  cross-fitted, never on the rig it is scored on), ``ece_vector`` (vector scaling, cross-fitted alike) and
+  ``ece_calibrated`` (the confidence policy the shipped model stores, :func:`confidence_policy`: its
+  temperature and the envelope gate, a window *sure* only where the envelope analysis backs its fault type),
+  ``sure_share`` / ``sure_accuracy`` (windows whose probability is at least 0.9, raw, ``_temperature``,
+  ``_vector`` and ``_calibrated``), ``uncertain_share`` / ``answered_accuracy``
   (windows answered "uncertain", the fault type of the rest), a risk-coverage table (accuracy on the most
   confident share of windows, calibrated) and the recording verdict under the policy
   (``recordings_answered``: not "uncertain"; ``recordings_right_calibrated``: right among all;
@@ -83,6 +84,30 @@ def fit_temperature(log_probs: np.ndarray, truth: np.ndarray) -> float:
     nll = [-np.mean(np.log(np.maximum(with_temperature(log_probs, t)[np.arange(len(truth)), truth], 1e-12)))
            for t in TEMPERATURES]
     return float(TEMPERATURES[int(np.argmin(nll))])
+
+
+def fit_vector_scaling(log_probs: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Vector scaling: per fault type a scale and a bias ``[2, 4]`` (``log p * scale + bias``) minimising the
+    negative log-likelihood of ``truth`` (biases lightly held towards 0); identity without windows."""
+    from scipy.optimize import minimize
+
+    k = log_probs.shape[1]
+    identity = np.concatenate([np.ones(k), np.zeros(k)])
+    if len(truth) == 0:
+        return identity.reshape(2, k)
+
+    def nll(theta: np.ndarray) -> float:
+        z = log_probs * theta[:k] + theta[k:]
+        z = z - z.max(axis=1, keepdims=True)
+        picked = z[np.arange(len(truth)), truth] - np.log(np.exp(z).sum(axis=1))
+        return float(-picked.mean() + 1e-3 * np.sum(theta[k:] ** 2))
+
+    return minimize(nll, identity, method="L-BFGS-B").x.reshape(2, k)
+
+
+def with_vector_scaling(log_probs: np.ndarray, scaling: np.ndarray) -> np.ndarray:
+    """Fault-type probabilities after :func:`fit_vector_scaling`'s ``scaling``."""
+    return with_temperature(log_probs * scaling[0] + scaling[1], 1.0)
 
 
 def with_normal_bias(log_probs: np.ndarray, bias: float) -> np.ndarray:
@@ -283,6 +308,9 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                                            np.concatenate([o[1] for o in others])) if others else 1.0)
             bias = (fit_normal_bias(np.concatenate([o[0] for o in others]),
                                     np.concatenate([o[1] for o in others])) if others else 0.0)
+            scaling = fit_vector_scaling(np.concatenate([o[0] for o in others]) if others else log_probs[:0],
+                                         np.concatenate([o[1] for o in others]) if others else truth[:0])
+            vector = figures(with_vector_scaling(log_probs, scaling), truth, recording)
             selection, variant = key.split("/")
             backing = None if envelope is None else np.exp(envelope[fold][variant])
             warm = figures(with_temperature(log_probs, temperature), truth, recording)
@@ -295,6 +323,7 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                 "temperature": temperature, "ece_temperature": warm["ece"],
                 "sure_share_temperature": warm["sure_share"],
                 "sure_accuracy_temperature": warm["sure_accuracy"],
+                **{f"{k}_vector": vector[k] for k in VECTOR_KEYS},
                 **{f"{k}_calibrated": cal[k] for k in CALIBRATED_KEYS},
                 **recording_verdicts(calibrated, truth, recording, policy),
                 "risk_coverage": risk_coverage(calibrated, truth),
@@ -311,11 +340,12 @@ def with_policy(log_probs: np.ndarray, envelope_probs: np.ndarray | None,
 
 
 CALIBRATED_KEYS = ("ece", "sure_share", "sure_accuracy", "uncertain_share", "answered_accuracy")
+VECTOR_KEYS = ("ece", "sure_share", "sure_accuracy", "type_accuracy")
 BIASED_KEYS = ("specificity", "fault_recall", "type_accuracy", "healthy_recordings_normal")
 SUMMARY_KEYS = ("specificity", "fault_recall", "type_accuracy", "type_macro_f1", "recording_accuracy", "ece",
                 "sure_share", "sure_accuracy", "temperature", "ece_temperature", "sure_share_temperature",
                 "sure_accuracy_temperature", "uncertain_share", "answered_accuracy",
-                *(f"{k}_calibrated" for k in CALIBRATED_KEYS),
+                *(f"{k}_calibrated" for k in CALIBRATED_KEYS), *(f"{k}_vector" for k in VECTOR_KEYS),
                 "recordings_answered", "recordings_right_calibrated", "answered_recordings_right",
                 "healthy_recordings_normal", "normal_bias",
                 *(f"{k}_biased" for k in BIASED_KEYS))
