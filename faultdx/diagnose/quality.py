@@ -238,8 +238,12 @@ def _row_medians(rows: np.ndarray) -> np.ndarray:
     middle pair), without np.median's per-call overhead (it dominated the gate on one window)."""
     n = rows.shape[1]
     half = n // 2
-    # many short rows: a sort is cheaper than numpy's per-row partition; one long row: a partition
-    part = np.sort(rows, axis=1) if len(rows) > 1 else np.partition(rows, (half - 1, half), axis=1)
+    if len(rows) == 1:  # one long row: one selection; the lower middle value is the largest below it
+        part = np.partition(rows[0], half)
+        if n % 2:
+            return part[half:half + 1]
+        return (part[:half].max(keepdims=True) + part[half:half + 1]) / 2.0
+    part = np.sort(rows, axis=1)  # many short rows: a sort is cheaper than numpy's per-row partition
     if n % 2:
         return part[:, half]
     return (part[:, half - 1] + part[:, half]) / 2.0
