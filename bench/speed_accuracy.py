@@ -1,9 +1,9 @@
 """Shaft speed from the signal: the raw-harmonic estimator (old) beside the joint estimator (new) on every
 real recording → ``results/speed_estimation.json`` and its summary shipped with the package.
 
-Recordings: ``bench/real_recordings.py`` (CWRU 12 kHz drive end, 97.mat at 48 kHz, MFPT, HIT-SM MFS and
-self-built; truth: the speed in the file, MFPT's 25 Hz, HIT's ``rpm_measured``). Each is estimated on
-``--excerpts`` evenly spaced 1 s excerpts and on as many 0.25 s excerpts, by
+Recordings: ``bench/real_recordings.py`` (CWRU 12 kHz drive end, 97.mat at 48 kHz, the same files' fan-end
+sensor, MFPT, HIT-SM MFS and self-built; truth: the speed in the file, MFPT's 25 Hz, HIT's ``rpm_measured``).
+Each is estimated on ``--excerpts`` evenly spaced 1 s excerpts and on as many 0.25 s excerpts, by
 
 - ``old``: :func:`faultdx.context.speed.estimate_rpm` (raw spectrum only, 300-6000 rpm);
 - ``new``: :func:`faultdx.context.joint_speed.estimate_speed` with the recording's bearing (300-6000 rpm);

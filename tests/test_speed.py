@@ -154,3 +154,21 @@ def test_families_that_sit_on_shaft_harmonics_are_left_out() -> None:
     assert _family_orders(SKF_6203) == {}
     assert set(_family_orders(SKF_6205)) == {"bpfo", "bpfi", "2bsf"}
     assert _family_orders(None) == {}
+
+
+def test_a_long_signal_is_estimated_per_second_and_the_segments_vote() -> None:
+    from faultdx.context.joint_speed import SpeedEstimate, _vote, estimate_speed
+    from faultdx.data.bearing import SKF_6205
+
+    signal = simulate("outer_race", duration_s=4.0, rpm=1500.0, seed=2)
+    estimate = estimate_speed(signal, 12000, bearing=SKF_6205)
+    assert estimate.rpm == pytest.approx(1500.0, rel=0.01) and not estimate.ambiguous
+
+    def seg(rpm: float) -> SpeedEstimate:
+        return SpeedEstimate(rpm, 1.0, False, 1.0, None, (300.0, 6000.0))
+
+    majority = _vote([seg(1500.0), seg(1503.0), seg(3000.0), seg(1497.0)])
+    assert majority.rpm == pytest.approx(1500.0) and not majority.ambiguous
+    assert majority.competitor_rpm == pytest.approx(3000.0)
+    split = _vote([seg(1500.0), seg(3000.0), seg(750.0), seg(1200.0)])
+    assert split.ambiguous  # no speed has more than one segment behind it

@@ -59,6 +59,9 @@ RECALL_BAND_HZ = 500.0
 # errors poorly: 0.1 flags 3 % of them and 0.4 % of the right answers, 0.2 flags 12 % and 2 %
 AMBIGUOUS_MARGIN = 0.1
 COMPETITORS = (1 / 3, 1 / 2, 2.0, 3.0)
+SEGMENT_S = 1.0
+MAX_SEGMENTS = 5
+AGREE = 0.01  # segments within 1 % of each other vote for the same speed
 FINE_SPAN = 0.015  # the final search: ±1.5 % around the best grid candidate
 SPREAD_DROP = 0.05  # score units: the uncertainty spans the fine candidates this close to the peak
 
@@ -224,11 +227,43 @@ def estimate_speed(signal: np.ndarray, sampling_rate: float, *, bearing: Bearing
                    rpm_range: tuple[float, float] | None = None) -> SpeedEstimate:
     """The shaft speed of a 1-D ``signal`` at ``sampling_rate`` Hz within ``rpm_range`` (default 300-6000).
 
+    A signal of two segments (:data:`SEGMENT_S`) or more is estimated per segment (at most
+    :data:`MAX_SEGMENTS`, evenly spaced) and the segments vote (:func:`_vote`): the score was chosen on 1 s
+    excerpts, and over a long recording the speed drifts enough to smear the high harmonics it relies on.
+
     Raises ValueError (as :func:`faultdx.context.speed.estimate_rpm`) for signals shorter than 0.1 s,
     non-finite samples or a range above the Nyquist frequency.
     """
     lo, hi = rpm_range or DEFAULT_RANGE
     x = _check(signal, sampling_rate, lo, hi)
+    n = int(round(SEGMENT_S * sampling_rate))
+    if x.size < 2 * n:
+        return _estimate_one(x, sampling_rate, bearing, lo, hi)
+    starts = np.linspace(0, x.size - n, min(MAX_SEGMENTS, x.size // n)).astype(int)
+    return _vote([_estimate_one(x[s:s + n] - x[s:s + n].mean(), sampling_rate, bearing, lo, hi)
+                  for s in starts])
+
+
+def _vote(estimates: list[SpeedEstimate]) -> SpeedEstimate:
+    """The speed most segments agree on (within :data:`AGREE`): their median, uncertain by their spread;
+    ambiguous when fewer than half the segments agree or most of the agreeing ones are ambiguous."""
+    rpms = np.array([e.rpm for e in estimates])
+    agree = np.abs(rpms[:, None] / rpms[None, :] - 1.0) <= AGREE
+    support = agree.sum(axis=1)
+    members = agree[int(np.argmax(support))]
+    chosen = [e for e, m in zip(estimates, members, strict=True) if m]
+    rpm = float(np.median(rpms[members]))
+    spread = max(float(np.std(rpms[members])), float(np.median([e.uncertainty_rpm for e in chosen])))
+    others = [e.rpm for e, m in zip(estimates, members, strict=True) if not m]
+    ambiguous = 2 * len(chosen) <= len(estimates) or 2 * sum(e.ambiguous for e in chosen) > len(chosen)
+    competitor = float(np.median(others)) if others else chosen[0].competitor_rpm
+    margin = min(e.margin for e in chosen)
+    return SpeedEstimate(rpm, spread, ambiguous, margin, competitor, chosen[0].search_range)
+
+
+def _estimate_one(x: np.ndarray, sampling_rate: float, bearing: BearingGeometry | None, lo: float,
+                  hi: float) -> SpeedEstimate:
+    """The joint estimate on one (checked, zero-mean) stretch of signal."""
     f_lo, f_hi = lo / 60.0, hi / 60.0
     count = int(np.log(f_hi / f_lo) / np.log1p(GRID_STEP)) + 1
     candidates = f_lo * (1.0 + GRID_STEP) ** np.arange(count)
