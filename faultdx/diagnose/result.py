@@ -292,7 +292,7 @@ class Diagnosis:
         """A flat row (batch scoring's table, the CLI's table): verdict (healthy / fault / unknown), fault
         type, class, severity, confidence, ``p_<fault type>``, unknown score and flag, rpm and bearing with
         their sources, the evidence line and the number of windows."""
-        machine, evidence = self.machine, self.evidence
+        evidence, context = self.evidence, self.context_fields()
         return {
             "verdict": VERDICTS.get(self.fault_type, "fault"),
             "fault_type": self.fault_type,
@@ -301,17 +301,27 @@ class Diagnosis:
             "severity": self.severity,
             "confidence": _probability(self.confidence),
             **{f"p_{name}": _probability(p) for name, p in self._type_probabilities.items()},
-            "unknown_score": _score(self.unknown_score),
+            "unknown_score": context["unknown_score"],
             "unknown_flag": self.is_unknown,
-            "signal_ok": None if self.quality is None else self.quality.ok,
-            "signal_problems": None if self.quality is None else ",".join(self.quality.kinds),
+            **{k: context[k] for k in ("signal_ok", "signal_problems", "rpm", "rpm_source", "bearing",
+                                       "bearing_source")},
+            "evidence": None if evidence is None else evidence["defect_frequency"],
+            "evidence_hz": None if evidence is None else _hz(evidence["hz"]),
+            "windows": len(self.start),
+        }
+
+    def context_fields(self) -> dict[str, Any]:
+        """The fields of :meth:`as_row` that do not depend on the verdict: unknown score, signal quality, rpm
+        and bearing with their sources (``/v2`` sends them without computing a fault-type verdict)."""
+        machine, quality = self.machine, self.quality
+        return {
+            "unknown_score": _score(self.unknown_score),
+            "signal_ok": None if quality is None else quality.ok,
+            "signal_problems": None if quality is None else ",".join(quality.kinds),
             "rpm": None if machine is None else _rpm(machine),
             "rpm_source": None if machine is None else machine.rpm_source,
             "bearing": None if machine is None else machine.bearing.name or "custom",
             "bearing_source": None if machine is None else machine.bearing_source,
-            "evidence": None if evidence is None else evidence["defect_frequency"],
-            "evidence_hz": None if evidence is None else _hz(evidence["hz"]),
-            "windows": len(self.start),
         }
 
     def as_record(self) -> dict[str, Any]:

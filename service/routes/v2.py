@@ -218,14 +218,14 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
         **({} if unknown is None else {UNKNOWN_SCORE: unknown.astype(np.float32)}),
         **{SLOPES + k: v.astype(np.float32) for k, v in slopes.items()},
     }
-    row = diagnosis.as_row()
+    context = diagnosis.context_fields()  # as_row's fields and rounding, without a verdict
     body_out, headers = encode_response(
         [(out, tensors[out.name]) for out in outputs],
         model_name=d.name,
         model_version=d.meta.version,
         request_id=parsed.id,
-        parameters={k: row[k] for k in ("rpm", "rpm_source", "bearing", "bearing_source", "unknown_score",
-                                        "signal_ok", "signal_problems")},
+        parameters={k: context[k] for k in ("rpm", "rpm_source", "bearing", "bearing_source", "unknown_score",
+                                            "signal_ok", "signal_problems")},
     )
     return Response(body_out, headers=headers)
 
