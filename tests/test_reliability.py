@@ -11,7 +11,7 @@ case what went wrong                                 replayed through           
 5    no header / idle timeout, no connection cap     uvicorn on 127.0.0.1, as ``serve`` sets it —
 6    database deleted while serving                  the API: a named 503, then it recovers    SQLite, PgSQL
 7    ``measured_at`` 9999 pinned alarms; 500s        the API: 422; ``score --history``: exit 2 SQLite, PgSQL
-8    a .mat inflating to 268 MB starved the service  ``faultdx serve`` over 127.0.0.1          —
+8    a .mat inflating to 268 MB starved the service  the reader; uvicorn on 127.0.0.1          —
 9    ``score --engine ray`` listened on every iface  ``faultdx score --engine ray``, ``ss``    —
 10   malicious config.json; ``/`` in names, nesting  ``faultdx serve`` / ``diagnose``; the API  SQLite, PgSQL
 ==== ============================================== ========================================= ==============
