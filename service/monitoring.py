@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from faultdx.diagnose import Diagnoser, Diagnosis
 from faultdx.errors import InputError
-from faultdx.monitor.recording import judge_signals, record_diagnoses
+from faultdx.monitor.recording import judge_and_record
 from faultdx.monitor.store import Store, default_url, normalise_url, redact
 
 log = logging.getLogger(__name__)
@@ -120,16 +120,9 @@ async def record(
     work runs in a worker thread, off the event loop) and update the gauge."""
 
     def run(store: Store) -> dict[str, Any]:
-        judged = None
-        if diagnoser is not None:
-            judged = judge_signals(store, int(asset), diagnoser, diagnoses, signals, sampling_rate)
-            for result, verdict in zip(results or [], judged, strict=False):
-                result["baseline"] = verdict
-                if verdict["used"]:
-                    result["fault_type"] = verdict["fault_type"]
-        done = record_diagnoses(store, asset, diagnoses, signals, sampling_rate, model=model,
-                                measured_at=measured_at, idempotency_key=idempotency_key,
-                                request_hash=request_hash, judgements=judged)
+        done = judge_and_record(store, int(asset), diagnoses, signals, sampling_rate, model=model,
+                                diagnoser=diagnoser, results=results or (), measured_at=measured_at,
+                                idempotency_key=idempotency_key, request_hash=request_hash)
         if done.alarms_opened or done.alarms_closed:
             refresh_gauge(store)
         return done.model_dump(mode="json")

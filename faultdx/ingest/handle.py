@@ -24,7 +24,7 @@ from faultdx.context.accuracy import rpm_estimate_note
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
 from faultdx.errors import InputError
 from faultdx.ingest.payload import SignalMessage, parse
-from faultdx.monitor.recording import judge_signals, record_diagnoses, request_hash
+from faultdx.monitor.recording import judge_and_record, request_hash
 from faultdx.monitor.store import Store, redact
 
 UNAVAILABLE = (OperationalError, PoolTimeout, DBAPIError, OSError)
@@ -107,17 +107,11 @@ class MessageHandler:
     @staticmethod
     def _record(store: Store, asset_id: int, diagnoser: Diagnoser, message: SignalMessage,
                 answer: dict[str, Any], diagnoses: list[Diagnosis], rate: float, key: str | None) -> Any:
-        """Judge each signal against the asset's baseline and store, as the HTTP route does
-        (service/monitoring.py ``record``): a used baseline's verdict becomes the answer's fault type."""
-        judged = judge_signals(store, asset_id, diagnoser, diagnoses, message.signals, rate)
-        for result, verdict in zip(answer["results"], judged, strict=True):
-            result["baseline"] = verdict
-            if verdict["used"]:
-                result["fault_type"] = verdict["fault_type"]
-        return record_diagnoses(store, asset_id, diagnoses, message.signals, rate, model=answer["model"],
+        """Judge each signal against the asset's baseline and store, as the HTTP route does."""
+        return judge_and_record(store, asset_id, diagnoses, message.signals, rate, model=answer["model"],
+                                diagnoser=diagnoser, results=answer["results"],
                                 measured_at=message.measured_at, idempotency_key=key,
-                                request_hash=request_hash(message.signals, rate, **message.context()),
-                                judgements=judged)
+                                request_hash=request_hash(message.signals, rate, **message.context()))
 
     def _diagnose(self, message: SignalMessage, asset: Any
                   ) -> tuple[Diagnoser, dict[str, Any], list[Diagnosis], float]:

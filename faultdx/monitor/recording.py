@@ -96,6 +96,28 @@ def record_diagnoses(
                         request_hash=request_hash)
 
 
+def judge_and_record(
+    store: Store, asset_id: int, diagnoses: Sequence[Diagnosis], signals: Sequence[np.ndarray],
+    sampling_rate: float, *, model: dict[str, str], diagnoser: Diagnoser | None,
+    results: Sequence[dict[str, Any]] = (), measured_at: datetime | None = None,
+    idempotency_key: str | None = None, request_hash: str | None = None,
+) -> Recorded:
+    """What an asset's measurement goes through, over HTTP and MQTT alike: each signal judged against the
+    asset's baseline with ``diagnoser`` (the verdict goes into each of ``results``, the answers, as
+    ``baseline``; a used baseline's answer becomes their ``fault_type``), then stored by
+    :func:`record_diagnoses`. Without ``diagnoser`` nothing is judged."""
+    judged = None
+    if diagnoser is not None:
+        judged = judge_signals(store, asset_id, diagnoser, diagnoses, signals, sampling_rate)
+        for result, verdict in zip(results, judged, strict=False):
+            result["baseline"] = verdict
+            if verdict["used"]:
+                result["fault_type"] = verdict["fault_type"]
+    return record_diagnoses(store, asset_id, diagnoses, signals, sampling_rate, model=model,
+                            measured_at=measured_at, idempotency_key=idempotency_key,
+                            request_hash=request_hash, judgements=judged)
+
+
 def _judged(item: NewDiagnosis, verdict: dict[str, Any]) -> NewDiagnosis:
     if not verdict.get("used") or verdict["fault_type"] == item.fault_type:
         return item
