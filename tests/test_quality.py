@@ -73,6 +73,22 @@ def test_the_clean_signal_behind_the_faults_passes() -> None:
     assert check_signal(machine(), RATE, rpm=1797.0).as_dict() == {"ok": True, "problems": []}
 
 
+def test_a_few_samples_at_a_rail_are_clipping_but_a_sine_is_not() -> None:
+    """Clipping at half the peak of an impulsive signal puts only a few samples at the rail, behind a hard
+    edge of the histogram; a pure sine piles as many near its extremes, but with a dense slope below."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(12000)
+    x[[2000, 5000, 9000]] = [12.0, -11.0, 12.5]  # three impacts, each ringing for a few samples
+    for at in (2000, 5000, 9000):
+        x[at + 1:at + 3] = x[at] * np.array([0.9, 0.6])
+    peak = np.max(np.abs(x))
+    clipped = np.clip(x, -0.5 * peak, 0.5 * peak)  # 6 samples at the top rail, 3 at the bottom one
+    assert "clipping" in check_signal(clipped, RATE).kinds
+    assert "clipping" not in check_signal(x, RATE).kinds
+    sine = np.sin(2 * np.pi * 50.0 * np.arange(12000) / RATE)
+    assert "clipping" not in check_signal(sine, RATE).kinds
+
+
 def test_non_finite_samples() -> None:
     x = machine()
     x[100] = np.nan

@@ -9,8 +9,12 @@ measurement, per channel:
 - ``flat_line`` / ``dropout``: the whole signal, or a stretch of it, constant (a run of identical samples
   longer than 2 ms; real recordings repeat a value at most 3 times) or dead quiet (a 20 ms block below 1 % of
   the typical block level);
-- ``clipping``: samples piled at the extremes (more than 8 samples, and 0.02 % of them, within 0.1 % of the
-  range of the maximum or minimum; real recordings put at most 4 there);
+- ``clipping``: samples piled at an extreme behind a hard edge of the amplitude histogram: 6 or more within
+  0.1 % of the range of the maximum or minimum (real recordings put at most 4 there, at any length; a
+  recording clipped at half its peak at least 6), and at least 10 times as many there as in each 0.1 % of
+  the range just below (a natural tail thins out towards its extreme; a rail collects everything beyond it:
+  25 times or more on every recording clipped at half its peak; a pure sine, densest at its extremes,
+  reaches 4.2 by the arcsine law);
 - ``dc_step``: the median level jumps by more than 0.7 robust standard deviations between two adjacent 50 ms
   stretches and stays there (real recordings: at most 0.2; slow drifts and low tones are not steps);
 - ``spikes``: a sample 4.5 times beyond the 99.9th percentile of the rest (real recordings: at most 3.3);
@@ -39,8 +43,9 @@ FLAT_RUN_MIN = 16
 QUIET_BLOCK_SECONDS = 0.02
 QUIET_LEVEL = 0.01
 CLIP_TOLERANCE = 1e-3
-CLIP_MIN_COUNT = 8
-CLIP_MIN_SHARE = 2e-4
+CLIP_MIN_COUNT = 6
+CLIP_EDGE_BINS = 9  # the 0.1 %-of-range bins just below the pile, whose mean count the pile is judged against
+CLIP_EDGE_RATIO = 10.0
 STEP_SECONDS = 0.05
 STEP_LEVEL = 0.7
 STEADY_SHARE = 0.25  # each side of a step moves by less than this share of the step
@@ -188,14 +193,22 @@ def _clipping(x: np.ndarray) -> tuple[str, str] | None:
     tolerance = CLIP_TOLERANCE * span
     at_top = int(np.count_nonzero(x >= high - tolerance))
     at_bottom = int(np.count_nonzero(x <= low + tolerance))
-    enough = max(CLIP_MIN_COUNT, CLIP_MIN_SHARE * x.size)
     sides = ((at_top, "maximum", high), (at_bottom, "minimum", low))
-    piled = [(n, side, v) for n, side, v in sides if n >= enough]
+    # the edge is only measured for a pile big enough to matter (rare on a working sensor): no cost otherwise
+    piled = [(n, side, v) for n, side, v in sides if n >= CLIP_MIN_COUNT and _hard_edge(x, n, v, tolerance)]
     if not piled:
         return None
     n, side, value = max(piled)
-    return "clipping", (f"{n} samples ({100 * n / x.size:.2g} %) sit at the {side} {value:.6g}: the sensor "
-                        "or its amplifier saturated")
+    return "clipping", (f"{n} samples ({100 * n / x.size:.2g} %) sit at the {side} {value:.6g} behind a hard "
+                        "edge of the amplitude histogram: the sensor or its amplifier saturated")
+
+
+def _hard_edge(x: np.ndarray, pile: int, extreme: float, tolerance: float) -> bool:
+    """Whether ``pile`` samples within ``tolerance`` of ``extreme`` outnumber the mean count of the
+    :data:`CLIP_EDGE_BINS` bins of that width just below it :data:`CLIP_EDGE_RATIO` times."""
+    distance = np.abs(x - extreme)
+    below = int(np.count_nonzero((distance > tolerance) & (distance <= (CLIP_EDGE_BINS + 1) * tolerance)))
+    return pile >= CLIP_EDGE_RATIO * below / CLIP_EDGE_BINS
 
 
 def _dc_step(x: np.ndarray, rate: float, deviation: np.ndarray) -> tuple[str, str] | None:
