@@ -29,6 +29,14 @@ def test_simulated_machines_pass(label: str, rpm: float) -> None:
             assert quality.ok, (label, rpm, seed, seconds, quality.as_dict())
 
 
+def coloured_noise(size: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """A dead sensor's amplifier noise with power falling as 1/f**exponent (pink 1, brown 2), unit RMS."""
+    spectrum = np.fft.rfft(rng.standard_normal(size))
+    spectrum /= np.maximum(np.arange(spectrum.size), 1.0) ** (exponent / 2)
+    y = np.fft.irfft(spectrum, size)
+    return y / np.std(y)
+
+
 def broken(kind: str) -> np.ndarray:
     """A one-second simulated machine signal with one kind of sensor fault."""
     x = machine()
@@ -36,6 +44,8 @@ def broken(kind: str) -> np.ndarray:
     rng = np.random.default_rng(1)
     if kind == "white_noise":
         return np.std(x) * rng.standard_normal(x.size)
+    if kind in ("pink_noise", "brown_noise"):
+        return np.std(x) * coloured_noise(x.size, 1.0 if kind == "pink_noise" else 2.0, rng)
     if kind == "flat_line":
         return np.full_like(x, 0.3)
     if kind == "clipping":
@@ -56,7 +66,8 @@ def broken(kind: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("fault, kind", [
-    ("white_noise", "no_machine"), ("flat_line", "flat_line"), ("clipping", "clipping"),
+    ("white_noise", "no_machine"), ("pink_noise", "no_machine"), ("brown_noise", "no_machine"),
+    ("flat_line", "flat_line"), ("clipping", "clipping"),
     ("dropout", "dropout"), ("dc_step", "dc_step"), ("spikes", "spikes"), ("too_short", "too_short"),
 ])
 def test_each_fault_is_named(fault: str, kind: str) -> None:
@@ -87,6 +98,16 @@ def test_a_few_samples_at_a_rail_are_clipping_but_a_sine_is_not() -> None:
     assert "clipping" not in check_signal(x, RATE).kinds
     sine = np.sin(2 * np.pi * 50.0 * np.arange(12000) / RATE)
     assert "clipping" not in check_signal(sine, RATE).kinds
+
+
+@pytest.mark.parametrize("colour", ["pink_noise", "brown_noise"])
+def test_coloured_noise_is_no_machine_not_a_step(colour: str) -> None:
+    """Coloured noise wanders at low frequencies: its spectrum is not flat and its level drifts, yet no line
+    stands above its whitened floor; the gate names the missing machine, not a DC step."""
+    rng = np.random.default_rng(7)
+    for seconds in (0.5, 1.0, 3.0):
+        x = coloured_noise(int(seconds * RATE), 1.0 if colour == "pink_noise" else 2.0, rng)
+        assert check_signal(x, RATE, rpm=1797.0).kinds == ("no_machine",), (colour, seconds)
 
 
 def test_non_finite_samples() -> None:
@@ -150,6 +171,8 @@ def test_real_cwru_recordings_pass_and_their_faults_are_caught() -> None:
         assert check_signal(x, entry.sampling_rate, rpm=entry.rpm).ok, entry.filename
         noise = np.std(x) * rng.standard_normal(x.size)
         assert "no_machine" in check_signal(noise, entry.sampling_rate, rpm=entry.rpm).kinds
+        pink = coloured_noise(x.size, 1.0, rng)
+        assert check_signal(pink, entry.sampling_rate, rpm=entry.rpm).kinds == ("no_machine",), entry.filename
         clipped = np.clip(x, -0.2 * np.abs(x).max(), 0.2 * np.abs(x).max())
         assert "clipping" in check_signal(clipped, entry.sampling_rate).kinds
 
