@@ -3,7 +3,9 @@
 For each recording under FAULTDX_DATA (``bench/real_recordings.py``: CWRU 12 kHz drive end, 97.mat at 48 kHz,
 MFPT, HIT-SM MFS and self-built) the whole recording and ``--excerpts`` 1 s excerpts are checked as they are,
 and with each injected fault (``INJECTIONS``). Caught = the gate says not ok; the kind it named is counted
-too. Writes ``results/quality.json``; ``faultdx results render`` puts its tables into docs/quality.md.
+too. The margins of the clipping and ``no_machine`` rules are recorded beside (``margins``): the largest value
+any clean piece reaches against the smallest any injected one reaches. Writes ``results/quality.json``;
+``faultdx results render`` puts its tables into docs/quality.md.
 
     FAULTDX_DATA=/path/to/data python bench/quality_eval.py [--excerpts 5]
 """
@@ -21,6 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.real_recordings import excerpts, real_recordings  # noqa: E402
+from faultdx.diagnose import quality  # noqa: E402
 from faultdx.diagnose.quality import check_signal  # noqa: E402
 from faultdx.results import write_result  # noqa: E402
 
@@ -93,6 +96,75 @@ INJECTIONS: dict[str, tuple[str, Injection]] = {
     "too short (0.05 s)": ("too_short", lambda x, rate, rng: x[:int(0.05 * rate)]),
 }
 LENGTHS = {"whole": None, "1s": 1.0}
+CLIPPED = ("clipping at 20 % of peak", "clipping at 50 % of peak")
+NOISE = ("white noise (dead sensor)", "pink noise")
+
+
+def _clip_pile(x: np.ndarray) -> tuple[int, float]:
+    """(samples within the clipping tolerance of the fuller extreme, their edge ratio: that count against
+    the mean count per tolerance bin just below), as the gate's clipping rule measures them."""
+    tolerance = quality.CLIP_TOLERANCE * float(x.max() - x.min())
+    best = (0, 0.0)
+    for extreme in (x.min(), x.max()):
+        distance = np.abs(x - extreme)
+        pile = int(np.count_nonzero(distance <= tolerance))
+        edge = (quality.CLIP_EDGE_BINS + 1) * tolerance
+        below = int(np.count_nonzero((distance > tolerance) & (distance <= edge)))
+        best = max(best, (pile, pile / max(below / quality.CLIP_EDGE_BINS, 1e-9)))
+    return best
+
+
+def _line_decades(x: np.ndarray, rate: float) -> tuple[float, float] | None:
+    """(-log10 of the chance that noise alone puts as many bins above the whitened floor, the highest bin's
+    distance above the one-line threshold) where the whitened rule judges ``x`` (150 bins or more)."""
+    from scipy.stats import binom
+
+    freqs, log_power, averages, _ = quality.band_spectrum(x, rate)
+    if freqs.size < quality.WHITENED_MIN_BINS:
+        return None
+    lines, _, peak = quality.whitened_lines(freqs, log_power, averages)
+    chance = binom.sf(lines - 1, freqs.size, quality.BIN_FALSE_ALARM)
+    return float(-np.log10(max(chance, 1e-300))), peak
+
+
+class Margins:
+    """The extremes of the clipping and whitened-line statistics over clean and injected pieces."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, key: str, value: float) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def measure(self, x: np.ndarray, rate: float, name: str | None) -> None:
+        if name is None or name in CLIPPED:
+            pile, ratio = _clip_pile(x)
+            self.add("clean_pile" if name is None else "clipped_pile", pile)
+            if name is not None:
+                self.add("clipped_edge_ratio", ratio)
+        if name is None or name in NOISE:
+            lines = _line_decades(x, rate)
+            if lines is not None:
+                prefix = "clean" if name is None else "noise"
+                self.add(f"{prefix}_line_decades", lines[0])
+                self.add(f"{prefix}_line_peak", lines[1])
+
+    def summary(self) -> dict:
+        v = self.values
+        decades = round(-np.log10(quality.LINES_FALSE_ALARM), 1)
+        return {
+            f"clipping pile, largest clean (rule {quality.CLIP_MIN_COUNT})": max(v["clean_pile"]),
+            "clipping pile, smallest injected": min(v["clipped_pile"]),
+            f"clipping edge ratio, smallest injected (rule {quality.CLIP_EDGE_RATIO:g})":
+                round(min(v["clipped_edge_ratio"]), 1),
+            f"whitened line decades, smallest clean (rule {decades:g})":
+                round(min(v["clean_line_decades"]), 1),
+            "whitened line decades, largest white or pink noise": round(max(v["noise_line_decades"]), 1),
+            f"whitened highest line, largest white or pink noise (rule {quality.WHITENED_PEAK_MARGIN:g})":
+                round(max(v["noise_line_peak"]), 2),
+            "pieces judged by the whitened rule (clean, noise)": [len(v["clean_line_decades"]),
+                                                                  len(v["noise_line_decades"])],
+        }
 
 
 def _tally(table: dict, key: tuple[str, str], caught: bool, right: bool) -> None:
@@ -109,6 +181,7 @@ def evaluate(count: int, seed: int) -> dict:
     injected: dict = {}
     missed: list[str] = []
     flagged: list[str] = []
+    margins = Margins()
     started = time.perf_counter()
     for recording in real_recordings():
         for length, seconds in LENGTHS.items():
@@ -116,12 +189,14 @@ def evaluate(count: int, seed: int) -> dict:
                 case = f"{recording.name}/{length}#{i}"
                 quality = check_signal(piece, recording.sampling_rate, rpm=recording.rpm)
                 _tally(clean, (recording.dataset, length), not quality.ok, False)
+                margins.measure(piece, recording.sampling_rate, None)
                 if not quality.ok:
                     flagged.append(f"{case}: {', '.join(quality.kinds)}")
                 for name, (kind, inject) in INJECTIONS.items():
                     bad = inject(piece, recording.sampling_rate, rng)
                     quality = check_signal(bad, recording.sampling_rate, rpm=recording.rpm)
                     _tally(injected, (name, recording.dataset), not quality.ok, kind in quality.kinds)
+                    margins.measure(bad, recording.sampling_rate, name)
                     if quality.ok:
                         missed.append(f"{name}: {case}")
     seconds = time.perf_counter() - started
@@ -135,6 +210,7 @@ def evaluate(count: int, seed: int) -> dict:
         "injected_caught": {f"{name}|{d}": v for (name, d), v in caught.items()},
         "flagged_examples": flagged[:20],
         "missed_examples": missed[:20],
+        "margins": margins.summary(),
         "seconds": round(seconds, 1),
     }
 
@@ -152,6 +228,7 @@ def main() -> None:
         print(f"{key:50s} caught {row['caught']:4d}/{row['count']:4d}  right kind {row['right_kind']:4d}")
     print("flagged:", *data["flagged_examples"], sep="\n  ")
     print("missed:", *data["missed_examples"], sep="\n  ")
+    print("margins:", *(f"{k}: {v}" for k, v in data["margins"].items()), sep="\n  ")
     if not args.no_write:
         print(write_result("quality", data))
 

@@ -303,8 +303,9 @@ def _line_threshold(averages: float, bins: int) -> float:
     return math.log(level / median) + LINE_MARGIN
 
 
-def _band_spectrum(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """(frequencies, natural-log power, Welch averages, spectral flatness) of ``x`` from 2 Hz to 2 kHz."""
+def band_spectrum(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(frequencies, natural-log power, Welch averages, spectral flatness) of ``x`` from 2 Hz to 2 kHz: what
+    the ``no_machine`` rules judge (:func:`whitened_lines` with 150 bins or more)."""
     segment = 1 << int(math.floor(math.log2(min(0.5 * rate, x.size / 4.5))))
     freqs, power = welch_density(x - x.mean(), rate, segment)
     band = (freqs >= LINE_BAND_HZ[0]) & (freqs <= min(LINE_BAND_HZ[1], 0.4 * rate))
@@ -318,7 +319,7 @@ def _band_spectrum(x: np.ndarray, rate: float) -> tuple[np.ndarray, np.ndarray, 
 def line_prominence(x: np.ndarray, rate: float) -> tuple[float, float, float]:
     """(highest line above the local spectral median in natural-log units, the noise threshold for it, the
     spectral flatness) of ``x`` between 2 Hz and 2 kHz."""
-    _, log_power, averages, flatness = _band_spectrum(x, rate)
+    _, log_power, averages, flatness = band_spectrum(x, rate)
     return _local_prominence(log_power), _line_threshold(averages, log_power.size), flatness
 
 
@@ -412,7 +413,7 @@ def welch_density(x: np.ndarray, rate: float, segment: int) -> tuple[np.ndarray,
 
 
 def _no_machine(x: np.ndarray, rate: float) -> tuple[str, str] | None:
-    freqs, log_power, averages, flatness = _band_spectrum(x, rate)
+    freqs, log_power, averages, flatness = band_spectrum(x, rate)
     band = f"from {LINE_BAND_HZ[0]:g} Hz to {LINE_BAND_HZ[1]:g} Hz"
     if freqs.size >= WHITENED_MIN_BINS:
         lines, needed, peak = whitened_lines(freqs, log_power, averages)
