@@ -34,6 +34,11 @@ def render_quality(payload: dict[str, Any]) -> str:
         out.append(f"| {key} | {_share(row)} |")
     if data.get("missed_examples"):
         out += ["", "Missed: " + "; ".join(data["missed_examples"][:8]) + "."]
+    if data.get("margins"):
+        out += ["", "Margins of the rules (the largest value a clean piece reaches against the smallest an "
+                "injected one reaches, the rule's threshold in brackets):", "",
+                "| measure | value |", "|---|---|"]
+        out += [f"| {name} | {value} |" for name, value in data["margins"].items()]
     return "\n".join(out) + "\n"
 
 
