@@ -24,12 +24,14 @@ measurement, per channel:
   removed, then its 101-bin running median): noise alone puts each bin above the floor's 1 % noise level
   with chance 1 %, so it flags the signal when fewer bins stand there than noise reaches with chance 1e-12
   (binomial) and no bin stands 0.5 natural-log units (2.2 dB) above the level noise alone reaches once in
-  the band with chance 1 % (+1.3 dB). Real recordings: 21 such decades or more on every 0.5 s, 1 s and
-  whole piece; white, pink and brown noise 7.6 at most, their highest bin 0.5 below the line threshold.
-  A simulated healthy machine (three shaft lines, no other) passes by its lines. Coarser spectra (shorter
-  signals, one /v2 window) keep the earlier rule: a flat spectrum (flatness 0.65 or more; white noise 0.76
-  or more, real recordings at most 0.58) in which no line stands above what noise alone reaches. A level
-  step in a signal with no machine is the noise's own low-frequency wander: only ``no_machine`` is named.
+  the band with chance 1 % (+1.3 dB). Real recordings: noise would put as many bins there with chance 1e-21
+  or less on every 0.5 s, 1 s and whole piece (1e-46 at 1 s); white, pink and brown noise reach 1e-7.6 at
+  most, and their highest bin stays under the line threshold, 0.5 below what one line alone needs. The
+  project's simulated healthy machine (three shaft lines, nothing else) passes by its lines alone.
+  Coarser spectra (shorter signals, one /v2 window) keep the earlier rule: a flat spectrum (flatness 0.65
+  or more; white noise 0.76 or more, real recordings at most 0.58) in which no line stands above what noise
+  alone reaches. A level step in a signal with no machine is the noise's own low-frequency wander: only
+  ``no_machine`` is named.
 
 Thresholds were set on every real recording the project has; the caught and false-flag rates are measured by
 ``bench/quality_eval.py`` (``results/quality.json``, table in docs/quality.md).
