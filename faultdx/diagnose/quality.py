@@ -22,7 +22,7 @@ measurement, per channel:
   (a dead or disconnected sensor's noise may be white or coloured). With 150 bins or more there (13 Hz
   resolution or finer, 0.5 s of signal), the log spectrum is whitened (its power-law trend in log frequency
   removed, then its 101-bin running median): noise alone puts each bin above the floor's 1 % noise level
-  with chance 1 %, so it flags the signal when fewer bins stand there than noise reaches with chance 1e-12
+  with chance 1 %, so it flags the signal when fewer bins stand there than noise reaches with chance 1e-14
   (binomial) and no bin stands 0.5 natural-log units (2.2 dB) above the level noise alone reaches once in
   the band with chance 1 % (+1.3 dB). Real recordings: noise would put as many bins there with chance 1e-21
   or less on every 0.5 s, 1 s and whole piece (1e-46 at 1 s); white, pink and brown noise reach 1e-7.6 at
@@ -68,7 +68,8 @@ LINE_MARGIN = 0.3  # natural-log units (1.3 dB) above that noise level
 WHITENED_MIN_BINS = 150  # bins from 2 Hz to 2 kHz for the whitened line test (13 Hz resolution or finer)
 FLOOR_BINS = 101  # running median of the detrended log spectrum: the floor lines are judged against
 BIN_FALSE_ALARM = 0.01  # a bin "stands out" above the floor's level that noise exceeds with this chance
-LINES_FALSE_ALARM = 1e-12  # chance that noise alone puts as many bins above that level in the band
+LINES_FALSE_ALARM = 1e-14  # chance that noise alone puts as many bins above that level in the band (nominal:
+# Welch bins are not quite independent, 1e-9.3 was reached by 1 of 5,460 noise pieces)
 WHITENED_PEAK_MARGIN = 0.5  # natural-log units more than the line threshold for one line alone to count
 BAD_SIGNAL = "bad_signal"  # the answer's fault type when the gate refuses a signal
 KINDS = ("too_short", "non_finite", "flat_line", "dropout", "clipping", "dc_step", "spikes", "no_machine")
