@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -150,3 +152,93 @@ def test_simulated_dataset():
     assert not np.array_equal(other[0].signal, recs[0].signal)
     with pytest.raises(ValueError, match="DE channel"):
         dataset.recordings(channels=("FE",))
+
+
+def _quiet(machine: Machine, **changes) -> Machine:
+    """``machine`` with no tones, no drift and no fault-unrelated impacts, then ``changes``."""
+    base = dict(shaft_harmonics=(0.0,) * 5, tones=(), drift=0.0, nuisance_rate=0.0, forced_db=-200.0,
+                noise_colour=0.0, noise_am=(0.0, 0.0))
+    return replace(machine, **{**base, **changes})
+
+
+def _band_power(x: np.ndarray, low: float, high: float) -> float:
+    from scipy.signal import welch
+
+    freqs, power = welch(x.astype(float), FS, nperseg=1024)
+    return float(power[(freqs >= low) & (freqs <= high)].mean())
+
+
+def test_healthy_machines_ring_their_modes_from_broadband_forcing():
+    # a healthy machine's structure rings too (flow, friction), so ringing alone never means a fault
+    for i in range(5):
+        m = _machine(5, i)
+        mode = max(m.resonances, key=lambda r: r.gain)
+        rise = []
+        for forced_db in (-200.0, 10.0):
+            x = simulate_machine("normal", _quiet(m, forced_db=forced_db, path=((1, 0, 0, 1, 0, 0),)),
+                                 duration_s=2.0, sampling_rate=FS, rng=np.random.default_rng([5, i]))
+            half = max(mode.damping * mode.freq, 20.0)
+            rise.append(_band_power(x, mode.freq - half, mode.freq + half) / _band_power(x, 50.0, 0.49 * FS))
+        assert rise[1] > 2.0 * rise[0], (i, mode, rise)
+
+
+def test_coloured_noise_tilts_the_spectrum():
+    m = _quiet(_machine(6, 0), path=((1, 0, 0, 1, 0, 0),))
+    tilt = {}
+    for colour in (-1.0, 0.0, 2.0):
+        x = simulate_machine("normal", replace(m, noise_colour=colour), duration_s=2.0, sampling_rate=FS,
+                             rng=np.random.default_rng(6))
+        tilt[colour] = _band_power(x, 50.0, 500.0) / _band_power(x, 3000.0, 5000.0)
+    assert tilt[2.0] > 30 * tilt[0.0] and tilt[0.0] > 3 * tilt[-1.0] and 0.5 < tilt[0.0] < 2.0, tilt
+
+
+def test_shaft_modulated_noise_shows_shaft_lines_in_a_healthy_envelope():
+    m = _quiet(_machine(7, 0), path=((1, 0, 0, 1, 0, 0),))
+    shaft = m.rpm / 60.0
+    lines = []
+    for am in ((0.0, 0.0), (0.6, 0.0)):
+        x = simulate_machine("normal", replace(m, noise_am=am), duration_s=2.0, sampling_rate=FS,
+                             rng=np.random.default_rng(7))
+        freqs, amplitude = envelope_spectrum(x, FS)
+        lines.append(_prominence(freqs, amplitude, shaft))
+    assert lines[1] > 5 and lines[0] < 3, lines
+
+
+def test_random_machines_carry_real_machines_nuisances():
+    machines = [_machine(8, i) for i in range(300)]
+    shaft = np.array([m.rpm / 60.0 for m in machines])
+    orders = [np.array([t.freq for t in m.tones]) / s for m, s in zip(machines, shaft, strict=True)]
+    half = [np.any(np.abs(o - np.round(o)) == 0.5) for o in orders]
+    many = [np.sum(np.abs(o - np.round(o)) < 1e-9) >= 3 for o in orders]
+    misaligned = [m.shaft_harmonics[1] >= 0.5 * m.shaft_harmonics[0] for m in machines]
+    assert 0.05 < np.mean(half) < 0.4 and 0.15 < np.mean(many) < 0.7 and 0.25 < np.mean(misaligned) < 0.6
+    assert all(t.freq < 0.45 * FS for m in machines for t in m.tones)
+    assert all(-15 <= m.forced_db <= 10 and -1 <= m.noise_colour <= 2 for m in machines)
+    assert 0.4 < np.mean([m.nuisance_rate > 0 for m in machines]) < 0.8
+    assert 0.4 < np.mean([m.noise_am[0] > 0 for m in machines]) < 0.8
+
+
+def test_an_electrical_line_at_a_defect_rate_has_no_harmonic_family():
+    # a healthy motor's electrical modulation can sit right on BPFO: one line, where a defect shows a family
+    m = _quiet(_machine(9, 0), path=((1, 0, 0, 1, 0, 0),), forced_db=0.0)
+    bpfo = m.defects.bpfo
+    healthy = simulate_machine("normal", replace(m, electrical_am=(bpfo, 0.5)), duration_s=2.0,
+                               sampling_rate=FS, rng=np.random.default_rng(9))
+    faulty = simulate_machine("outer_race", m, duration_s=2.0, sampling_rate=FS,
+                              rng=np.random.default_rng(9), severity=1.0)
+    lines = {}
+    for name, x in (("healthy", healthy), ("faulty", faulty)):
+        freqs, amplitude = envelope_spectrum(x, FS)
+        lines[name] = [_prominence(freqs, amplitude, k * bpfo) for k in (1, 2, 3)]
+    assert lines["healthy"][0] > 5 and max(lines["healthy"][1:]) < 3, lines
+    assert lines["faulty"][0] > 5 and lines["faulty"][1] > max(5.0, 2 * lines["healthy"][1]), lines
+
+
+def test_electrical_modulation_rates():
+    machines = [_machine(10, i) for i in range(400)]
+    rates = [(m.electrical_am[0], m.defects) for m in machines if m.electrical_am[1] > 0]
+    assert 0.35 < len(rates) / len(machines) < 0.65
+    mains = np.mean([r in (100.0, 120.0) for r, _ in rates])
+    at_defect = np.mean([min(abs(r / f - 1) for f in (d.bpfo, d.bpfi, 2 * d.bsf, d.bsf)) <= 0.02
+                         for r, d in rates])
+    assert 0.25 < mains < 0.45 and 0.2 < at_defect < 0.5

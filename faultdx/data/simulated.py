@@ -2,8 +2,12 @@
 :func:`simulate_machine` and :class:`RandomizedSimDataset` randomise every nuisance (bearing, speed,
 structural modes, transfer path, slip, modulation, background tones, fault-unrelated impacts), so a network
 trained on many simulated machines must learn the physics of a fault, periodic impacts at a defect frequency
-ringing the structure, rather than the look of one rig. The fixed CWRU-like simulator is
-:mod:`faultdx.data.synthetic`.
+ringing the structure, rather than the look of one rig. Healthy machines carry what real healthy machines
+carry (shaft orders from unbalance, misalignment and looseness, gear-mesh and blade-pass tones with shaft
+sidebands, mains lines, random impacts, structural modes rung by broadband forcing, coloured and
+shaft-modulated noise), and a faulty machine is the same machine with the defect's impacts on top: only
+defect-family periodicity tells the classes apart.
+The fixed CWRU-like simulator is :mod:`faultdx.data.synthetic`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ MAX_HARMONIC = 5  # the 5th harmonic of every defect frequency stays below HARMO
 HARMONIC_LIMIT = 0.4
 FAULT_DB = (-15.0, 15.0)  # fault-to-background power ratio at severity 0 and 1
 NUISANCE_MARGIN = 0.1  # periodic nuisance impacts stay this far (relative) from defect rates and harmonics
+FORCED_DB = (-15.0, 10.0)  # modes rung by broadband forcing (flow, friction), against the rest
+NOISE_COLOUR = (-1.0, 2.0)  # exponent a of the broadband noise's 1/f^a power spectrum
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,12 @@ class Machine:
     ``load_zone`` (half-width, radians) shape the load-zone modulation. Fault-unrelated impacts
     (``nuisance_rate`` > 0) are Poisson, or periodic at a rate far from every defect frequency;
     ``nuisance_db`` is their power relative to the rest of the background. ``gain`` is the sensor's.
+    ``forced_db`` is the power of the structural modes rung by broadband forcing (every machine has some),
+    ``noise_colour`` the exponent of the broadband noise's 1/f spectrum, and ``noise_am`` the depths of its
+    modulation at 1x and 2x shaft speed (a rotating load: envelope lines at shaft orders, healthy or not).
+    ``electrical_am`` (Hz, depth) modulates that noise sinusoidally at an electrical rate (twice the mains
+    line, a drive's supply frequency, sometimes right at a defect rate): a single envelope line with no
+    harmonic family, which a real healthy motor shows and a defect's impacts do not.
     """
 
     geometry: BearingGeometry
@@ -72,6 +84,10 @@ class Machine:
     nuisance_periodic: bool
     nuisance_db: float
     gain: float
+    forced_db: float = -200.0
+    noise_colour: float = 0.0
+    noise_am: tuple[float, float] = (0.0, 0.0)
+    electrical_am: tuple[float, float] = (0.0, 0.0)
 
     @property
     def defects(self) -> DefectFrequencies:
@@ -97,7 +113,7 @@ def random_machine(rng: np.random.Generator, sampling_rate: float) -> Machine:
         load_zone=float(rng.uniform(np.pi / 3, np.pi)),
         amplitude_jitter=float(rng.uniform(0.0, 0.3)),
         noise_std=_log_uniform(rng, 0.02, 0.5),
-        shaft_harmonics=tuple(_log_uniform(rng, 0.02, 1.0) * np.r_[1.0, 10 ** rng.uniform(-2, 0, 4)]),
+        shaft_harmonics=_random_shaft_harmonics(rng),
         tones=_random_tones(rng, defects.shaft, sampling_rate),
         drift=_log_uniform(rng, 0.01, 1.0) if rng.random() < 0.5 else 0.0,
         drift_hz=float(rng.uniform(0.05, 1.0)),
@@ -105,6 +121,10 @@ def random_machine(rng: np.random.Generator, sampling_rate: float) -> Machine:
         nuisance_periodic=nuisance_periodic,
         nuisance_db=float(rng.uniform(-10.0, 10.0)),
         gain=_log_uniform(rng, 0.2, 5.0),
+        forced_db=float(rng.uniform(*FORCED_DB)),
+        noise_colour=float(rng.uniform(*NOISE_COLOUR)) if rng.random() < 0.7 else 0.0,
+        noise_am=_random_noise_am(rng),
+        electrical_am=_random_electrical_am(rng, defects),
     )
 
 
@@ -164,20 +184,64 @@ def _peaking(freq: float, gain_db: float, q: float, sampling_rate: float) -> tup
     return tuple(float(v) for v in np.r_[b, den] / den[0])
 
 
+def _random_noise_am(rng: np.random.Generator) -> tuple[float, float]:
+    """Depths of the broadband noise's modulation at 1x and 2x shaft speed (none on 40 % of machines)."""
+    if rng.random() >= 0.6:
+        return 0.0, 0.0
+    return float(rng.uniform(0.0, 0.6)), float(rng.uniform(0.0, 0.3))
+
+
+def _random_electrical_am(rng: np.random.Generator, defects: DefectFrequencies) -> tuple[float, float]:
+    """(rate Hz, depth) of the noise's electrical modulation (none on half of the machines): twice the mains
+    line, a drive's supply frequency (any order of the shaft), or within 2 % of one defect rate."""
+    if rng.random() >= 0.5:
+        return 0.0, 0.0
+    pick = rng.random()
+    if pick < 0.35:
+        rate = 2.0 * float(rng.choice([50.0, 60.0]))
+    elif pick < 0.7:
+        rate = defects.shaft * float(rng.uniform(0.5, 12.0))
+    else:  # a single line where a defect's family would start: only its harmonics and sidebands tell
+        rate = float(rng.choice(np.r_[_fault_rates(defects), defects.bsf])) * float(rng.uniform(0.98, 1.02))
+    return rate, float(rng.uniform(0.1, 0.6))
+
+
+def _random_shaft_harmonics(rng: np.random.Generator) -> tuple[float, ...]:
+    """Amplitudes of 1x-5x shaft speed: unbalance (1x), and on some machines misalignment (a strong 2x)."""
+    amplitudes = _log_uniform(rng, 0.02, 1.0) * np.r_[1.0, 10 ** rng.uniform(-2, 0, 4)]
+    if rng.random() < 0.3:
+        amplitudes[1] = amplitudes[0] * rng.uniform(0.5, 3.0)
+    return tuple(float(a) for a in amplitudes)
+
+
 def _random_tones(rng: np.random.Generator, shaft_hz: float, sampling_rate: float) -> tuple[Tone, ...]:
+    """Background tones: mains lines, looseness orders, gear mesh and blade pass (shaft sidebands)."""
+    top = 0.45 * sampling_rate
     tones = []
-    if rng.random() < 0.5:  # mains: line frequency and its harmonics
+    if rng.random() < 0.6:  # mains: line frequency and its harmonics (2x line is the strong magnetic one)
         line = float(rng.choice([50.0, 60.0]))
-        tones += [Tone(k * line, _log_uniform(rng, 0.005, 0.3)) for k in (1, 2, 3) if rng.random() < 0.6]
-    for _ in range(int(rng.integers(0, 3))):  # gear mesh, with sidebands at the shaft speed
-        freq = float(rng.uniform(200.0, 0.4 * sampling_rate))
+        tones += [Tone(k * line, _log_uniform(rng, 0.005, 0.3)) for k in (1, 2, 3, 4) if rng.random() < 0.6]
+    if rng.random() < 0.35:  # looseness: many shaft harmonics, and half orders on some machines
+        base = _log_uniform(rng, 0.01, 0.3)
+        last = int(rng.integers(8, 21))
+        orders = np.arange(2, last + 1) * 0.5 if rng.random() < 0.5 else np.arange(6, last + 1, dtype=float)
+        tones += [Tone(o * shaft_hz, base * 10 ** rng.uniform(-1.0, 0.0))
+                  for o in orders if o * shaft_hz < top]
+    for _ in range(int(rng.integers(0, 3))):  # gear mesh (teeth x shaft), with sidebands at the shaft speed
+        freq = float(rng.integers(12, 90)) * shaft_hz
+        if not 100.0 < freq < top:
+            freq = float(rng.uniform(200.0, 0.4 * sampling_rate))
         tones.append(Tone(freq, _log_uniform(rng, 0.01, 0.5), shaft_hz, float(rng.uniform(0.0, 0.8))))
+    if rng.random() < 0.3:  # fan or pump: blade pass and its second harmonic, sidebands at the shaft speed
+        blades = float(rng.integers(3, 13))
+        tones += [Tone(k * blades * shaft_hz, _log_uniform(rng, 0.01, 0.5), shaft_hz,
+                       float(rng.uniform(0, 0.5))) for k in (1, 2) if k * blades * shaft_hz < top]
     return tuple(tones)
 
 
 def _random_nuisance(rng: np.random.Generator, defects: DefectFrequencies) -> tuple[float, bool]:
     """Rate of fault-unrelated impacts (0: none) and whether they are periodic."""
-    if rng.random() >= 0.4:
+    if rng.random() >= 0.6:
         return 0.0, False
     if rng.random() < 0.5:
         for _ in range(100):
@@ -220,7 +284,9 @@ def simulate_machine(
     from scipy.signal import sosfilt
 
     n = int(round(duration_s * sampling_rate))
-    impulses = np.zeros((2, n))  # row 0: the fault's impacts, row 1: fault-unrelated impacts
+    # row 0: the fault's impacts, row 1: fault-unrelated impacts, row 2: broadband forcing of the structure
+    impulses = np.zeros((3, n))
+    impulses[2] = _modulated(rng.standard_normal(n), machine, sampling_rate, rng)
     attenuation_db = 0.0
     if fault_type != "normal":
         times, strength, attenuation_db = _fault_impacts(fault_type, machine, duration_s, rng)
@@ -230,7 +296,8 @@ def simulate_machine(
     rung = _ring(impulses, machine.resonances, sampling_rate)
     rest = _continuous_background(machine, n, sampling_rate, rng)
     nuisance = _scaled(rung[1], rest, machine.nuisance_db)
-    fault, background = sosfilt(machine.path, np.stack([rung[0], rest + nuisance]))
+    forced = _scaled(rung[2], rest, machine.forced_db)
+    fault, background = sosfilt(machine.path, np.stack([rung[0], rest + nuisance + forced]))
     x = background
     if fault_type != "normal":
         if severity is None:
@@ -316,9 +383,10 @@ def _ring(impulses: np.ndarray, resonances: tuple[Resonance, ...], sampling_rate
 def _continuous_background(
     machine: Machine, n: int, sampling_rate: float, rng: np.random.Generator
 ) -> np.ndarray:
-    """Broadband noise, shaft harmonics, mains and gear-mesh tones, and a slow drift."""
+    """Broadband (coloured, shaft-modulated) noise, shaft harmonics, the machine's tones, and a slow drift."""
     t = np.arange(n) / sampling_rate
-    x = machine.noise_std * rng.standard_normal(n)
+    noise = _coloured_noise(n, machine.noise_colour, rng)
+    x = machine.noise_std * _modulated(noise, machine, sampling_rate, rng)
     shaft = machine.rpm / 60.0
     tones = [Tone(k * shaft, a) for k, a in enumerate(machine.shaft_harmonics, start=1)]
     for tone in (*tones, *machine.tones, Tone(machine.drift_hz, machine.drift)):
@@ -329,6 +397,34 @@ def _continuous_background(
             wave *= 1.0 + tone.depth * np.cos(2 * np.pi * tone.sideband_hz * t + rng.uniform(0, 2 * np.pi))
         x += tone.amplitude * wave
     return x
+
+
+def _coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit-variance Gaussian noise with a ``1/f^exponent`` power spectrum (0: white)."""
+    white = rng.standard_normal(n)
+    if exponent == 0:
+        return white
+    spectrum = np.fft.rfft(white)
+    f = np.arange(spectrum.size, dtype=float)
+    spectrum *= np.maximum(f, 1.0) ** (-exponent / 2)
+    coloured = np.fft.irfft(spectrum, n)
+    return coloured / max(float(np.std(coloured)), 1e-12)
+
+
+def _modulated(
+    noise: np.ndarray, machine: Machine, sampling_rate: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``noise`` amplitude-modulated at 1x and 2x shaft speed by ``machine.noise_am`` (a rotating load) and
+    at ``machine.electrical_am``'s rate."""
+    shaft = machine.rpm / 60.0
+    rates = [(k * shaft, depth) for k, depth in enumerate(machine.noise_am, start=1)]
+    rates.append((machine.electrical_am[0], machine.electrical_am[1]))
+    if not any(depth for _, depth in rates):
+        return noise
+    t = np.arange(noise.size) / sampling_rate
+    gain = 1.0 + sum(depth * np.cos(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))
+                     for rate, depth in rates if depth)
+    return noise * gain
 
 
 def _scaled(component: np.ndarray, reference: np.ndarray, ratio_db: float) -> np.ndarray:
