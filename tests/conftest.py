@@ -48,6 +48,21 @@ def _monitoring_database(tmp_path_factory):
     mp.undo()
 
 
+SERVE_EXPORTS = (
+    "FAULTDX_MODEL", "FAULTDX_HOST", "FAULTDX_PORT", "FAULTDX_WORKERS", "PROMETHEUS_MULTIPROC_DIR",
+)
+
+
+@pytest.fixture
+def serve_exports_undone(monkeypatch):
+    """`faultdx serve` exports its options into os.environ (its workers read them); run in-process by a test,
+    they would leak into later tests (FAULTDX_PORT=1 once did). Set, then deleted: monkeypatch's undo removes
+    whatever serve wrote (a delenv of an unset name records nothing to restore)."""
+    for name in SERVE_EXPORTS:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def one_torch_thread():
     """Torch on one thread for the test, as it was afterwards (the tests share 2 cores with servers and each

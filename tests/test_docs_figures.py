@@ -63,6 +63,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("docs/quality.md", "0.1 %"): "a gate threshold, a setting",
     ("docs/quality.md", "50 ms"): "a gate threshold, a setting",
     ("docs/quality.md", "1 s"): "an excerpt length the bench uses",
+    ("docs/quality.md", "0.5 s"): "the signal length that gives the no_machine rule its 150 bins, a setting",
     ("docs/scale.md", "30 s"): "how often score writes a part file, a setting",
     ("docs/service.md", "1 %"): "the unknown-score calibration's false-alarm target, a setting",
     ("docs/service.md", "10 s"): "FAULTDX_HEADER_TIMEOUT_S / the SIGTERM deadline, settings",

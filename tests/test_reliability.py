@@ -679,6 +679,7 @@ def _write_hostile_config(folder: Path, content: dict | str) -> None:
         config.write_text(json.dumps(raw))
 
 
+@pytest.mark.usefixtures("serve_exports_undone")
 @pytest.mark.parametrize("case", list(HOSTILE_CONFIGS))
 def test_10_a_malicious_config_json_is_refused_by_name_before_any_tensor(case, model_dir, tmp_path,
                                                                        monkeypatch) -> None:
@@ -694,9 +695,6 @@ def test_10_a_malicious_config_json_is_refused_by_name_before_any_tensor(case, m
     built: list = []
     monkeypatch.setattr(modeldir, "_build_resnet1d", lambda meta: built.append(meta))
     monkeypatch.setattr(modeldir, "load_state", lambda path: built.append(path))
-    for key in ("MODEL", "HOST", "PORT", "WORKERS"):  # `serve` exports its options: undone after the test
-        monkeypatch.delenv(f"FAULTDX_{key}", raising=False)
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     (tmp_path / "x.npy").write_bytes(b"")
     for command in (["serve", "--model", str(evil), "--port", "1"],
                     ["diagnose", str(tmp_path / "x.npy"), "--model", str(evil), "--rate", "12000"]):

@@ -148,20 +148,10 @@ def test_oip_request_parsing() -> None:
         assert err.value.status_code == 400
 
 
-def test_serve_refuses_a_missing_model_before_starting(monkeypatch, tmp_path) -> None:
+@pytest.mark.usefixtures("serve_exports_undone")
+def test_serve_refuses_a_missing_model_before_starting(tmp_path) -> None:
     from faultdx.cli import app
 
-    for name in (
-        "FAULTDX_MODEL",
-        "FAULTDX_HOST",
-        "FAULTDX_PORT",
-        "FAULTDX_WORKERS",
-        "PROMETHEUS_MULTIPROC_DIR",
-    ):
-        # serve exports its options into os.environ; setenv first so that undo removes what serve wrote
-        # (delenv of an unset variable records nothing to restore)
-        monkeypatch.setenv(name, "")
-        monkeypatch.delenv(name)
     result = CliRunner().invoke(app, ["serve", "--model", str(tmp_path / "nowhere"), "--port", "0"])
     assert result.exit_code != 0
     assert "nowhere" in result.output and "FAULTDX_MODEL" in result.output
@@ -187,6 +177,7 @@ def test_api_docs_are_served_without_a_cdn(tmp_path) -> None:
         assert client.get("/redoc").status_code == 404
 
 
+@pytest.mark.usefixtures("serve_exports_undone")
 def test_two_models_under_one_name_are_refused(tmp_path) -> None:
     """`--model a --model b` both named alike would serve one and hide the other: refused, naming both."""
     import typer
