@@ -490,8 +490,16 @@ def render_baseline(payload: dict[str, Any]) -> str:
             rows.append(f"| {rig} | {variant} | {values} | {_pct(goal[0], 0)} / {_pct(goal[1], 0)}: "
                         f"{'met' if met else 'missed'} |")
     return ("\n".join(rows) + f"\n\nCells: healthy windows normal % / faulty windows not normal %; a "
-            f"measurement is {d['measurement_windows']} windows; thresholds: evidence z {d['evidence_z']:g}, "
-            f"Mahalanobis ratio {d['mahalanobis_ratio']:g}; {_baseline_model(d)}.\n")
+            f"measurement is {d['measurement_windows']} windows; thresholds: evidence z {d['evidence_z']:g}"
+            f"{_corroboration(d)}, Mahalanobis ratio {d['mahalanobis_ratio']:g}; {_baseline_model(d)}.\n")
+
+
+def _corroboration(d: dict[str, Any]) -> str:
+    """The corroborated-family threshold, in results that had it."""
+    if "corroborated_z" not in d:
+        return " (no corroborated-family rule)"
+    return (f" (z {d['corroborated_z']:g} for the family a network sure at "
+            f"{_pct(d['network_sure'], 0)} % names)")
 
 
 def _baseline_model(d: dict[str, Any]) -> str:

@@ -134,3 +134,20 @@ def test_the_speed_aware_judgement_uses_the_features_only_at_a_speed_the_baselin
     far = judge(reference, shifted, probs, "speed_aware", rpm=600.0)  # lines unchanged: normal
     assert far.method == "speed_aware:evidence" and far.fault_type == "normal"
 
+
+
+def test_a_family_the_sure_network_names_needs_less_rise_of_its_lines() -> None:
+    """Lines 1.2 robust spreads up in the inner-race family alone: not enough by themselves (1.5), enough
+    when a network sure of a fault names that family, not when it names another or is unsure."""
+    from faultdx.diagnose.baseline import CORROBORATED_Z, EVIDENCE_Z, NETWORK_SURE
+
+    assert CORROBORATED_Z < 1.2 < EVIDENCE_Z
+    levels = np.linspace(-1, 1, 41)  # median 0, MAD 0.5: robust spread 0.74
+    reference = Reference.fit([WindowFeatures(np.stack([levels] * 3, axis=1))])
+    risen = WindowFeatures(np.tile([0.0, 1.2 * float(reference.spread[1]), 0.0], (20, 1)))
+    sure, unsure = NETWORK_SURE + 0.05, NETWORK_SURE - 0.3
+    says = {"inner sure": [1 - sure, 0.0, sure, 0.0], "outer sure": [1 - sure, 0.0, 0.0, sure],
+            "inner unsure": [1 - unsure, 0.0, unsure, 0.0]}
+    verdicts = {k: judge(reference, risen, np.tile(p, (20, 1)), "evidence").fault_type
+                for k, p in says.items()}
+    assert verdicts == {"inner sure": "inner_race", "outer sure": "normal", "inner unsure": "normal"}

@@ -12,8 +12,11 @@ Kept per baseline window (``features``, plain JSON in the monitoring database):
 Judgements (``METHODS``; the service uses :data:`DEFAULT_METHOD`, chosen by ``bench/baseline_eval.py``):
 
 - ``evidence``: per family, a robust z-score of the window's level against the baseline windows' levels
-  (median, MAD); the window deviates when its largest z passes :data:`EVIDENCE_Z`; the family that
-  deviates most is its fault type.
+  (median, MAD); the window deviates when its largest z passes :data:`EVIDENCE_Z`, or when the network is
+  sure of a fault (fault probability :data:`NETWORK_SURE` or more) and the family it names rose
+  :data:`CORROBORATED_Z` above the baseline: two independent witnesses of one family need less of each
+  (the network alone cries wolf on healthy machines it never saw; lines alone miss faults at speeds the
+  baseline was not measured at). Its fault type: the corroborated family, else the one that deviates most.
 - ``mahalanobis``: squared Mahalanobis distance of the window's embedding to the baseline windows (mean and
   shrunk covariance) over the 99th percentile of held-out baseline windows' distances (each half of a
   recording scored by a fit on the other halves); deviates above :data:`MAHALANOBIS_RATIO`; its fault type
@@ -46,6 +49,8 @@ DEFAULT_METHOD = "speed_aware"
 SPEED_TOLERANCE = 0.1  # a baseline recording covers speeds within ±10 % of its own
 # thresholds on a measurement's median window score, set on the rigs of bench/baseline_eval.py
 EVIDENCE_Z = 1.5  # robust z of a defect family's log line level
+CORROBORATED_Z = 1.0  # robust z of the family a sure network names (one robust spread above the baseline)
+NETWORK_SURE = 0.9  # fault probability (1 - p(normal)) from which the network's family is a witness
 MAHALANOBIS_RATIO = 0.45  # times the 99th-percentile distance of held-out baseline windows
 MIN_MAD = 0.05  # floor of a family's MAD (log units): a flat baseline does not make every change infinite
 SHRINKAGE = 0.1
@@ -182,9 +187,7 @@ def judge(reference: Reference, features: WindowFeatures, type_probabilities: np
         verdict = judge(reference, features, type_probabilities, chosen, rpm)
         return Judgement(f"speed_aware:{chosen}", verdict.recordings, verdict.window_fault_types,
                          verdict.distance, verdict.candidates)
-    z = reference.evidence_scores(features)
-    by_lines = z.max(axis=1) / EVIDENCE_Z
-    line_type = [FAMILIES[k] for k in z.argmax(axis=1)]
+    by_lines, line_type = _line_scores(reference.evidence_scores(features), np.asarray(type_probabilities))
     ratio = reference.mahalanobis_ratio(features)
     if method != "evidence" and ratio is None:
         raise ValueError("the mahalanobis judgement needs embeddings in the baseline and the signal")
@@ -200,6 +203,17 @@ def judge(reference: Reference, features: WindowFeatures, type_probabilities: np
         score, kinds = np.maximum(by_lines, by_features), network_type
     types = [kind if s > 1.0 else "normal" for s, kind in zip(score.tolist(), kinds, strict=True)]
     return Judgement(method, reference.recordings, types, float(np.median(score)), tuple(kinds))
+
+
+def _line_scores(z: np.ndarray, type_probabilities: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Per window the line score (over 1: deviates) and its family, from the families' robust z ``[N, 3]``
+    and the network's fault-type probabilities ``[N, 4]`` (see ``evidence`` in the module docstring)."""
+    alone = z.max(axis=1) / EVIDENCE_Z
+    named = type_probabilities[:, 1:].argmax(axis=1)
+    sure = 1.0 - type_probabilities[:, 0] >= NETWORK_SURE
+    corroborated = np.where(sure, z[np.arange(len(z)), named] / CORROBORATED_Z, -np.inf)
+    families = np.where(corroborated > alone, named, z.argmax(axis=1))
+    return np.maximum(alone, corroborated), [FAMILIES[k] for k in families]
 
 
 def _held_out_scale(parts: Sequence[np.ndarray]) -> float:

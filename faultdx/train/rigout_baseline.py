@@ -30,10 +30,12 @@ import numpy as np
 from faultdx.data.base import FAULT_TYPES
 from faultdx.diagnose import Diagnoser, Diagnosis
 from faultdx.diagnose.baseline import (
+    CORROBORATED_Z,
     DEFAULT_METHOD,
     EVIDENCE_Z,
     MAHALANOBIS_RATIO,
     METHODS,
+    NETWORK_SURE,
     Reference,
     WindowFeatures,
     embeddings,
@@ -156,7 +158,8 @@ def evaluate_rig(diagnoser: Diagnoser, signals: Iterable[Signal]) -> dict[str, A
 def settings() -> dict[str, Any]:
     """What every baseline result states beside its figures (goals, thresholds, measurement length)."""
     return {"goals": GOALS, "measurement_windows": MEASUREMENT, "default_method": DEFAULT_METHOD,
-            "evidence_z": EVIDENCE_Z, "mahalanobis_ratio": MAHALANOBIS_RATIO}
+            "evidence_z": EVIDENCE_Z, "corroborated_z": CORROBORATED_Z, "network_sure": NETWORK_SURE,
+            "mahalanobis_ratio": MAHALANOBIS_RATIO}
 
 
 def mean_figures(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
