@@ -98,6 +98,28 @@ def test_alarms_open_escalate_close_and_are_acknowledged(store) -> None:
         store.acknowledge(10**9)
 
 
+def test_alarms_page_newest_first_with_a_cursor(store) -> None:
+    """Seven zone alarms (each D measurement opens one, the next A closes it), read three at a time: the same
+    alarms in the same order as the whole list; a cursor that names no alarm is refused naming ``cursor``."""
+    store.create_asset(AssetSpec(name="m", iso_group=2, support="rigid"))
+    for i in range(14):
+        velocity = 5.0 if i % 2 == 0 else 1.0
+        store.record("m", [measurement("normal", velocity)], measured_at=T0 + timedelta(days=i))
+    everything = [a.id for a in store.alarms("all", "m")]
+    pages, cursor = [], None
+    while True:
+        page = store.alarm_page("all", "m", limit=3, cursor=cursor)
+        pages.append([a.id for a in page.alarms])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert len(everything) == 7 and [len(p) for p in pages] == [3, 3, 1]
+    assert [i for p in pages for i in p] == everything
+    for bad in ("abc", "99999999", "1" * 30):
+        with pytest.raises(InputError, match="cursor"):
+            store.alarm_page("all", cursor=bad)
+
+
 def test_an_idempotency_key_is_stored_once(store) -> None:
     store.create_asset(AssetSpec(name="m"))
     store.create_asset(AssetSpec(name="other"))

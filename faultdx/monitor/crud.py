@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, cast, delete, false, func, select
+from sqlalchemy import ColumnElement, Float, and_, cast, delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from faultdx.errors import InputError, NotFound
@@ -20,6 +20,7 @@ from faultdx.monitor.schemas import (
     ASSET_FIELDS,
     INDICATORS,
     AlarmOut,
+    AlarmPage,
     AssetOut,
     AssetPage,
     AssetRef,
@@ -357,7 +358,30 @@ def _day(s: Session) -> Any:
 
 # ------------------------------------------------------------------------------------------------ alarms
 def alarms(s: Session, state: str, asset_id: int | None) -> list[AlarmOut]:
-    """Alarms (``open``, ``closed`` or ``all``), newest first, of one asset or all."""
+    """Every alarm (``open``, ``closed`` or ``all``), newest first, of one asset or all."""
+    query = _alarm_query(state, asset_id).order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc())
+    return [alarm_out(a, name) for a, name in s.execute(query)]
+
+
+def alarm_page(s: Session, state: str, asset_id: int | None, *, limit: int = 100,
+               cursor: str | None = None) -> AlarmPage:
+    """A page of alarms, newest first (keyset: opened before the ``cursor`` alarm, or at the same time with a
+    smaller id), so that a plant with years of closed alarms is not answered in one response."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise InputError(f"limit: from 1 to {MAX_PAGE}", "limit")
+    query = _alarm_query(state, asset_id)
+    if cursor is not None:
+        last = s.get(AlarmRow, int(cursor)) if cursor.isdigit() and len(cursor) < 19 else None
+        if last is None:
+            raise InputError(f"cursor: no alarm with id {cursor!r}; pass a page's next_cursor", "cursor")
+        query = query.where(or_(AlarmRow.opened_at < last.opened_at,
+                                and_(AlarmRow.opened_at == last.opened_at, AlarmRow.id < last.id)))
+    rows = s.execute(query.order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc()).limit(limit + 1)).all()
+    page = [alarm_out(a, name) for a, name in rows[:limit]]
+    return AlarmPage(alarms=page, limit=limit, next_cursor=str(page[-1].id) if len(rows) > limit else None)
+
+
+def _alarm_query(state: str, asset_id: int | None) -> Any:
     if state not in ("open", "closed", "all"):
         raise InputError(f"state: one of open, closed, all; got {state!r}", "state")
     query = select(AlarmRow, Asset.name).join(Asset, Asset.id == AlarmRow.asset_id)
@@ -366,8 +390,7 @@ def alarms(s: Session, state: str, asset_id: int | None) -> list[AlarmOut]:
     if state != "all":
         closed = AlarmRow.closed_at
         query = query.where(closed.is_(None) if state == "open" else closed.is_not(None))
-    return [alarm_out(a, name)
-            for a, name in s.execute(query.order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc()))]
+    return query
 
 
 def acknowledge(s: Session, alarm_id: int, note: str | None) -> AlarmOut:

@@ -107,6 +107,15 @@ class AssetPage(Out):
     next_cursor: str | None
 
 
+class AlarmPage(Out):
+    """One page of alarms, newest first; ``next_cursor`` (the id of the last alarm on the page) asks for the
+    next one."""
+
+    alarms: list[AlarmOut]
+    limit: int
+    next_cursor: str | None
+
+
 class DiagnosisPage(Out):
     asset: AssetRef
     total: int

@@ -41,6 +41,7 @@ from faultdx.monitor.db import (  # noqa: F401
 from faultdx.monitor.export import flat, frame_of
 from faultdx.monitor.schemas import (
     AlarmOut,
+    AlarmPage,
     AssetOut,
     AssetPage,
     BaselineOut,
@@ -169,6 +170,13 @@ class Store:
         """Alarms (``open``, ``closed`` or ``all``), newest first, of one asset or all."""
         with self._tx() as s:
             return crud.alarms(s, state, None if asset is None else crud.find_asset(s, asset).id)
+
+    def alarm_page(self, state: str = "open", asset: str | int | None = None, *, limit: int = 100,
+                   cursor: str | None = None) -> AlarmPage:
+        """A page of alarms, newest first, after ``cursor`` (the previous page's ``next_cursor``)."""
+        with self._tx() as s:
+            asset_id = None if asset is None else crud.find_asset(s, asset).id
+            return crud.alarm_page(s, state, asset_id, limit=limit, cursor=cursor)
 
     def acknowledge(self, alarm_id: int, note: str | None = None) -> AlarmOut:
         """Mark an alarm seen, with a note (acknowledging again replaces the note)."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from faultdx_service.monitoring import StoreDep, call
-from faultdx_service.routes.assets import RESPONSES
+from faultdx_service.routes.assets import MAX_PAGE, RESPONSES
 from pydantic import BaseModel, ConfigDict, Field
 
 router = APIRouter(prefix="/v1/alarms", tags=["alarms"])
@@ -28,9 +28,12 @@ async def list_alarms(
     store: StoreDep,
     state: Literal["open", "closed", "all"] = "open",
     asset: Annotated[str | None, Query(max_length=200, description="only this asset (id or name)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: Annotated[str | None, Query(max_length=20, description="previous page's next_cursor")] = None,
 ) -> Any:
-    """Alarms, newest first: kind (zone | fault), level, message, when opened / closed / acknowledged."""
-    return {"alarms": await call(store, lambda s: s.alarms(state, asset))}
+    """Alarms, newest first: kind (zone | fault), level, message, when opened / closed / acknowledged; at
+    most ``limit`` per page, ``next_cursor`` asks for the next page (null on the last)."""
+    return await call(store, lambda s: s.alarm_page(state, asset, limit=limit, cursor=cursor))
 
 
 @router.post("/{alarm_id}/acknowledge", responses=RESPONSES)
