@@ -495,9 +495,7 @@ def render_baseline(payload: dict[str, Any]) -> str:
 
 
 def _corroboration(d: dict[str, Any]) -> str:
-    """The corroborated-family threshold, in results that had it."""
-    if "corroborated_z" not in d:
-        return " (no corroborated-family rule)"
+    """The corroborated-family threshold."""
     return (f" (z {d['corroborated_z']:g} for the family a network sure at "
             f"{_pct(d['network_sure'], 0)} % names)")
 

@@ -135,7 +135,6 @@ def test_the_speed_aware_judgement_uses_the_features_only_at_a_speed_the_baselin
     assert far.method == "speed_aware:evidence" and far.fault_type == "normal"
 
 
-
 def test_a_family_the_sure_network_names_needs_less_rise_of_its_lines() -> None:
     """Lines 1.2 robust spreads up in the inner-race family alone: not enough by themselves (1.5), enough
     when a network sure of a fault names that family, not when it names another or is unsure."""

@@ -112,7 +112,7 @@ def test_bad_monitoring_requests_are_4xx_naming_the_field(client) -> None:
     assert client.get("/v1/assets/nope/trend").status_code == 404
     assert client.get("/v1/assets/99999999999999999999999").status_code == 404
     assert client.get("/v1/alarms", params={"state": "maybe"}).status_code == 422
-    for bad in ({"limit": 0}, {"cursor": "abc"}):
+    for bad in ({"limit": 0}, {"cursor": "abc"}, {"cursor": "\u00b2"}, {"cursor": str(2**31)}):
         refused = client.get("/v1/alarms", params=bad)
         assert refused.status_code == 422 and next(iter(bad)) in refused.text
     assert client.get("/v1/assets/x/diagnoses", params={"limit": 0}).status_code == 422

@@ -115,7 +115,7 @@ def test_alarms_page_newest_first_with_a_cursor(store) -> None:
         cursor = page.next_cursor
     assert len(everything) == 7 and [len(p) for p in pages] == [3, 3, 1]
     assert [i for p in pages for i in p] == everything
-    for bad in ("abc", "99999999", "1" * 30):
+    for bad in ("abc", "99999999", "1" * 30, "\u00b2", str(2**31)):
         with pytest.raises(InputError, match="cursor"):
             store.alarm_page("all", cursor=bad)
 

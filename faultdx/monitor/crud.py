@@ -359,8 +359,7 @@ def _day(s: Session) -> Any:
 # ------------------------------------------------------------------------------------------------ alarms
 def alarms(s: Session, state: str, asset_id: int | None) -> list[AlarmOut]:
     """Every alarm (``open``, ``closed`` or ``all``), newest first, of one asset or all."""
-    query = _alarm_query(state, asset_id).order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc())
-    return [alarm_out(a, name) for a, name in s.execute(query)]
+    return [alarm_out(a, name) for a, name in s.execute(_alarm_query(state, asset_id))]
 
 
 def alarm_page(s: Session, state: str, asset_id: int | None, *, limit: int = 100,
@@ -371,17 +370,20 @@ def alarm_page(s: Session, state: str, asset_id: int | None, *, limit: int = 100
         raise InputError(f"limit: from 1 to {MAX_PAGE}", "limit")
     query = _alarm_query(state, asset_id)
     if cursor is not None:
-        last = s.get(AlarmRow, int(cursor)) if cursor.isdigit() and len(cursor) < 19 else None
+        # ASCII digits within the id column's 32-bit range: int('²') raises, and PostgreSQL refuses larger ids
+        valid = cursor.isascii() and cursor.isdigit() and int(cursor) < 2**31
+        last = s.get(AlarmRow, int(cursor)) if valid else None
         if last is None:
             raise InputError(f"cursor: no alarm with id {cursor!r}; pass a page's next_cursor", "cursor")
         query = query.where(or_(AlarmRow.opened_at < last.opened_at,
                                 and_(AlarmRow.opened_at == last.opened_at, AlarmRow.id < last.id)))
-    rows = s.execute(query.order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc()).limit(limit + 1)).all()
+    rows = s.execute(query.limit(limit + 1)).all()
     page = [alarm_out(a, name) for a, name in rows[:limit]]
     return AlarmPage(alarms=page, limit=limit, next_cursor=str(page[-1].id) if len(rows) > limit else None)
 
 
 def _alarm_query(state: str, asset_id: int | None) -> Any:
+    """Alarms with their asset's name in state ``state`` (of ``asset_id`` or every asset), newest first."""
     if state not in ("open", "closed", "all"):
         raise InputError(f"state: one of open, closed, all; got {state!r}", "state")
     query = select(AlarmRow, Asset.name).join(Asset, Asset.id == AlarmRow.asset_id)
@@ -390,7 +392,7 @@ def _alarm_query(state: str, asset_id: int | None) -> Any:
     if state != "all":
         closed = AlarmRow.closed_at
         query = query.where(closed.is_(None) if state == "open" else closed.is_not(None))
-    return query
+    return query.order_by(AlarmRow.opened_at.desc(), AlarmRow.id.desc())
 
 
 def acknowledge(s: Session, alarm_id: int, note: str | None) -> AlarmOut:
