@@ -53,29 +53,38 @@ def _seeds_note(data: dict[str, Any]) -> str:
 
 
 def render_rig_out_headline(payload: dict[str, Any]) -> str:
-    """Per held-out rig: healthy windows called normal, fault recall, fault type, recordings right, with the
-    stated rpm, last epoch; network beside the envelope reference."""
+    """Per held-out rig: healthy windows called normal, fault recall, fault type (with and without rpm) and
+    recordings right, last epoch: the answer (network under the shipped confidence policy) beside the network
+    alone and the envelope reference."""
     data = payload["data"]
-    lines = ["| held-out rig | windows (healthy) | healthy → normal: net / envelope | faults found: net / "
-             "envelope | fault type: net / envelope | fault type without rpm: net / envelope | recordings "
-             "right: net |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| held-out rig | windows (healthy) | healthy → normal: answer / network / envelope | faults "
+             "found: answer / network / envelope | fault type: answer / network / envelope | fault type "
+             "without rpm: answer / network / envelope | healthy → normal / faults found, 1 s excerpts: "
+             "answer | recordings right: network |",
+             "|---|---|---|---|---|---|---|---|"]
     for fold in data["folds"]:
         s = data["summary"].get(fold, {}).get("last", {})
         rpm, no_rpm = s.get("rpm", {}), s.get("no_rpm", {})
         env, env_no = data["envelope"][fold]["rpm"], data["envelope"][fold]["no_rpm"]
         lines.append(
             f"| {FOLD_TITLES.get(fold, fold)} | {env['windows']} ({env['healthy_windows']}) | "
-            f"{_cell(rpm.get('specificity'))} / {_pct(env['specificity'])} | "
-            f"{_cell(rpm.get('fault_recall'))} / {_pct(env['fault_recall'])} | "
-            f"{_cell(rpm.get('type_accuracy'))} / {_pct(env['type_accuracy'])} | "
-            f"{_cell(no_rpm.get('type_accuracy'))} / {_pct(env_no['type_accuracy'])} | "
+            f"{_three(rpm, 'specificity', env)} | {_three(rpm, 'fault_recall', env)} | "
+            f"{_three(rpm, 'type_accuracy', env)} | {_three(no_rpm, 'type_accuracy', env_no)} | "
+            f"{_cell(rpm.get('specificity_excerpt'))} / {_cell(rpm.get('fault_recall_excerpt'))} | "
             f"{_cell(rpm.get('recording_accuracy'))} |")
     return ("Each real rig held out in turn (trained on the other rigs + simulated machines), every "
             "recording of the held-out rig diagnosed at its own rpm and bearing; % of windows, last-epoch "
-            "model:\n\n" + "\n".join(lines) + "\n\n" + _seeds_note(data) + " Goals (issue 21): healthy → "
+            "model. Answer = what `/v1/diagnose` says: the network under the shipped confidence policy (a "
+            "fault needs some defect family's lines to stand out of the recording's mean envelope spectrum; "
+            "whole test recordings, and 1 s excerpts of them); network = its most probable fault type alone:"
+            "\n\n" + "\n".join(lines) + "\n\n" + _seeds_note(data) + " Goals (issue 21): healthy → "
             "normal ≥ 95 % and faults found ≥ 95 % on every rig. Best-on-validation, per-type recall, "
             "macro-F1 and calibration: [docs/transfer.md](docs/transfer.md#rig-out).\n")
+
+
+def _three(summary: dict[str, Any], key: str, envelope: dict[str, Any]) -> str:
+    """``answer / network / envelope`` of one figure."""
+    return f"{_cell(summary.get(f'{key}_calibrated'))} / {_cell(summary.get(key))} / {_pct(envelope[key])}"
 
 
 def render_rig_out(payload: dict[str, Any]) -> str:
@@ -161,7 +170,15 @@ def _policy(data: dict[str, Any]) -> str:
             f"≥ {p['backing']:.2f}, else capped at {p['unbacked_cap']:.2f}; a fault type named only with ≥ "
             f"{_pct(p['uncertain_below'])} % of the fault probability, and for a recording ≥ "
             f"{_pct(p['fault_confidence_below'])} % probability and ≥ {_pct(p['agreement_below'])} % of its "
-            "windows, else `uncertain`")
+            "windows, else `uncertain`" + _lines_rule(p))
+
+
+def _lines_rule(policy: dict[str, Any]) -> str:
+    if policy.get("lines_below") is None:
+        return ""
+    return (f"; faults together at most {_pct(policy['unlined_fault'])} % where no defect family's lines "
+            f"stand out {policy['lines_below']:.1f}x above their floor in the recording's mean envelope "
+            "spectrum")
 
 
 def _levers(data: dict[str, Any]) -> list[str]:

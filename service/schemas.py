@@ -191,6 +191,15 @@ class SignalQualityOut(BaseModel):
     problems: list[QualityProblem]
 
 
+class DefectLinesOut(BaseModel):
+    """The recording's defect lines (faultdx.diagnose.confidence.recording_lines): a fault verdict needs
+    some defect family's lines to stand out of the mean envelope spectrum of the signal's windows."""
+
+    strongest: float = Field(description="the strongest family's mean peak over floor at harmonics 1-3")
+    needed: float = Field(description="the level the model's confidence policy needs (lines_below)")
+    stand_out: bool = Field(description="strongest >= needed; when false, faults are capped (unlined_fault)")
+
+
 class SignalResult(BaseModel):
     fault_type: str = Field(
         description="the primary answer: most probable fault type (summed classes), 'unknown' when "
@@ -205,6 +214,10 @@ class SignalResult(BaseModel):
     closest_fault_type: str = Field(description="the network's most probable fault type, also when unknown")
     signal_quality: SignalQualityOut | None = Field(
         default=None, description="the signal-quality gate: when not ok, fault_type is 'bad_signal'"
+    )
+    defect_lines: DefectLinesOut | None = Field(
+        default=None, description="whether a defect family's lines stand out of the recording (null: the "
+        "model's policy does not gate on them, or the speed is unknown)"
     )
     type_probabilities: dict[str, float] = Field(description="probability of each fault type")
     label: str = Field(description="most probable class within fault_type")

@@ -119,17 +119,30 @@ class EnvelopeReference(nn.Module):
     def evidence(self, x: Tensor, context: Tensor) -> Tensor:
         """``[N, 3]`` line evidence of ball (2×BSF), inner race (BPFI), outer race (BPFO)."""
         spectrum = self.envelope_spectrum(x[:, 0, :].float())[:, 0]  # [N, F]
-        cfg, width = self.config, x.shape[-1]
+        return self.line_evidence(spectrum, context, x.shape[-1])
+
+    def recording_evidence(self, x: Tensor, context: Tensor) -> Tensor:
+        """``[3]`` line evidence of each defect family in the *mean* envelope spectrum of one signal's
+        windows ``x [N, C, W]`` (one speed: ``context`` of its first window). Averaging before the lines are
+        read keeps what repeats at the defect rate and lets one-off impacts and noise average out: a
+        healthy machine's stray lines stand out of single windows, rarely out of a second of them."""
+        spectrum = self.envelope_spectrum(x[:, 0, :].float())[:, 0].mean(0, keepdim=True)  # [1, F]
+        return self.line_evidence(spectrum, context[:1], x.shape[-1])[0]
+
+    def line_evidence(self, spectrum: Tensor, context: Tensor, width: int) -> Tensor:
+        """``[N, 3]`` line evidence in envelope spectra ``[N, F]`` of ``width``-sample windows: per family,
+        the mean over harmonics of the line's peak over the median of its neighbourhood."""
+        cfg = self.config
         columns, multiple = zip(*(DEFECT_LINES[t] for t in FAULT_TYPES[1:]), strict=True)
-        line = context.float()[:, list(columns)] * torch.tensor(multiple, device=x.device)  # [N, 3]
+        line = context.float()[:, list(columns)] * torch.tensor(multiple, device=spectrum.device)  # [N, 3]
         centre = line[:, :, None] * self.harmonic * width  # [N, 3, H] in bins
-        u = torch.linspace(-1.0, 1.0, cfg.peak_points, device=x.device)
+        u = torch.linspace(-1.0, 1.0, cfg.peak_points, device=spectrum.device)
         peak_reach = torch.clamp(cfg.tolerance * centre, min=0.5)  # a line is located to half a bin at best
         peak = _sample(spectrum, centre[..., None] + peak_reach[..., None] * u).amax(-1)
         # the floor: both flanks of ±neighbourhood, outside the line's own main lobe
         inner = LOBE_BINS + peak_reach
         outer = torch.maximum(cfg.neighbourhood * centre, inner + MIN_FLOOR_BINS)
-        v = torch.linspace(0.0, 1.0, cfg.floor_points // 2, device=x.device)
+        v = torch.linspace(0.0, 1.0, cfg.floor_points // 2, device=spectrum.device)
         reach = inner[..., None] + (outer - inner)[..., None] * v
         flanks = torch.cat([centre[..., None] - reach, centre[..., None] + reach], dim=-1)
         floor = _sample(spectrum, flanks).median(-1).values.clamp_min(1e-12)

@@ -38,7 +38,7 @@ import torch
 from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.diagnose.confidence import envelope_type_probabilities, load_confidence
+from faultdx.diagnose.confidence import envelope_type_probabilities, load_confidence, recording_lines
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
@@ -460,8 +460,18 @@ class Diagnoser:
         replaces = self.ood is None or self.ood.replaces_verdict
         if backing is None and verdict:
             backing = self.envelope_backing(windows.x, windows.context)
+        lines = self.recording_lines(windows.x, windows.context) if verdict else None
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name, windows.quality, self.confidence, backing)
+                         self.meta.dataset.name, windows.quality, self.confidence, backing, lines)
+
+    def recording_lines(self, x: np.ndarray, context: np.ndarray | None) -> float | None:
+        """The strongest defect family's lines in the mean envelope spectrum of one signal's standardised
+        windows (:func:`~faultdx.diagnose.confidence.recording_lines`), where the confidence policy gates on
+        them; None where it does not (or without windows or context)."""
+        if getattr(self.confidence, "lines_below", None) is None or context is None or not len(x):
+            return None
+        lines = recording_lines(x, context, self.sampling_rate)
+        return lines if math.isfinite(lines) else None
 
     def diagnose(
         self,

@@ -78,6 +78,7 @@ class Diagnosis:
     quality: SignalQuality | None = None  # the signal-quality gate's verdict (None: not checked)
     policy: ConfidencePolicy = DEFAULT_POLICY  # calibration and "uncertain" rule of the model directory
     window_backing: np.ndarray | None = None  # [N, 4] envelope fault-type probabilities (the policy's gate)
+    recording_lines: float | None = None  # strongest defect family's lines in the mean envelope spectrum
 
     @property
     def bad_signal(self) -> bool:
@@ -121,7 +122,9 @@ class Diagnosis:
     def _type_probabilities(self) -> dict[str, float]:
         """Probability of each fault type: the sum of its classes' mean probabilities (with the policy's
         envelope gate: the mean of the gated window probabilities)."""
-        if self.policy.backing is not None and self.window_backing is not None:
+        backed = self.policy.backing is not None and self.window_backing is not None
+        lined = self.policy.lines_below is not None and self.recording_lines is not None
+        if backed or lined:
             summed = self.window_type_probabilities.mean(axis=0)
         else:
             summed = self.probabilities @ _membership(self.classes)
@@ -130,10 +133,11 @@ class Diagnosis:
     @cached_property
     def window_type_probabilities(self) -> np.ndarray:
         """``[N, 4]`` fault-type probabilities of every window (``FAULT_TYPES`` order), a leading fault type
-        the envelope does not back capped below "sure" (:func:`~faultdx.diagnose.confidence.
-        backed_type_probabilities`; unchanged without the policy's gate)."""
+        the envelope does not back capped below "sure", every fault type scaled down where no defect family's
+        lines stand out of the recording (:func:`~faultdx.diagnose.confidence.backed_type_probabilities`;
+        unchanged without the policy's gates)."""
         summed = self.window_probabilities @ _membership(self.classes)
-        return backed_type_probabilities(summed, self.window_backing, self.policy)
+        return backed_type_probabilities(summed, self.window_backing, self.policy, self.recording_lines)
 
     @cached_property
     def closest_fault_type(self) -> str:
@@ -210,6 +214,16 @@ class Diagnosis:
                     "ball": ("2xBSF", 2 * f["bsf"])}[self.fault_type]
         return {"defect_frequency": name, "hz": hz}
 
+    @property
+    def defect_lines(self) -> dict[str, float | bool] | None:
+        """How far the strongest defect family's lines stand out of the signal's mean envelope spectrum
+        (``strongest``, peak over floor), the level a fault verdict needs (``needed``) and whether they do;
+        None where the policy does not gate on them."""
+        needed, lines = self.policy.lines_below, self.recording_lines
+        if needed is None or lines is None:
+            return None
+        return {"strongest": round(float(lines), 3), "needed": needed, "stand_out": bool(lines >= needed)}
+
     @cached_property
     def window_labels(self) -> list[str]:
         return self._unless_unknown([self.classes[i] for i in np.argmax(self.window_probabilities, axis=1)])
@@ -256,6 +270,7 @@ class Diagnosis:
             "closest_fault_type": self.closest_fault_type,
             "window_agreement": _agreement(self.window_fault_types, self.fault_type),
             "signal_quality": self.signal_quality,
+            "defect_lines": self.defect_lines,
             "type_probabilities": {k: _probability(v) for k, v in self._type_probabilities.items()},
             "label": self.label,
             "severity": self.severity,

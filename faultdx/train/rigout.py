@@ -37,6 +37,7 @@ from faultdx.diagnose.confidence import (
     ConfidencePolicy,
     backed_type_probabilities,
     is_uncertain,
+    recording_lines,
 )
 from faultdx.train.compare import train_missing
 from faultdx.train.metrics import expected_calibration_error, macro_f1
@@ -62,8 +63,15 @@ PREDICTIONS_FILE = "rigout_predictions.npz"  # per run folder: log-probabilities
 # (0.9) backs a sure network window, an unbacked one is capped just under sure; a fault type needs 60 % of the
 # fault probability and, for a recording, 60 % of its windows and "medium evidence" (0.7, the severity's
 # level).
+# A fault verdict needs some defect family's lines 1.5x above their floor in the recording's mean envelope
+# spectrum (a window alone needs 2.0: EnvelopeConfig.threshold), else faults share at most 0.3. Chosen on
+# these folds' figures (rig-out of 3 seeds at e8779a2: 1.4 let HIT MFS healthy 1 s excerpts through, 1.6 cost
+# CWRU fault recall): a rule, not a fit per rig, checked on rigs in no shared folder.
+LINES_STAND_OUT = 1.5
 RULES = ConfidencePolicy(uncertain_below=UNCERTAIN_BELOW, backing=SURE, unbacked_cap=0.89,
-                         agreement_below=0.6, fault_confidence_below=0.7)
+                         agreement_below=0.6, fault_confidence_below=0.7, lines_below=LINES_STAND_OUT,
+                         unlined_fault=0.3)
+EXCERPT_SECONDS = 1.0  # the "excerpt" figures: a user sending 1 s of signal, its lines read over that second
 
 
 # ---- figures of one set of predictions --------------------------------------------------------------------
@@ -294,10 +302,13 @@ def _cached_log_probs(path: Path, speed: np.ndarray) -> dict[str, np.ndarray]:
 def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                   windows: dict[str, WindowSet],
                   envelope: dict[str, dict[str, np.ndarray]] | None = None,
-                  policy: ConfidencePolicy = RULES) -> list[dict[str, Any]]:
+                  policy: ConfidencePolicy = RULES,
+                  lines: dict[str, dict[str, dict[str, np.ndarray]]] | None = None) -> list[dict[str, Any]]:
     """Rows of figures per (fold, seed, selection, variant): raw; with the temperature and the normal shift
     cross-fitted on the other folds of the same seed, selection and variant; and under ``policy`` (its
-    temperature, and its envelope gate given ``envelope``: ``{fold: {variant: envelope log-probs}}``)."""
+    temperature, its envelope gate given ``envelope``: ``{fold: {variant: envelope log-probs}}``, and its
+    lines gate given ``lines``: ``{fold: {variant: {"recording" | "excerpt": [N]}}}``, from
+    :func:`lines_by_window`), ``_calibrated`` with the lines of whole recordings, ``_excerpt`` of 1 s."""
     rows = []
     for (fold, seed), by_key in predictions.items():
         truth, recording = windows[fold].fault_type, windows[fold].recording
@@ -313,9 +324,11 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
             vector = figures(with_vector_scaling(log_probs, scaling), truth, recording)
             selection, variant = key.split("/")
             backing = None if envelope is None else np.exp(envelope[fold][variant])
+            lined = {} if lines is None else lines[fold][variant]
             warm = figures(with_temperature(log_probs, temperature), truth, recording)
-            calibrated = with_policy(log_probs, backing, policy)
+            calibrated = with_policy(log_probs, backing, policy, lined.get("recording"))
             cal = figures(calibrated, truth, recording)
+            excerpt = figures(with_policy(log_probs, backing, policy, lined.get("excerpt")), truth, recording)
             shifted = figures(with_temperature(with_normal_bias(log_probs, bias), 1.0), truth, recording)
             rows.append({
                 "fold": fold, "seed": seed, "selection": selection, "variant": variant,
@@ -325,6 +338,7 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
                 "sure_accuracy_temperature": warm["sure_accuracy"],
                 **{f"{k}_vector": vector[k] for k in VECTOR_KEYS},
                 **{f"{k}_calibrated": cal[k] for k in CALIBRATED_KEYS},
+                **{f"{k}_excerpt": excerpt[k] for k in EXCERPT_KEYS},
                 **recording_verdicts(calibrated, truth, recording, policy),
                 "risk_coverage": risk_coverage(calibrated, truth),
                 "normal_bias": bias, **{f"{k}_biased": shifted[k] for k in BIASED_KEYS},
@@ -333,19 +347,56 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
 
 
 def with_policy(log_probs: np.ndarray, envelope_probs: np.ndarray | None,
-                policy: ConfidencePolicy) -> np.ndarray:
+                policy: ConfidencePolicy, lines: np.ndarray | None = None) -> np.ndarray:
     """Fault-type probabilities ``[N, 4]`` as the Diagnoser states them under ``policy``: its temperature,
-    then its envelope gate where envelope probabilities are given."""
-    return backed_type_probabilities(with_temperature(log_probs, policy.temperature), envelope_probs, policy)
+    then its envelope gates where envelope probabilities and recording ``lines`` (per window) are given."""
+    return backed_type_probabilities(with_temperature(log_probs, policy.temperature), envelope_probs, policy,
+                                     lines)
 
 
-CALIBRATED_KEYS = ("ece", "sure_share", "sure_accuracy", "uncertain_share", "answered_accuracy")
+def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | None = None) -> np.ndarray:
+    """``[N]``: for each window, the strongest defect family's lines in the mean envelope spectrum of its
+    recording's test windows (``seconds`` given: of its excerpt, consecutive windows spanning about that
+    long), what the Diagnoser reads of each signal sent (:func:`~faultdx.diagnose.confidence.
+    recording_lines`), read at the speed of ``context [N, 5]``."""
+    out = np.full(len(windows), np.nan)
+    width = windows.x.shape[-1]
+    for r in np.unique(windows.recording):
+        mine = np.flatnonzero(windows.recording == r)
+        mine = mine[np.argsort(windows.start[mine], kind="stable")]
+        groups = [mine]
+        if seconds is not None and len(mine) > 1:
+            hop = max(int(np.median(np.diff(windows.start[mine]))), 1)
+            per_excerpt = 1 + max(int(seconds * windows.sampling_rate) - width, 0) // hop
+            groups = np.array_split(mine, max(len(mine) // per_excerpt, 1))
+        for group in groups:
+            out[group] = recording_lines(windows.x[group], context[group], windows.sampling_rate)
+    return out
+
+
+def lines_of_folds(windows: dict[str, WindowSet],
+                   speed: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """:func:`lines_by_window` per fold and speed source (stated ``rpm``, estimated ``no_rpm``), of whole
+    recordings (``recording``) and of 1 s excerpts (``excerpt``)."""
+    out = {}
+    for fold, w in windows.items():
+        estimated = w.context * np.nan_to_num(speed[fold], nan=1.0)[:, None]
+        out[fold] = {variant: {"recording": lines_by_window(w, context),
+                               "excerpt": lines_by_window(w, context, EXCERPT_SECONDS)}
+                     for variant, context in (("rpm", w.context), ("no_rpm", estimated))}
+    return out
+
+
+CALIBRATED_KEYS = ("ece", "sure_share", "sure_accuracy", "uncertain_share", "answered_accuracy",
+                   "specificity", "fault_recall", "type_accuracy", "healthy_recordings_normal")
+EXCERPT_KEYS = ("specificity", "fault_recall", "type_accuracy", "ece")
 VECTOR_KEYS = ("ece", "sure_share", "sure_accuracy", "type_accuracy")
 BIASED_KEYS = ("specificity", "fault_recall", "type_accuracy", "healthy_recordings_normal")
 SUMMARY_KEYS = ("specificity", "fault_recall", "type_accuracy", "type_macro_f1", "recording_accuracy", "ece",
                 "sure_share", "sure_accuracy", "temperature", "ece_temperature", "sure_share_temperature",
                 "sure_accuracy_temperature", "uncertain_share", "answered_accuracy",
                 *(f"{k}_calibrated" for k in CALIBRATED_KEYS), *(f"{k}_vector" for k in VECTOR_KEYS),
+                *(f"{k}_excerpt" for k in EXCERPT_KEYS),
                 "recordings_answered", "recordings_right_calibrated", "answered_recordings_right",
                 "healthy_recordings_normal", "normal_bias",
                 *(f"{k}_biased" for k in BIASED_KEYS))
@@ -452,7 +503,7 @@ def run_rig_out(
             predictions[(fold, run.seed)] = run_log_probs(out / run.name, windows[fold], speed[fold], device)
             log(f"scored {run.name}")
     envelope = envelope_log_probs(windows, speed, device)
-    rows = score_rig_out(predictions, windows, envelope)
+    rows = score_rig_out(predictions, windows, envelope, lines=lines_of_folds(windows, speed))
     pooled = pooled_temperature(predictions, windows) if predictions else 1.0
     policy = confidence_policy(rows, pooled, f"rig-out folds {list(windows)}, seeds "
                                f"{sorted({s for _, s in predictions})}, runs in {out}")
@@ -482,7 +533,8 @@ def write_confidence_policy(model_dir: str | Path, results: str | Path) -> Confi
     if stored is None:
         raise ValueError(f"{results}: no confidence_policy (rerun `faultdx compare --protocols rig-out`)")
     fields = {k: stored[k] for k in ("temperature", "uncertain_below", "backing", "unbacked_cap",
-                                     "agreement_below", "fault_confidence_below")}
+                                     "agreement_below", "fault_confidence_below", "lines_below",
+                                     "unlined_fault") if k in stored}
     source = f"{stored.get('source', '')}; {Path(results).name} at commit {payload.get('commit', '?')}"
     policy = ConfidencePolicy(**fields, source=source)
     save_confidence(model_dir, policy)
