@@ -176,3 +176,42 @@ def test_vector_scaling_recovers_a_per_type_scale_and_bias() -> None:
     assert expected_calibration_error(repaired, truth) < expected_calibration_error(
         with_temperature(skewed, 1.0), truth) / 2
     np.testing.assert_allclose(fit_vector_scaling(skewed[:0], truth[:0]), [[1] * 4, [0] * 4])
+
+
+def test_the_answer_calls_a_recording_faulty_only_where_its_defect_lines_stand_out() -> None:
+    # two healthy recordings the network calls inner race (no lines: 1.1), one inner-race recording with lines
+    truth = np.array([N] * 20 + [INNER] * 10)
+    w = {"a": _windows(list(truth), [0] * 10 + [1] * 10 + [2] * 10)}
+    lines = np.array([1.1] * 20 + [3.0] * 10)
+    row, = score_rig_out({("a", 0): {"last/rpm": _sure(INNER, 30)}}, w,
+                         lines={"a": {"rpm": {"recording": lines, "excerpt": lines}}})
+    assert row["specificity"] == 0.0 and row["fault_recall"] == 1.0  # the network alone
+    assert row["specificity_calibrated"] == 1.0 and row["fault_recall_calibrated"] == 1.0
+    assert row["specificity_excerpt"] == 1.0 and row["type_accuracy_calibrated"] == 1.0
+
+
+def test_lines_are_read_per_recording_and_per_excerpt_at_the_recordings_speed() -> None:
+    from faultdx.context import MachineContext
+    from faultdx.data.bearing import SKF_6205
+    from faultdx.train.rigout import lines_by_window
+
+    rate, rpm, width = 12000.0, 1772.0, 2048
+    bpfo = MachineContext(rpm, SKF_6205).frequencies()["bpfo"]
+    t = np.arange(int(4 * rate)) / rate
+    rng = np.random.default_rng(0)
+    impacts = 0.3 * rng.standard_normal(t.size) + 2.0 * (np.sin(2 * np.pi * bpfo * t) > 0.995) * np.sin(
+        2 * np.pi * 3500 * t)
+    noise = rng.standard_normal(t.size)
+    starts = np.arange(0, t.size - width + 1, 1024)
+    x = np.stack([s[i : i + width] for s in (impacts, noise) for i in starts])[:, None].astype(np.float32)
+    n = len(starts)
+    context = np.repeat(MachineContext(rpm, SKF_6205).vector(rate)[None], 2 * n, axis=0)
+    windows = WindowSet(x=x, y=np.full(2 * n, -1), recording=np.repeat([0, 1], n),
+                        start=np.tile(starts, 2).astype(np.int64), classes=FAULT_TYPES, keys=("o", "n"),
+                        sampling_rate=rate, fault_type=np.repeat([OUTER, N], n), context=context)
+    whole = lines_by_window(windows, context)
+    assert len(np.unique(whole[:n])) == 1 and len(np.unique(whole[n:])) == 1  # one value per recording
+    assert whole[0] >= 1.5 > whole[-1]
+    excerpt = lines_by_window(windows, context, 1.0)
+    assert 3 <= len(np.unique(excerpt[:n])) <= 4  # 4 s of windows: about four 1 s excerpts
+    assert (excerpt[:n] >= 1.5).all()
