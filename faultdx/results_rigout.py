@@ -178,7 +178,9 @@ def _lines_rule(policy: dict[str, Any]) -> str:
         return ""
     return (f"; faults together at most {_pct(policy['unlined_fault'])} % where no defect family's lines "
             f"stand out {policy['lines_below']:.1f}x above their floor in the recording's mean envelope "
-            "spectrum")
+            "spectrum" + ("" if policy.get("backing_lines") is None else
+                          f"; a window's type also backed where its family's lines there stand "
+                          f"{policy['backing_lines']:.1f}x"))
 
 
 def _levers(data: dict[str, Any]) -> list[str]:

@@ -195,9 +195,13 @@ class DefectLinesOut(BaseModel):
     """The recording's defect lines (faultdx.diagnose.confidence.recording_lines): a fault verdict needs
     some defect family's lines to stand out of the mean envelope spectrum of the signal's windows."""
 
-    strongest: float = Field(description="the strongest family's mean peak over floor at harmonics 1-3")
-    needed: float = Field(description="the level the model's confidence policy needs (lines_below)")
-    stand_out: bool = Field(description="strongest >= needed; when false, faults are capped (unlined_fault)")
+    by_fault_type: dict[str, float] = Field(
+        description="each family's mean peak over floor at harmonics 1-3 (ball: 2xBSF, inner race: BPFI, "
+        "outer race: BPFO)")
+    strongest: float = Field(description="the strongest family's")
+    needed: float | None = Field(description="the level the model's confidence policy needs (lines_below)")
+    stand_out: bool | None = Field(description="strongest >= needed; when false, faults are capped "
+                                   "(unlined_fault)")
 
 
 class SignalResult(BaseModel):

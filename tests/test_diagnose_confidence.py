@@ -197,16 +197,19 @@ LINED = ConfidencePolicy(lines_below=1.5, unlined_fault=0.3)
 
 def test_without_defect_lines_in_the_recording_faults_share_at_most_the_cap() -> None:
     window_types = np.array([[0.05, 0.05, 0.85, 0.05], [0.6, 0.1, 0.2, 0.1], [0.1, 0.2, 0.3, 0.4]])
-    unlined = lined_type_probabilities(window_types, 1.2, LINED)
+    unlined = lined_type_probabilities(window_types, np.array([1.2, 1.1, 1.0]), LINED)
     np.testing.assert_allclose(unlined.sum(axis=1), 1.0)
     assert (unlined[:, 1:].sum(axis=1) <= 0.3 + 1e-9).all() and (unlined.argmax(axis=1) == 0).all()
     # the fault types keep their proportions (the closest type is still the network's)
     np.testing.assert_allclose(unlined[2, 1:] / unlined[2, 1:].sum(), [0.2 / 0.9, 0.3 / 0.9, 0.4 / 0.9])
     np.testing.assert_allclose(unlined[1], [0.7, 0.075, 0.15, 0.075])
-    np.testing.assert_allclose(lined_type_probabilities(window_types, 1.6, LINED), window_types)
-    np.testing.assert_allclose(lined_type_probabilities(window_types, np.nan, LINED), window_types)
-    np.testing.assert_allclose(lined_type_probabilities(window_types, 1.2, ConfidencePolicy()), window_types)
-    per_window = lined_type_probabilities(window_types, np.array([1.2, 2.0, 2.0]), LINED)
+    one_family = np.array([1.0, 1.6, 1.0])  # one family standing out is enough
+    np.testing.assert_allclose(lined_type_probabilities(window_types, one_family, LINED), window_types)
+    unknown = np.full(3, np.nan)  # no speed: no lines, no gate
+    np.testing.assert_allclose(lined_type_probabilities(window_types, unknown, LINED), window_types)
+    np.testing.assert_allclose(lined_type_probabilities(window_types, np.ones(3), ConfidencePolicy()),
+                               window_types)
+    per_window = lined_type_probabilities(window_types, np.array([[1.2] * 3, [2.0] * 3, [2.0] * 3]), LINED)
     assert per_window[0].argmax() == 0
     np.testing.assert_allclose(per_window[1:], window_types[1:])
 
@@ -216,22 +219,34 @@ def test_an_impact_train_stands_out_of_the_mean_envelope_spectrum_and_noise_does
     context = np.repeat(MachineContext(rpm, SKF_6205).vector(rate)[None], 10, axis=0)
     impacts = _outer_race_signal(rate, rpm)[: 10 * 2048].reshape(10, 1, 2048)
     noise = np.random.default_rng(3).standard_normal((10, 1, 2048)).astype(np.float32)
-    assert recording_lines(impacts, context, rate) >= 3.0
-    assert recording_lines(noise, context, rate) < 1.5
-    # averaging is what keeps noise down: single noise windows reach the gate far more often
-    singles = [recording_lines(noise[i : i + 1], context[:1], rate) for i in range(10)]
-    assert max(singles) > recording_lines(noise, context, rate)
-    assert np.isnan(recording_lines(noise, np.full_like(context, np.nan), rate))
+    outer = recording_lines(impacts, context, rate)
+    assert outer.shape == (3,) and outer.argmax() == 2 and outer[2] >= 3.0  # ball, inner race, outer race
+    assert recording_lines(noise, context, rate).max() < 1.5
+    # averaging is what keeps noise down: single noise windows stand out further
+    singles = [recording_lines(noise[i : i + 1], context[:1], rate).max() for i in range(10)]
+    assert max(singles) > recording_lines(noise, context, rate).max()
+    assert np.isnan(recording_lines(noise, np.full_like(context, np.nan), rate)).all()
 
 
 def test_a_policy_with_a_lines_gate_is_validated_and_kept(tmp_path) -> None:
     save_confidence(tmp_path, LINED)
     assert load_confidence(tmp_path) == LINED
-    for bad in ('{"temperature": 1, "lines_below": 0.9}', '{"temperature": 1, "lines_below": 1.5, '
-                '"unlined_fault": 1.0}'):
+    for bad, field in (('{"temperature": 1, "lines_below": 0.9}', "lines_below"),
+                       ('{"temperature": 1, "lines_below": 1.5, "unlined_fault": 1.0}', "unlined_fault"),
+                       ('{"temperature": 1, "backing_lines": 25}', "backing_lines")):
         (tmp_path / "confidence.json").write_text(bad)
-        with pytest.raises(ValueError, match="lines_below|unlined_fault"):
+        with pytest.raises(ValueError, match=field):
             load_confidence(tmp_path)
+
+
+def test_a_sure_window_is_backed_by_its_familys_lines_in_the_recording() -> None:
+    policy = ConfidencePolicy(backing=0.9, unbacked_cap=0.89, lines_below=1.5, backing_lines=2.5)
+    window_types = np.array([[0.02, 0.02, 0.94, 0.02]] * 2)
+    envelope = np.array([[0.7, 0.1, 0.1, 0.1]] * 2)  # the windows alone: no inner-race line
+    backed = backed_type_probabilities(window_types, envelope, policy, np.array([1.0, 3.0, 1.2]))
+    np.testing.assert_allclose(backed, window_types)  # inner-race lines stand 3x out of the recording
+    other = backed_type_probabilities(window_types, envelope, policy, np.array([1.0, 1.6, 3.0]))
+    assert (other[:, 2] <= 0.89 + 1e-6).all()  # outer-race lines do not back an inner-race window
 
 
 def test_the_answer_says_whether_defect_lines_stand_out(tmp_path) -> None:
@@ -241,6 +256,9 @@ def test_the_answer_says_whether_defect_lines_stand_out(tmp_path) -> None:
     diagnoser = Diagnoser.from_dir(model)
     faulty = diagnoser.diagnose(_outer_race_signal(12000.0, 1772.0), 12000.0, rpm=1772.0)[0].as_dict()
     assert faulty["defect_lines"]["stand_out"] and faulty["fault_type"] == "outer_race"
+    lines = faulty["defect_lines"]["by_fault_type"]
+    assert max(lines, key=lines.get) == "outer_race"
+    assert faulty["defect_lines"]["strongest"] == lines["outer_race"]
     noise = np.random.default_rng(4).standard_normal(24000).astype(np.float32)
     quiet = diagnoser.diagnose(noise, 12000.0, rpm=1772.0)[0]
     assert not quiet.defect_lines["stand_out"] and quiet.defect_lines["needed"] == 1.5

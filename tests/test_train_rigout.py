@@ -182,7 +182,7 @@ def test_the_answer_calls_a_recording_faulty_only_where_its_defect_lines_stand_o
     # two healthy recordings the network calls inner race (no lines: 1.1), one inner-race recording with lines
     truth = np.array([N] * 20 + [INNER] * 10)
     w = {"a": _windows(list(truth), [0] * 10 + [1] * 10 + [2] * 10)}
-    lines = np.array([1.1] * 20 + [3.0] * 10)
+    lines = np.array([[1.1, 1.1, 1.0]] * 20 + [[1.0, 3.0, 1.0]] * 10)
     row, = score_rig_out({("a", 0): {"last/rpm": _sure(INNER, 30)}}, w,
                          lines={"a": {"rpm": {"recording": lines, "excerpt": lines}}})
     assert row["specificity"] == 0.0 and row["fault_recall"] == 1.0  # the network alone
@@ -210,8 +210,9 @@ def test_lines_are_read_per_recording_and_per_excerpt_at_the_recordings_speed() 
                         start=np.tile(starts, 2).astype(np.int64), classes=FAULT_TYPES, keys=("o", "n"),
                         sampling_rate=rate, fault_type=np.repeat([OUTER, N], n), context=context)
     whole = lines_by_window(windows, context)
-    assert len(np.unique(whole[:n])) == 1 and len(np.unique(whole[n:])) == 1  # one value per recording
-    assert whole[0] >= 1.5 > whole[-1]
+    assert whole.shape == (2 * n, 3)
+    assert len(np.unique(whole[:n, 2])) == 1 and len(np.unique(whole[n:, 2])) == 1  # one per recording
+    assert whole[0, 2] >= 1.5 > whole[-1].max()
     excerpt = lines_by_window(windows, context, 1.0)
-    assert 3 <= len(np.unique(excerpt[:n])) <= 4  # 4 s of windows: about four 1 s excerpts
-    assert (excerpt[:n] >= 1.5).all()
+    assert 3 <= len(np.unique(excerpt[:n, 2])) <= 4  # 4 s of windows: about four 1 s excerpts
+    assert (excerpt[:n, 2] >= 1.5).all()

@@ -11,9 +11,10 @@ other rigs made the held-out rig's calibration worse), and three rules:
   name it (abnormal, but no defect family stands out: ``"uncertain"``, the closest type beside it);
 - ``backing``: a window's fault type may be *sure* (probability >= 0.9) only where the envelope analysis
   (:mod:`faultdx.baselines.envelope`, nothing learned) gives the same defect family at least this
-  probability; elsewhere its probability is capped at ``unbacked_cap``. On rigs never seen, a network alone
-  was sure and wrong on CWRU's ball and 0.014 in outer-race recordings; network and envelope agreeing were
-  right on every rig (``results/rig_out.json``);
+  probability in the window, or (``backing_lines``) its lines stand out at least this much of the signal's
+  mean envelope spectrum; elsewhere its probability is capped at ``unbacked_cap``. On rigs never seen, a
+  network alone was sure and wrong on CWRU's ball and 0.014 in outer-race recordings; network and envelope
+  agreeing were right on every rig (``results/rig_out.json``);
 - ``agreement_below``: a recording is answered with a fault type only where at least this share of its
   windows says that type (its windows' spread), else ``"uncertain"``;
 - ``fault_confidence_below``: ... and only where that type's probability is at least this (a healthy verdict
@@ -75,18 +76,20 @@ class ConfidencePolicy:
     fault_confidence_below: float | None = None
     lines_below: float | None = None
     unlined_fault: float = 0.3
+    backing_lines: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "uncertain_below": self.uncertain_below,
                 "backing": self.backing, "unbacked_cap": self.unbacked_cap,
                 "agreement_below": self.agreement_below,
                 "fault_confidence_below": self.fault_confidence_below, "lines_below": self.lines_below,
-                "unlined_fault": self.unlined_fault, "source": self.source}
+                "unlined_fault": self.unlined_fault, "backing_lines": self.backing_lines,
+                "source": self.source}
 
 
 DEFAULT_POLICY = ConfidencePolicy()
 SHARES = ("uncertain_below", "backing", "agreement_below", "fault_confidence_below")  # optional, in (0, 1)
-LINES_RANGE = (1.0, 20.0)  # lines_below is a peak-over-floor ratio: above 1 (the floor), far below 20
+LINES_RANGE = (1.0, 20.0)  # peak-over-floor ratios (lines_below, backing_lines): above 1, far below 20
 
 
 def load_confidence(model_dir: str | Path | None) -> ConfidencePolicy:
@@ -100,7 +103,7 @@ def load_confidence(model_dir: str | Path | None) -> ConfidencePolicy:
         temperature = float(raw["temperature"])
         shares = {k: _optional_float(raw.get(k)) for k in SHARES}
         cap = float(raw.get("unbacked_cap", DEFAULT_POLICY.unbacked_cap))
-        lines = _optional_float(raw.get("lines_below"))
+        ratios = {k: _optional_float(raw.get(k)) for k in ("lines_below", "backing_lines")}
         unlined = float(raw.get("unlined_fault", DEFAULT_POLICY.unlined_fault))
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise ValueError(f"{path}: not a confidence calibration ({err})") from err
@@ -109,10 +112,11 @@ def load_confidence(model_dir: str | Path | None) -> ConfidencePolicy:
     for name, value in (*shares.items(), ("unbacked_cap", cap), ("unlined_fault", unlined)):
         if value is not None and not 0.0 < value < 1.0:
             raise ValueError(f"{path}: {name} must be in (0, 1), got {value}")
-    if lines is not None and not LINES_RANGE[0] < lines < LINES_RANGE[1]:
-        raise ValueError(f"{path}: lines_below must be in {LINES_RANGE}, got {lines}")
+    for name, value in ratios.items():
+        if value is not None and not LINES_RANGE[0] < value < LINES_RANGE[1]:
+            raise ValueError(f"{path}: {name} must be in {LINES_RANGE}, got {value}")
     return ConfidencePolicy(temperature, source=str(raw.get("source", "")), unbacked_cap=cap,
-                            lines_below=lines, unlined_fault=unlined, **shares)
+                            unlined_fault=unlined, **ratios, **shares)
 
 
 def _optional_float(value: Any) -> float | None:
@@ -157,30 +161,37 @@ def envelope_type_probabilities(x: np.ndarray, context: np.ndarray, sampling_rat
     return torch.softmax(logits, dim=-1).numpy()
 
 
-def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> float:
-    """The strongest defect family's line evidence in the mean envelope spectrum of one signal's windows
-    ``x [N, C, W]`` (first channel) at the speed of ``context [N, 5]`` (the policy's ``lines_below`` gate);
-    NaN where the context is unknown."""
+def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
+    """``[3]``: how far each defect family's lines (ball, inner race, outer race: ``FAULT_TYPES[1:]``) stand
+    out of the mean envelope spectrum of one signal's windows ``x [N, C, W]`` (first channel) at the speed of
+    ``context [N, 5]`` (the policy's lines gate and backing); NaN where the context is unknown."""
     import torch
 
     if not len(x) or not np.isfinite(context[0]).all():
-        return math.nan
+        return np.full(len(FAULT_TYPES) - 1, np.nan)
     model = EnvelopeReference(sampling_rate=float(sampling_rate)).eval()
     with torch.no_grad():
         evidence = model.recording_evidence(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
                                             torch.from_numpy(np.ascontiguousarray(context, dtype=np.float32)))
-    return float(evidence.max())
+    return evidence.numpy().astype(np.float64)
 
 
-def lined_type_probabilities(window_types: np.ndarray, lines: float | np.ndarray | None,
+def _per_window(lines: np.ndarray | None, n: int) -> np.ndarray | None:
+    """Family lines ``[3]`` (one signal) or ``[N, 3]`` (per window) as ``[N, 3]``."""
+    return None if lines is None else np.broadcast_to(np.asarray(lines, dtype=np.float64), (n, 3))
+
+
+def lined_type_probabilities(window_types: np.ndarray, lines: np.ndarray | None,
                              policy: ConfidencePolicy) -> np.ndarray:
     """Window fault-type probabilities ``[N, 4]`` after the lines gate: where no defect family's lines stand
-    out of the recording (``lines``, per signal or per window ``[N]``, under ``policy.lines_below``), every
-    fault type is scaled down so that they sum to at most ``policy.unlined_fault``, the rest to normal.
-    Unchanged without the gate or without ``lines`` (NaN: unknown, no gate)."""
+    out of the recording (``lines``: :func:`recording_lines` of the signal ``[3]`` or per window ``[N, 3]``;
+    none reaches ``policy.lines_below``), every fault type is scaled down so that they sum to at most
+    ``policy.unlined_fault``, the rest to normal. Unchanged without the gate or without ``lines`` (NaN:
+    unknown, no gate)."""
     if policy.lines_below is None or lines is None or len(window_types) == 0:
         return window_types
-    unlined = np.broadcast_to(np.asarray(lines, dtype=np.float64) < policy.lines_below, (len(window_types),))
+    strongest = _per_window(lines, len(window_types)).max(axis=1)
+    unlined = strongest < policy.lines_below  # NaN compares False: no gate
     if not unlined.any():
         return window_types
     out = np.array(window_types, dtype=np.float64)
@@ -192,12 +203,12 @@ def lined_type_probabilities(window_types: np.ndarray, lines: float | np.ndarray
 
 
 def backed_type_probabilities(window_types: np.ndarray, envelope_types: np.ndarray | None,
-                              policy: ConfidencePolicy,
-                              lines: float | np.ndarray | None = None) -> np.ndarray:
-    """Window fault-type probabilities ``[N, 4]`` after the envelope gates: where a window's leading fault
-    type is not backed by the envelope (its probability there under ``policy.backing``), that type's
-    probability is capped at ``policy.unbacked_cap`` and the excess shared by the other types in proportion
-    (rows still sum to 1); then the recording's ``lines`` gate (:func:`lined_type_probabilities`).
+                              policy: ConfidencePolicy, lines: np.ndarray | None = None) -> np.ndarray:
+    """Window fault-type probabilities ``[N, 4]`` after the envelope gates: first the recording's ``lines``
+    gate (:func:`lined_type_probabilities`); then, where a window's leading fault type is backed neither by
+    the envelope of the window (its probability there under ``policy.backing``) nor by its family's lines in
+    the recording (under ``policy.backing_lines``), that type's probability is capped at
+    ``policy.unbacked_cap`` and the excess shared by the other types in proportion (rows still sum to 1).
     Unchanged without gates or without envelope figures."""
     window_types = lined_type_probabilities(window_types, lines, policy)
     if policy.backing is None or envelope_types is None or len(window_types) == 0:
@@ -205,7 +216,11 @@ def backed_type_probabilities(window_types: np.ndarray, envelope_types: np.ndarr
     out = np.array(window_types, dtype=np.float64)
     rows = np.arange(len(out))
     leading = out.argmax(axis=1)
-    unbacked = (leading != NORMAL) & (envelope_types[rows, leading] < policy.backing)
+    backed = envelope_types[rows, leading] >= policy.backing
+    family = _per_window(lines, len(out))
+    if policy.backing_lines is not None and family is not None:
+        backed |= (leading != NORMAL) & (family[rows, np.maximum(leading - 1, 0)] >= policy.backing_lines)
+    unbacked = (leading != NORMAL) & ~backed
     excess = np.where(unbacked, np.maximum(out[rows, leading] - policy.unbacked_cap, 0.0), 0.0)
     others = out.copy()
     others[rows, leading] = 0.0

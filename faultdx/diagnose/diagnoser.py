@@ -464,14 +464,16 @@ class Diagnoser:
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
                          self.meta.dataset.name, windows.quality, self.confidence, backing, lines)
 
-    def recording_lines(self, x: np.ndarray, context: np.ndarray | None) -> float | None:
-        """The strongest defect family's lines in the mean envelope spectrum of one signal's standardised
-        windows (:func:`~faultdx.diagnose.confidence.recording_lines`), where the confidence policy gates on
-        them; None where it does not (or without windows or context)."""
-        if getattr(self.confidence, "lines_below", None) is None or context is None or not len(x):
+    def recording_lines(self, x: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
+        """``[3]``: how far each defect family's lines stand out of the mean envelope spectrum of one signal's
+        standardised windows (:func:`~faultdx.diagnose.confidence.recording_lines`), where the confidence
+        policy reads them; None where it does not (or without windows, context or a known speed)."""
+        policy = self.confidence
+        reads = getattr(policy, "lines_below", None) is not None or getattr(policy, "backing_lines", None)
+        if not reads or context is None or not len(x):
             return None
         lines = recording_lines(x, context, self.sampling_rate)
-        return lines if math.isfinite(lines) else None
+        return lines if np.isfinite(lines).all() else None
 
     def diagnose(
         self,

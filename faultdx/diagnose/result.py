@@ -78,7 +78,7 @@ class Diagnosis:
     quality: SignalQuality | None = None  # the signal-quality gate's verdict (None: not checked)
     policy: ConfidencePolicy = DEFAULT_POLICY  # calibration and "uncertain" rule of the model directory
     window_backing: np.ndarray | None = None  # [N, 4] envelope fault-type probabilities (the policy's gate)
-    recording_lines: float | None = None  # strongest defect family's lines in the mean envelope spectrum
+    recording_lines: np.ndarray | None = None  # [3] each defect family's lines in the mean envelope spectrum
 
     @property
     def bad_signal(self) -> bool:
@@ -123,7 +123,7 @@ class Diagnosis:
         """Probability of each fault type: the sum of its classes' mean probabilities (with the policy's
         envelope gate: the mean of the gated window probabilities)."""
         backed = self.policy.backing is not None and self.window_backing is not None
-        lined = self.policy.lines_below is not None and self.recording_lines is not None
+        lined = self.recording_lines is not None
         if backed or lined:
             summed = self.window_type_probabilities.mean(axis=0)
         else:
@@ -215,14 +215,17 @@ class Diagnosis:
         return {"defect_frequency": name, "hz": hz}
 
     @property
-    def defect_lines(self) -> dict[str, float | bool] | None:
-        """How far the strongest defect family's lines stand out of the signal's mean envelope spectrum
-        (``strongest``, peak over floor), the level a fault verdict needs (``needed``) and whether they do;
-        None where the policy does not gate on them."""
-        needed, lines = self.policy.lines_below, self.recording_lines
-        if needed is None or lines is None:
+    def defect_lines(self) -> dict[str, Any] | None:
+        """How far each defect family's lines stand out of the signal's mean envelope spectrum (peak over
+        floor, by fault type), the strongest, the level a fault verdict needs (``needed``; None: no gate)
+        and whether they reach it; None where the policy does not read them."""
+        lines = self.recording_lines
+        if lines is None:
             return None
-        return {"strongest": round(float(lines), 3), "needed": needed, "stand_out": bool(lines >= needed)}
+        needed, strongest = self.policy.lines_below, float(np.max(lines))
+        return {"by_fault_type": {t: round(float(v), 3) for t, v in zip(FAULT_TYPES[1:], lines, strict=True)},
+                "strongest": round(strongest, 3), "needed": needed,
+                "stand_out": None if needed is None else bool(strongest >= needed)}
 
     @cached_property
     def window_labels(self) -> list[str]:

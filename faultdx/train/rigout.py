@@ -64,13 +64,16 @@ PREDICTIONS_FILE = "rigout_predictions.npz"  # per run folder: log-probabilities
 # fault probability and, for a recording, 60 % of its windows and "medium evidence" (0.7, the severity's
 # level).
 # A fault verdict needs some defect family's lines 1.5x above their floor in the recording's mean envelope
-# spectrum (a window alone needs 2.0: EnvelopeConfig.threshold), else faults share at most 0.3. Chosen on
-# these folds' figures (rig-out of 3 seeds at e8779a2: 1.4 let HIT MFS healthy 1 s excerpts through, 1.6 cost
-# CWRU fault recall): a rule, not a fit per rig, checked on rigs in no shared folder.
+# spectrum (a window alone needs 2.0: EnvelopeConfig.threshold), else faults share at most 0.3; a window's
+# type may be sure where its family's lines there stand 2.5x (the window's own envelope needs about 3.5x for
+# its 0.9). Chosen on these folds' figures (rig-out of 3 seeds at e8779a2: 1.4 let HIT MFS healthy 1 s
+# excerpts through, 1.6 cost CWRU fault recall; 2.0 made 3.3 % of CWRU's sure windows wrong, 3.0 gained
+# little ECE): rules, not fits per rig, checked on rigs in no shared folder.
 LINES_STAND_OUT = 1.5
+LINES_BACK_SURE = 2.5
 RULES = ConfidencePolicy(uncertain_below=UNCERTAIN_BELOW, backing=SURE, unbacked_cap=0.89,
                          agreement_below=0.6, fault_confidence_below=0.7, lines_below=LINES_STAND_OUT,
-                         unlined_fault=0.3)
+                         unlined_fault=0.3, backing_lines=LINES_BACK_SURE)
 EXCERPT_SECONDS = 1.0  # the "excerpt" figures: a user sending 1 s of signal, its lines read over that second
 
 
@@ -307,7 +310,7 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
     """Rows of figures per (fold, seed, selection, variant): raw; with the temperature and the normal shift
     cross-fitted on the other folds of the same seed, selection and variant; and under ``policy`` (its
     temperature, its envelope gate given ``envelope``: ``{fold: {variant: envelope log-probs}}``, and its
-    lines gate given ``lines``: ``{fold: {variant: {"recording" | "excerpt": [N]}}}``, from
+    lines gates given ``lines``: ``{fold: {variant: {"recording" | "excerpt": [N, 3]}}}``, from
     :func:`lines_by_window`), ``_calibrated`` with the lines of whole recordings, ``_excerpt`` of 1 s."""
     rows = []
     for (fold, seed), by_key in predictions.items():
@@ -355,11 +358,11 @@ def with_policy(log_probs: np.ndarray, envelope_probs: np.ndarray | None,
 
 
 def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | None = None) -> np.ndarray:
-    """``[N]``: for each window, the strongest defect family's lines in the mean envelope spectrum of its
+    """``[N, 3]``: for each window, each defect family's lines in the mean envelope spectrum of its
     recording's test windows (``seconds`` given: of its excerpt, consecutive windows spanning about that
     long), what the Diagnoser reads of each signal sent (:func:`~faultdx.diagnose.confidence.
     recording_lines`), read at the speed of ``context [N, 5]``."""
-    out = np.full(len(windows), np.nan)
+    out = np.full((len(windows), len(FAULT_TYPES) - 1), np.nan)
     width = windows.x.shape[-1]
     for r in np.unique(windows.recording):
         mine = np.flatnonzero(windows.recording == r)
@@ -534,7 +537,7 @@ def write_confidence_policy(model_dir: str | Path, results: str | Path) -> Confi
         raise ValueError(f"{results}: no confidence_policy (rerun `faultdx compare --protocols rig-out`)")
     fields = {k: stored[k] for k in ("temperature", "uncertain_below", "backing", "unbacked_cap",
                                      "agreement_below", "fault_confidence_below", "lines_below",
-                                     "unlined_fault") if k in stored}
+                                     "unlined_fault", "backing_lines") if k in stored}
     source = f"{stored.get('source', '')}; {Path(results).name} at commit {payload.get('commit', '?')}"
     policy = ConfidencePolicy(**fields, source=source)
     save_confidence(model_dir, policy)
