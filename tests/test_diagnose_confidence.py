@@ -265,3 +265,16 @@ def test_the_answer_says_whether_defect_lines_stand_out(tmp_path) -> None:
     assert quiet.type_probabilities["normal"] >= 0.7 - 1e-6
     save_confidence(model, ConfidencePolicy())
     assert Diagnoser.from_dir(model).diagnose(noise, 12000.0, rpm=1772.0)[0].as_dict()["defect_lines"] is None
+
+
+def test_lines_read_at_a_speed_not_given_do_not_back_a_sure_answer() -> None:
+    policy = ConfidencePolicy(backing=0.9, unbacked_cap=0.89, lines_below=1.5, backing_lines=2.5)
+    probs = np.repeat(np.asarray(_inner_014(0.97), dtype=np.float32)[None], 4, axis=0)
+    common = {"training_rig": "cwru", "policy": policy, "recording_lines": np.array([1.0, 3.0, 1.0]),
+              "window_backing": np.repeat(np.array([[0.7, 0.1, 0.1, 0.1]]), 4, axis=0)}
+    stated = MachineContext(1772.0, SKF_6205)
+    given = Diagnosis(CWRU_10_CLASSES, probs, np.arange(4), machine=stated, **common)
+    assert given.confidence >= 0.9 and given.fault_type == "inner_race"
+    estimated = MachineContext(1772.0, SKF_6205, rpm_source="estimated")
+    guessed = Diagnosis(CWRU_10_CLASSES, probs, np.arange(4), machine=estimated, **common)
+    assert guessed.confidence <= 0.89 + 1e-6 and guessed.fault_type == "inner_race"

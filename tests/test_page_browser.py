@@ -25,13 +25,14 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 CWRU_105 = Path(os.environ.get("FAULTDX_DATA", "data")) / "cwru" / "12k_drive_end" / "105.mat"
 SHIPPED_MODEL = PROJECT_ROOT / "models" / "cwru12k-aprelu"
+LINED_MODEL = PROJECT_ROOT / "models" / "hybrid-aprelu"  # the default: its policy reads the defect lines
 BAD_FILE = b"MATLAB 5.0 MAT-file, but then nothing a reader could use"
 
 
 @pytest.fixture(scope="module")
 def server():
     """``faultdx serve`` on a free loopback port with the shipped model."""
-    with running_server(SHIPPED_MODEL, env={"FAULTDX_LOG_JSON": "false"}) as base:
+    with running_server(SHIPPED_MODEL, LINED_MODEL, env={"FAULTDX_LOG_JSON": "false"}) as base:
         yield base
 
 
@@ -115,6 +116,7 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browse
     assert page.locator("#prob-bars .track").count() == len(classes)
     assert "105.mat" in page.inner_text("#verdict-source")
     assert f"of {len(expected['windows'])} windows agree" in page.inner_text("#verdict-meta")
+    assert expected["defect_lines"] is None and page.locator("#defect-lines").count() == 0  # no lines gate
 
     # the slope heatmap: one row per APReLU layer, one column per channel of the widest layer, really painted
     heat = canvas_stats(page, "heatmap")
@@ -147,6 +149,20 @@ def test_page_diagnoses_an_uploaded_cwru_file_and_shows_a_bad_files_error(browse
     page.keyboard.press("ArrowRight")
     assert page.inner_text("#slope-window") == f"2 of {len(expected['windows'])}"
     assert float(re.search(mean_diff, page.inner_text("#cmp-summary")).group(2)) > 0
+
+    # the default model's policy reads the recording's defect lines: the page says how far they stand out
+    lined = httpx.post(f"{server}/v1/diagnose/file", files=upload, data={**form, "model": "hybrid-aprelu"},
+                       timeout=60)
+    assert lined.status_code == 200, lined.text
+    lines = lined.json()["results"][0]["defect_lines"]
+    run = verdict.get_attribute("data-run")
+    page.select_option("#model-select", "hybrid-aprelu")
+    page.click("#diagnose-button")
+    page.wait_for_function(f"document.getElementById('verdict').dataset.run !== '{run}' && "
+                           "document.getElementById('verdict').dataset.label !== ''", timeout=30_000)
+    shown = re.search(r"strongest ([\d.]+)x", page.inner_text("#defect-lines"))
+    assert shown and abs(float(shown.group(1)) - lines["strongest"]) <= 0.006 * lines["strongest"]  # 3 digits
+    assert lines["stand_out"] and "they stand out" in page.inner_text("#defect-lines")
 
     # a broken file: the page shows the API's own message, and no stale verdict
     api_error = httpx.post(

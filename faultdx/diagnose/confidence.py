@@ -36,6 +36,7 @@ the severity is the evidence level of the fault type (``low`` / ``medium`` / ``h
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -230,6 +231,11 @@ def backed_type_probabilities(window_types: np.ndarray, envelope_types: np.ndarr
     out += excess[:, None] * weights
     out[rows, leading] -= excess
     return out.astype(window_types.dtype, copy=False)
+
+
+def unbacked_by_lines(policy: ConfidencePolicy) -> ConfidencePolicy:
+    """``policy`` without its ``backing_lines`` (for lines read at a speed that was not given)."""
+    return policy if policy.backing_lines is None else dataclasses.replace(policy, backing_lines=None)
 
 
 def window_agreement(window_types: list[str], verdict: str) -> float | None:

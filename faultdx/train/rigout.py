@@ -38,6 +38,7 @@ from faultdx.diagnose.confidence import (
     backed_type_probabilities,
     is_uncertain,
     recording_lines,
+    unbacked_by_lines,
 )
 from faultdx.train.compare import train_missing
 from faultdx.train.metrics import expected_calibration_error, macro_f1
@@ -328,10 +329,11 @@ def score_rig_out(predictions: dict[tuple[str, int], dict[str, np.ndarray]],
             selection, variant = key.split("/")
             backing = None if envelope is None else np.exp(envelope[fold][variant])
             lined = {} if lines is None else lines[fold][variant]
+            read = policy if variant == "rpm" else unbacked_by_lines(policy)  # as Diagnosis._read_policy
             warm = figures(with_temperature(log_probs, temperature), truth, recording)
-            calibrated = with_policy(log_probs, backing, policy, lined.get("recording"))
+            calibrated = with_policy(log_probs, backing, read, lined.get("recording"))
             cal = figures(calibrated, truth, recording)
-            excerpt = figures(with_policy(log_probs, backing, policy, lined.get("excerpt")), truth, recording)
+            excerpt = figures(with_policy(log_probs, backing, read, lined.get("excerpt")), truth, recording)
             shifted = figures(with_temperature(with_normal_bias(log_probs, bias), 1.0), truth, recording)
             rows.append({
                 "fold": fold, "seed": seed, "selection": selection, "variant": variant,

@@ -149,8 +149,12 @@ function renderVerdict() {
   const quality = r.signal_quality && !r.signal_quality.ok ?
     `signal refused (closest: ${esc(r.closest_fault_type)}): ` +
     r.signal_quality.problems.map((p) => `<b>${esc(p.kind)}</b> ${esc(p.message)}`).join("; ") + "<br>" : "";
+  const dl = r.defect_lines;
+  const lines = dl && dl.needed != null ?
+    `<span id="defect-lines" class="muted small">defect lines in the recording: strongest <b>${fmtNum(dl.strongest, 3)}</b>x ` +
+    `their floor (a fault needs ${fmtNum(dl.needed, 3)}x: ${dl.stand_out ? "they stand out" : "none stands out, so faults are capped"})</span><br>` : "";
   $("verdict-meta").innerHTML = quality +
-    `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}${unknown}<br>` +
+    `fault type <b>${esc(type)}</b> · confidence <b>${pct(r.confidence)}</b>${ev}${unknown}<br>` + lines +
     `class <b>${esc(r.label)}</b>${sev}<br>` +
     `${dur}<b>${agree}</b> of ${wins.length} windows agree<br>` +
     `<span class="badge">${esc(model.name || "model")} ${model.version ? "v" + esc(model.version) : ""}</span>`;
