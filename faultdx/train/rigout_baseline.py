@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from faultdx.data.base import FAULT_TYPES
-from faultdx.diagnose import Diagnoser, Diagnosis
+from faultdx.diagnose import Diagnoser
 from faultdx.diagnose.baseline import (
     CORROBORATED_Z,
     DEFAULT_METHOD,
@@ -42,6 +42,7 @@ from faultdx.diagnose.baseline import (
     judge,
     line_evidence,
 )
+from faultdx.train.rigout import RULES
 
 GOALS = {"per_speed": (0.99, 0.95), "one_speed": (0.95, 0.95)}  # (healthy windows normal, fault recall)
 MEASUREMENT = 10  # windows of 2048 at hop 1024 and 12 kHz: about 1 s of signal
@@ -70,10 +71,11 @@ class Part:
 
 
 def featurise(diagnoser: Diagnoser, signal: Signal) -> Part:
-    """The network's view of ``signal``: per window the type probabilities, line evidence and embedding."""
+    """The network's view of ``signal``: per window the type probabilities (under the diagnoser's confidence
+    policy, as the service states them), line evidence and embedding."""
     windows = diagnoser.windows(signal.samples, signal.sampling_rate, rpm=signal.rpm, bearing=signal.bearing)
     probs = diagnoser.predict_windows(windows.x, windows.context).probabilities
-    types = Diagnosis(diagnoser.classes, probs, windows.start).window_type_probabilities
+    types = diagnoser.aggregate(windows, probs).window_type_probabilities
     features = WindowFeatures(line_evidence(windows.x, windows.context, diagnoser.sampling_rate),
                               embeddings(diagnoser.model, windows.x, windows.context))
     return Part(signal.fault_type, signal.rpm, features, types)
@@ -187,7 +189,9 @@ def run_rig_out_baseline(
         signals = recordings(fold)
         figures = []
         for run_dir in run_dirs:
-            figures.append(evaluate_rig(Diagnoser.from_dir(run_dir / selection), signals))
+            diagnoser = Diagnoser.from_dir(run_dir / selection)
+            diagnoser.confidence = RULES  # a fold's model under the rules the shipped model stores
+            figures.append(evaluate_rig(diagnoser, signals))
             per_run[str(run_dir)] = figures[-1]
             log(f"judged {fold} with {run_dir.name}")
         skipped = [f for f in figures if "skipped" in f]
