@@ -1,6 +1,6 @@
 """What the Dockerfiles say, read with BuildKit's own parser (the ``dockerfile`` package).
 
-The tests check the images' contents and rerun their steps natively (and tests/test_container.py builds and
+The tests check the images' contents (and tests/test_container.py builds and
 runs the CPU image with podman); this module turns a Dockerfile into stages, environment, entrypoint and
 healthcheck, with ``ARG`` defaults substituted as a build without ``--build-arg`` would.
 """

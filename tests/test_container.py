@@ -154,6 +154,15 @@ def test_ready_with_the_shipped_model_and_a_real_recording_diagnosed(served: Con
     assert (machine["bearing"]["name"], machine["bearing_source"]) == ("SKF 6205", "given")
 
 
+def test_the_page_and_the_probes_ship_in_the_wheel(served: Container) -> None:
+    # the image installs the package non-editable: only what the wheel carries (an editable install hides
+    # package-data mistakes)
+    page = httpx.get(f"{served.url}/", timeout=10)
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    for probe in ("/healthz", "/v2/health/live", "/v2/health/ready"):  # Kubernetes / KServe probes
+        assert httpx.get(f"{served.url}{probe}", timeout=10).status_code == 200, probe
+
+
 def test_the_server_process_is_not_root(served: Container) -> None:
     pid = int(_inspect(served.name, "{{.State.Pid}}"))
     status = Path(f"/proc/{pid}/status").read_text()
@@ -214,6 +223,20 @@ def test_podman_stop_answers_the_request_in_flight_and_exits_within_10_s(served:
     assert elapsed < 10, f"podman stop took {elapsed:.1f} s (SIGKILL after 10 s)"
     assert _inspect(served.name, "{{.State.ExitCode}}") == "0", served.logs()  # not killed: a clean exit
     assert "Application shutdown complete." in served.logs()
+    _assert_json_lines(_podman("logs", served.name).stdout)
+
+
+def _assert_json_lines(stdout: str) -> None:
+    """Every line the server wrote to stdout is one JSON object with time (UTC), level, logger and message;
+    the requests of this module are in the access log, and nothing was logged as an error."""
+    records = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert records
+    for record in records:
+        assert {"time", "level", "logger", "message"} <= record.keys(), record
+        assert record["time"].endswith("+00:00"), record
+    access = {(r["method"], r["path"], r["status"]) for r in records if r["logger"] == "uvicorn.access"}
+    assert {("POST", "/v1/diagnose", 200), ("GET", "/readyz", 200)} <= access, access
+    assert not [r for r in records if r["level"] in ("ERROR", "CRITICAL")], "errors logged"
 
 
 def test_a_mounted_models_folder_and_faultdx_settings_are_served(image: dict, tmp_path: Path) -> None:
