@@ -496,8 +496,8 @@ def render_baseline(payload: dict[str, Any]) -> str:
 
 def _corroboration(d: dict[str, Any]) -> str:
     """The corroborated-family threshold."""
-    return (f" (z {d['corroborated_z']:g} for the family a network sure at "
-            f"{_pct(d['network_sure'], 0)} % names)")
+    return (f" (z {d['corroborated_z']:g} for the family the network names at "
+            f"{_pct(d['network_sure'], 0)} % fault probability or more)")
 
 
 def _baseline_model(d: dict[str, Any]) -> str:

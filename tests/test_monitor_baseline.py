@@ -135,18 +135,27 @@ def test_the_speed_aware_judgement_uses_the_features_only_at_a_speed_the_baselin
     assert far.method == "speed_aware:evidence" and far.fault_type == "normal"
 
 
-def test_a_family_the_sure_network_names_needs_less_rise_of_its_lines() -> None:
-    """Lines 1.2 robust spreads up in the inner-race family alone: not enough by themselves (1.5), enough
-    when a network sure of a fault names that family, not when it names another or is unsure."""
+def test_a_family_the_answer_names_needs_less_rise_of_its_lines_in_every_method() -> None:
+    """Inner-race lines 0.7 robust spreads up: not enough by themselves (1.5), enough when the answer names
+    a fault of that family (fault probability 0.5 or more), in every method; not when it names another, is
+    not a fault, or the lines did not rise (a line already there at commissioning)."""
     from faultdx.diagnose.baseline import CORROBORATED_Z, EVIDENCE_Z, NETWORK_SURE
 
-    assert CORROBORATED_Z < 1.2 < EVIDENCE_Z
+    assert CORROBORATED_Z < 0.7 < EVIDENCE_Z
+    rng = np.random.default_rng(2)
     levels = np.linspace(-1, 1, 41)  # median 0, MAD 0.5: robust spread 0.74
-    reference = Reference.fit([WindowFeatures(np.stack([levels] * 3, axis=1))])
-    risen = WindowFeatures(np.tile([0.0, 1.2 * float(reference.spread[1]), 0.0], (20, 1)))
-    sure, unsure = NETWORK_SURE + 0.05, NETWORK_SURE - 0.3
-    says = {"inner sure": [1 - sure, 0.0, sure, 0.0], "outer sure": [1 - sure, 0.0, 0.0, sure],
-            "inner unsure": [1 - unsure, 0.0, unsure, 0.0]}
-    verdicts = {k: judge(reference, risen, np.tile(p, (20, 1)), "evidence").fault_type
-                for k, p in says.items()}
-    assert verdicts == {"inner sure": "inner_race", "outer sure": "normal", "inner unsure": "normal"}
+    embedding = rng.normal(0, 1, (41, 8))
+    reference = Reference.fit([WindowFeatures(np.stack([levels] * 3, axis=1), embedding)])
+
+    def features(rise: float) -> WindowFeatures:
+        lines = np.tile([0.0, rise * float(reference.spread[1]), 0.0], (20, 1))
+        return WindowFeatures(lines, embedding[:20])  # the network's features as at commissioning
+
+    fault = NETWORK_SURE + 0.1
+    says = {"inner": [1 - fault, 0.0, fault, 0.0], "outer": [1 - fault, 0.0, 0.0, fault],
+            "no fault": [1 - (NETWORK_SURE - 0.2), 0.0, NETWORK_SURE - 0.2, 0.0]}
+    for method in ("evidence", "mahalanobis", "both", "either"):
+        verdicts = {k: judge(reference, features(0.7), np.tile(p, (20, 1)), method).fault_type
+                    for k, p in says.items()}
+        assert verdicts == {"inner": "inner_race", "outer": "normal", "no fault": "normal"}, method
+        assert judge(reference, features(0.2), np.tile(says["inner"], (20, 1)), method).fault_type == "normal"
