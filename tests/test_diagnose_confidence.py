@@ -166,11 +166,17 @@ def _outer_race_signal(rate: float, rpm: float, seconds: float = 2.0) -> np.ndar
     return signal.astype(np.float32)
 
 
+def _impacts_and_noise(n: int, seed: int, rate: float = 12000.0) -> tuple[np.ndarray, ...]:
+    """``n`` 2048-sample windows of the outer-race impact train and of white noise, and their context."""
+    context = np.repeat(MachineContext(1772.0, SKF_6205).vector(rate)[None], n, axis=0)
+    impacts = _outer_race_signal(rate, 1772.0)[: n * 2048].reshape(n, 1, 2048)
+    noise = np.random.default_rng(seed).standard_normal((n, 1, 2048)).astype(np.float32)
+    return impacts, noise, context
+
+
 def test_the_envelope_backs_an_outer_race_impact_train_and_not_noise() -> None:
-    rate, rpm = 12000.0, 1772.0
-    context = np.repeat(MachineContext(rpm, SKF_6205).vector(rate)[None], 5, axis=0)
-    impacts = _outer_race_signal(rate, rpm)[: 5 * 2048].reshape(5, 1, 2048)
-    noise = np.random.default_rng(2).standard_normal((5, 1, 2048)).astype(np.float32)
+    rate = 12000.0
+    impacts, noise, context = _impacts_and_noise(5, seed=2)
     outer = envelope_type_probabilities(impacts, context, rate)
     assert (outer.argmax(axis=1) == 3).all() and (outer[:, 3] >= 0.9).mean() >= 0.8
     assert (envelope_type_probabilities(noise, context, rate)[:, 1:] < 0.9).all()
@@ -215,10 +221,8 @@ def test_without_defect_lines_in_the_recording_faults_share_at_most_the_cap() ->
 
 
 def test_an_impact_train_stands_out_of_the_mean_envelope_spectrum_and_noise_does_not() -> None:
-    rate, rpm = 12000.0, 1772.0
-    context = np.repeat(MachineContext(rpm, SKF_6205).vector(rate)[None], 10, axis=0)
-    impacts = _outer_race_signal(rate, rpm)[: 10 * 2048].reshape(10, 1, 2048)
-    noise = np.random.default_rng(3).standard_normal((10, 1, 2048)).astype(np.float32)
+    rate = 12000.0
+    impacts, noise, context = _impacts_and_noise(10, seed=3)
     outer = recording_lines(impacts, context, rate)
     assert outer.shape == (3,) and outer.argmax() == 2 and outer[2] >= 3.0  # ball, inner race, outer race
     assert recording_lines(noise, context, rate).max() < 1.5
