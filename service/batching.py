@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from faultdx_service.errors import ApiError
 
-# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None[, envelope backing [N, 4] or
-# None]): Diagnoser.predict_windows, and the envelope's backing when a job asks for it
-Result = tuple[np.ndarray, dict[str, np.ndarray], np.ndarray | None] | tuple[
-    np.ndarray, dict[str, np.ndarray], np.ndarray | None, np.ndarray | None]
+# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None[, envelope arrays [N, ...] or
+# None...]): Diagnoser.predict_windows, and the envelope analysis (any number of per-window arrays) when a job
+# asks for it
+Result = tuple[np.ndarray | dict[str, np.ndarray] | None, ...]
 Predict = Callable[..., Result]  # (x, context, include_slopes[, include_backing]) -> Result
 
 
@@ -65,7 +65,8 @@ class _Job:
         self.pieces.append(piece)
         if self.future.done() or sum(len(p[0]) for p in self.pieces) < len(self.x):
             return
-        size = 4 if self.include_backing else 3  # a pass shared with a job asking for the backing has it too
+        # a pass shared with a job asking for the envelope has it too; a job that did not gets the first three
+        size = len(self.pieces[0]) if self.include_backing else 3
         parts = zip(*(p[:size] for p in self.pieces), strict=True)
         self.future.set_result(tuple(_merge(values, self.include_slopes) for values in parts))
 

@@ -91,12 +91,13 @@ def warm_up(diagnoser: Diagnoser) -> None:
 def _predict(diagnoser: Diagnoser, x: np.ndarray, context: np.ndarray, include_slopes: bool,
              include_backing: bool = False) -> tuple:
     """One forward pass of the micro-batcher: the network's predictions, and (``include_backing``) the
-    envelope's backing of the fault types beside them, for every window of the pass at once (the envelope
-    analysis costs about a millisecond per call whatever the windows: batched, not per request)."""
+    envelope analysis beside them (its fault-type probabilities and the windows' envelope spectra, which
+    each signal's defect lines are read from), for every window of the pass at once (the envelope analysis
+    costs about a millisecond per call whatever the windows: batched, and off the event loop)."""
     predictions = tuple(diagnoser.predict_windows(x, context, include_slopes))
     if not include_backing:
         return predictions
-    return (*predictions, diagnoser.envelope_backing(x, context))
+    return (*predictions, *(diagnoser.envelope_backing(x, context) or (None, None)))
 
 
 def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBatcher:

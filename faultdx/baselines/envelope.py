@@ -121,17 +121,11 @@ class EnvelopeReference(nn.Module):
         spectrum = self.envelope_spectrum(x[:, 0, :].float())[:, 0]  # [N, F]
         return self.line_evidence(spectrum, context, x.shape[-1])
 
-    def recording_evidence(self, x: Tensor, context: Tensor) -> Tensor:
-        """``[3]`` line evidence of each defect family in the *mean* envelope spectrum of one signal's
-        windows ``x [N, C, W]`` (one speed: ``context`` of its first window). Averaging before the lines are
-        read keeps what repeats at the defect rate and lets one-off impacts and noise average out: a
-        healthy machine's stray lines stand out of single windows, rarely out of a second of them."""
-        spectrum = self.envelope_spectrum(x[:, 0, :].float())[:, 0].mean(0, keepdim=True)  # [1, F]
-        return self.line_evidence(spectrum, context[:1], x.shape[-1])[0]
-
     def line_evidence(self, spectrum: Tensor, context: Tensor, width: int) -> Tensor:
         """``[N, 3]`` line evidence in envelope spectra ``[N, F]`` of ``width``-sample windows: per family,
-        the mean over harmonics of the line's peak over the median of its neighbourhood."""
+        the mean over harmonics of the line's peak over the median of its neighbourhood. (A mean spectrum
+        of a signal's windows keeps what repeats at the defect rate and lets one-off impacts and noise
+        average out: :func:`faultdx.diagnose.confidence.recording_lines`.)"""
         cfg = self.config
         columns, multiple = zip(*(DEFECT_LINES[t] for t in FAULT_TYPES[1:]), strict=True)
         line = context.float()[:, list(columns)] * torch.tensor(multiple, device=spectrum.device)  # [N, 3]
@@ -151,7 +145,10 @@ class EnvelopeReference(nn.Module):
     def forward(self, x: Tensor, context: Tensor) -> Tensor:
         if context.dim() != 2 or context.shape[1] != 5 or context.shape[0] != x.shape[0]:
             raise ValueError(f"context must be [N={x.shape[0]}, 5], got {tuple(context.shape)}")
-        evidence = self.evidence(x, context)
+        return self.logits(self.evidence(x, context))
+
+    def logits(self, evidence: Tensor) -> Tensor:
+        """``[N, 4]`` logits (FAULT_TYPES order) of line evidence ``[N, 3]``: normal sits at the threshold."""
         normal = torch.full_like(evidence[:, :1], math.log(self.config.threshold))
         return self.config.sharpness * torch.cat([normal, evidence.log()], dim=1)
 

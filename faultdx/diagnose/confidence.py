@@ -20,12 +20,11 @@ other rigs made the held-out rig's calibration worse), and three rules:
 - ``fault_confidence_below``: ... and only where that type's probability is at least this (a healthy verdict
   is not held back: "uncertain" is an abnormal signal whose family does not stand out);
 - ``lines_below``: a signal is called faulty only where some defect family's lines stand out of the *mean*
-  envelope spectrum of its windows by at least this (:meth:`~faultdx.baselines.envelope.EnvelopeReference.
-  recording_evidence`, nothing learned); elsewhere every window's fault probability is capped at
-  ``unlined_fault``. A bearing defect strikes at its rate for as long as the machine turns, so its lines
-  persist over a recording; what made the network call healthy machines it never saw faulty (stray lines,
-  one-off impacts) does not. On the ``rig-out`` folds the network alone called 57-60 % of the HIT rigs'
-  healthy windows normal (``results/rig_out.json``).
+  envelope spectrum of its windows by at least this (:func:`recording_lines`, nothing learned); elsewhere
+  every window's fault probability is capped at ``unlined_fault``. A bearing defect strikes at its rate for as
+  long as the machine turns, so its lines persist over a recording; what made the network call healthy
+  machines it never saw faulty (stray lines, one-off impacts) does not. On the ``rig-out`` folds the network
+  alone called 57-60 % of the HIT rigs' healthy windows normal (``results/rig_out.json``).
 
 Absent, the temperature is 1 and no rule applies.
 
@@ -40,6 +39,7 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -150,31 +150,59 @@ def is_uncertain(type_probabilities: dict[str, float], policy: ConfidencePolicy,
     return spread or weak or split
 
 
-def envelope_type_probabilities(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
-    """``[N, 4]`` fault-type probabilities of the envelope analysis (``FAULT_TYPES`` order) of windows
-    ``x [N, C, W]`` (first channel; any scale: line evidence is a ratio) read with ``context [N, 5]``."""
+def envelope_figures(x: np.ndarray, context: np.ndarray,
+                     sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The envelope analysis of windows ``x [N, C, W]`` (first channel; any scale: line evidence is a ratio)
+    read with ``context [N, 5]``: ``[N, 4]`` fault-type probabilities (``FAULT_TYPES`` order) and the
+    windows' envelope spectra ``[N, F]`` (what :func:`recording_lines` averages), from one transform."""
     import torch
 
-    model = EnvelopeReference(sampling_rate=float(sampling_rate)).eval()
+    model = _reference(float(sampling_rate))
     with torch.no_grad():
-        logits = model(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                       torch.from_numpy(np.ascontiguousarray(context, dtype=np.float32)))
-    return torch.softmax(logits, dim=-1).numpy()
+        spectra = _spectra(model, x)
+        evidence = model.line_evidence(spectra, _tensor(context), x.shape[-1])
+        types = torch.softmax(model.logits(evidence), dim=-1)
+    return types.numpy(), spectra.numpy()
 
 
-def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
+@lru_cache(maxsize=8)
+def _reference(sampling_rate: float) -> EnvelopeReference:
+    """The envelope reference at ``sampling_rate`` (no parameters and no state: one per rate is shared)."""
+    return EnvelopeReference(sampling_rate=sampling_rate).eval()
+
+
+def _spectra(model: EnvelopeReference, x: np.ndarray) -> Any:
+    """``[N, F]`` envelope spectra (a tensor) of the first channel of windows ``x [N, C, W]``."""
+    return model.envelope_spectrum(_tensor(x[:, 0]))[:, 0]
+
+
+def _tensor(a: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+
+
+def envelope_type_probabilities(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
+    """``[N, 4]`` fault-type probabilities of the envelope analysis of windows ``x``
+    (:func:`envelope_figures`)."""
+    return envelope_figures(x, context, sampling_rate)[0]
+
+
+def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float,
+                    spectra: np.ndarray | None = None) -> np.ndarray:
     """``[3]``: how far each defect family's lines (ball, inner race, outer race: ``FAULT_TYPES[1:]``) stand
-    out of the mean envelope spectrum of one signal's windows ``x [N, C, W]`` (first channel) at the speed of
-    ``context [N, 5]`` (the policy's lines gate and backing); NaN where the context is unknown."""
+    out of the mean envelope spectrum of one signal's windows ``x [N, C, W]`` (first channel; their
+    ``spectra`` from :func:`envelope_figures` when already computed) at the speed of ``context [N, 5]`` (the
+    policy's lines gate and backing); NaN where the context is unknown."""
     import torch
 
     if not len(x) or not np.isfinite(context[0]).all():
         return np.full(len(FAULT_TYPES) - 1, np.nan)
-    model = EnvelopeReference(sampling_rate=float(sampling_rate)).eval()
+    model = _reference(float(sampling_rate))
     with torch.no_grad():
-        evidence = model.recording_evidence(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                                            torch.from_numpy(np.ascontiguousarray(context, dtype=np.float32)))
-    return evidence.numpy().astype(np.float64)
+        every = _spectra(model, x) if spectra is None else _tensor(spectra)
+        mean = every.mean(dim=0, keepdim=True)
+        return model.line_evidence(mean, _tensor(context[:1]), x.shape[-1])[0].numpy().astype(np.float64)
 
 
 def _per_window(lines: np.ndarray | None, n: int) -> np.ndarray | None:

@@ -38,7 +38,7 @@ import torch
 from faultdx.context import ContextError, MachineContext, resolve_context
 from faultdx.data.bearing import BearingGeometry
 from faultdx.data.windows import frame, resample, standardize
-from faultdx.diagnose.confidence import envelope_type_probabilities, load_confidence, recording_lines
+from faultdx.diagnose.confidence import envelope_figures, load_confidence, recording_lines
 from faultdx.diagnose.limits import MAX_WINDOW_FACTOR, DiagnoseInputError, RequestBudget, check_sampling_rate
 from faultdx.diagnose.models import ReadyModel, load_model, meta_bearing
 from faultdx.diagnose.quality import SignalQuality, check_signal, check_windows
@@ -47,6 +47,7 @@ from faultdx.modeldir import CARD_FILE, ModelMeta
 from faultdx.nn.inference import NetworkCalls, SlopesAndFeatures, forward_batches
 from faultdx.ood import OodCalibration
 
+EnvelopeBacking = tuple[np.ndarray, np.ndarray]  # envelope fault-type probabilities [N, 4], spectra [N, F]
 NOMINAL_RPM = 1797.0  # the CWRU rig at no load: the speed assumed when none is given or estimable
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
 log = logging.getLogger(__name__)
@@ -429,16 +430,19 @@ class Diagnoser:
 
     @property
     def gates_on_envelope(self) -> bool:
-        """Whether the confidence policy caps fault types the envelope analysis does not back."""
-        return getattr(self.confidence, "backing", None) is not None
+        """Whether the confidence policy reads the envelope analysis: caps fault types it does not back, or
+        gates on the recording's defect lines."""
+        return any(getattr(self.confidence, name, None) is not None
+                   for name in ("backing", "lines_below", "backing_lines"))
 
-    def envelope_backing(self, x: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
-        """``[N, 4]`` envelope fault-type probabilities of standardised windows ``x`` the confidence policy
-        gates on (:func:`~faultdx.diagnose.confidence.envelope_type_probabilities`); None where it does not
-        gate (or without windows or context)."""
+    def envelope_backing(self, x: np.ndarray, context: np.ndarray | None) -> EnvelopeBacking | None:
+        """The envelope analysis of standardised windows ``x`` the confidence policy reads: ``[N, 4]``
+        fault-type probabilities and ``[N, F]`` envelope spectra from one transform
+        (:func:`~faultdx.diagnose.confidence.envelope_figures`); None where the policy reads none (or without
+        windows or context)."""
         if not self.gates_on_envelope or context is None or not len(x):
             return None
-        return envelope_type_probabilities(x, context, self.sampling_rate)
+        return envelope_figures(x, context, self.sampling_rate)
 
     # -- network → diagnosis ---------------------------------------------------------------------------------
     def aggregate(
@@ -447,32 +451,29 @@ class Diagnoser:
         probs: np.ndarray,
         slopes: dict[str, np.ndarray] | None = None,
         unknown: np.ndarray | None = None,
-        backing: np.ndarray | None = None,
+        backing: EnvelopeBacking | None = None,
         *,
         verdict: bool = True,
     ) -> Diagnosis:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`.
 
         ``backing``: the windows' :meth:`envelope_backing` when already computed (the service computes it in
-        the forward pass, batched); else it is computed here where the policy gates on it. ``verdict=False``
+        the forward pass, batched); else it is computed here where the policy reads it. ``verdict=False``
         for a diagnosis read only for its window labels, unknown score, machine and signal quality (/v2):
         the envelope, which only moves the fault-type verdict, is then not computed."""
         replaces = self.ood is None or self.ood.replaces_verdict
         if backing is None and verdict:
             backing = self.envelope_backing(windows.x, windows.context)
-        lines = self.recording_lines(windows.x, windows.context) if verdict else None
+        types = lines = None
+        if backing is not None and verdict:
+            types, lines = backing[0], self._recording_lines(windows.x, windows.context, backing[1])
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name, windows.quality, self.confidence, backing, lines)
+                         self.meta.dataset.name, windows.quality, self.confidence, types, lines)
 
-    def recording_lines(self, x: np.ndarray, context: np.ndarray | None) -> np.ndarray | None:
-        """``[3]``: how far each defect family's lines stand out of the mean envelope spectrum of one signal's
-        standardised windows (:func:`~faultdx.diagnose.confidence.recording_lines`), where the confidence
-        policy reads them; None where it does not (or without windows, context or a known speed)."""
-        policy = self.confidence
-        reads = getattr(policy, "lines_below", None) is not None or getattr(policy, "backing_lines", None)
-        if not reads or context is None or not len(x):
-            return None
-        lines = recording_lines(x, context, self.sampling_rate)
+    def _recording_lines(self, x: np.ndarray, context: np.ndarray, spectra: np.ndarray) -> np.ndarray | None:
+        """``[3]``: how far each defect family's lines stand out of the mean of one signal's window envelope
+        ``spectra`` (:func:`~faultdx.diagnose.confidence.recording_lines`); None at an unknown speed."""
+        lines = recording_lines(x, context, self.sampling_rate, spectra)
         return lines if np.isfinite(lines).all() else None
 
     def diagnose(
@@ -509,7 +510,7 @@ class Diagnoser:
         probs: np.ndarray,
         slopes: dict[str, np.ndarray] | None,
         unknown: np.ndarray | None = None,
-        backing: np.ndarray | None = None,
+        backing: EnvelopeBacking | None = None,
     ) -> list[Diagnosis]:
         """Cut the predictions (and the envelope's ``backing``, when computed) for concatenated windows back
         into one :class:`Diagnosis` per signal."""
@@ -518,7 +519,8 @@ class Diagnoser:
             n = len(w.x)
             part = None if slopes is None else {k: v[offset : offset + n] for k, v in slopes.items()}
             scores = None if unknown is None else unknown[offset : offset + n]
-            backed = None if backing is None else backing[offset : offset + n]
+            backed = None if backing is None else (backing[0][offset : offset + n],
+                                                   backing[1][offset : offset + n])
             out.append(self.aggregate(w, probs[offset : offset + n], part, scores, backed))
             offset += n
         return out

@@ -148,8 +148,8 @@ async def _diagnose(
     context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
     probs, slopes, unknown, *backing = await served.batcher.submit(
         x, context, inputs.include_slopes, include_backing=diagnoser.gates_on_envelope)
-    diagnoses = diagnoser.split(prepared, probs, slopes if inputs.include_slopes else None, unknown,
-                                backing[0] if backing else None)
+    envelope = (backing[0], backing[1]) if backing and backing[0] is not None else None
+    diagnoses = diagnoser.split(prepared, probs, slopes if inputs.include_slopes else None, unknown, envelope)
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()
