@@ -171,6 +171,15 @@ def _reference(sampling_rate: float) -> EnvelopeReference:
     return EnvelopeReference(sampling_rate=sampling_rate).eval()
 
 
+def envelope_spectra(x: np.ndarray, sampling_rate: float) -> np.ndarray:
+    """``[N, F]`` envelope spectra of the first channel of windows ``x [N, C, W]``: what
+    :func:`recording_lines` averages (they do not depend on the speed: compute once, read at any)."""
+    import torch
+
+    with torch.no_grad():
+        return _spectra(_reference(float(sampling_rate)), x).numpy()
+
+
 def _spectra(model: EnvelopeReference, x: np.ndarray) -> Any:
     """``[N, F]`` envelope spectra (a tensor) of the first channel of windows ``x [N, C, W]``."""
     return model.envelope_spectrum(_tensor(x[:, 0]))[:, 0]

@@ -36,6 +36,7 @@ from faultdx.data.base import FAULT_TYPES, WindowSet
 from faultdx.diagnose.confidence import (
     ConfidencePolicy,
     backed_type_probabilities,
+    envelope_spectra,
     is_uncertain,
     recording_lines,
     unbacked_by_lines,
@@ -359,11 +360,13 @@ def with_policy(log_probs: np.ndarray, envelope_probs: np.ndarray | None,
                                      lines)
 
 
-def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | None = None) -> np.ndarray:
+def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | None = None,
+                    spectra: np.ndarray | None = None) -> np.ndarray:
     """``[N, 3]``: for each window, each defect family's lines in the mean envelope spectrum of its
     recording's test windows (``seconds`` given: of its excerpt, consecutive windows spanning about that
     long), what the Diagnoser reads of each signal sent (:func:`~faultdx.diagnose.confidence.
-    recording_lines`), read at the speed of ``context [N, 5]``."""
+    recording_lines`), read at the speed of ``context [N, 5]``; the windows' envelope ``spectra`` when
+    already computed (:func:`~faultdx.diagnose.confidence.envelope_spectra`)."""
     out = np.full((len(windows), len(FAULT_TYPES) - 1), np.nan)
     width = windows.x.shape[-1]
     for r in np.unique(windows.recording):
@@ -375,19 +378,22 @@ def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | No
             per_excerpt = 1 + max(int(seconds * windows.sampling_rate) - width, 0) // hop
             groups = np.array_split(mine, max(len(mine) // per_excerpt, 1))
         for group in groups:
-            out[group] = recording_lines(windows.x[group], context[group], windows.sampling_rate)
+            out[group] = recording_lines(windows.x[group], context[group], windows.sampling_rate,
+                                         None if spectra is None else spectra[group])
     return out
 
 
 def lines_of_folds(windows: dict[str, WindowSet],
                    speed: dict[str, np.ndarray]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """:func:`lines_by_window` per fold and speed source (stated ``rpm``, estimated ``no_rpm``), of whole
-    recordings (``recording``) and of 1 s excerpts (``excerpt``)."""
+    recordings (``recording``) and of 1 s excerpts (``excerpt``); each fold's envelope spectra computed once
+    (they do not depend on the speed the lines are read at)."""
     out = {}
     for fold, w in windows.items():
         estimated = w.context * np.nan_to_num(speed[fold], nan=1.0)[:, None]
-        out[fold] = {variant: {"recording": lines_by_window(w, context),
-                               "excerpt": lines_by_window(w, context, EXCERPT_SECONDS)}
+        spectra = envelope_spectra(w.x, w.sampling_rate)
+        out[fold] = {variant: {"recording": lines_by_window(w, context, spectra=spectra),
+                               "excerpt": lines_by_window(w, context, EXCERPT_SECONDS, spectra)}
                      for variant, context in (("rpm", w.context), ("no_rpm", estimated))}
     return out
 
