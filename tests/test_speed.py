@@ -145,6 +145,36 @@ def test_a_comb_of_defect_lines_does_not_pass_for_the_shaft() -> None:
     assert estimate_speed(signal, fs, bearing=SKF_6205).rpm == pytest.approx(60 * fr, rel=0.01)
 
 
+def test_the_supply_lines_are_not_credited_to_a_shaft() -> None:
+    """HIT self-built at 900 rpm: only the shaft's even lines, 100 Hz supply harmonics and an outer-race
+    family. 600 rpm explains the supply lines (multiples of 10 Hz) and its BPFI family sits on the 900 rpm
+    BPFO family: with the supply lines counted the estimate was 600 rpm."""
+    from faultdx.context import joint_speed
+    from faultdx.data.bearing import SKF_6205, defect_frequencies
+
+    fs, fr = 12000, 15.0
+    t = np.arange(fs) / fs
+    bpfo = defect_frequencies(SKF_6205, fr).bpfo
+    shaft = sum(0.2 * np.sin(2 * np.pi * k * fr * t + k) for k in (2, 6, 12, 18))
+    supply = sum(0.3 * np.sin(2 * np.pi * k * 100.0 * t + k) for k in range(1, 6))
+    impacts = np.sin(np.pi * bpfo * t) ** 20 * np.sin(2 * np.pi * 3000 * t)
+    signal = shaft + supply + impacts + 0.05 * np.random.default_rng(3).standard_normal(fs)
+    assert joint_speed.estimate_speed(signal, fs, bearing=SKF_6205).rpm == pytest.approx(900, rel=0.01)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(joint_speed, "_without_mains", lambda lines, weights, tol: (lines, weights))
+        assert joint_speed.estimate_speed(signal, fs, bearing=SKF_6205).rpm == pytest.approx(600, rel=0.01)
+
+
+def test_supply_lines_are_left_out_only_when_the_supply_shows() -> None:
+    from faultdx.context.joint_speed import _without_mains
+
+    lines, weights = np.array([30.0, 90.0, 100.0, 200.0, 300.0, 400.0]), np.ones(6)
+    kept, _ = _without_mains(lines, weights, 0.6)
+    assert kept.tolist() == [30.0, 90.0]
+    few = np.array([30.0, 90.0, 100.0, 200.0])
+    assert _without_mains(few, np.ones(4), 0.6)[0].tolist() == few.tolist()  # two lines: no supply shown
+
+
 def test_families_that_sit_on_shaft_harmonics_are_left_out() -> None:
     """The SKF 6203's BPFO 3.05x, BPFI 4.95x and 2xBSF 3.99x are shaft combs at 1 s resolution: counted as
     defect families they let a fifth of the speed claim the shaft's lines (CWRU's fan-end sensor)."""

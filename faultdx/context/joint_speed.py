@@ -15,8 +15,9 @@ Both spectra are whitened (log magnitude minus its running median) and read as t
   ``f / order`` would claim the shaft comb of ``f`` as its "defect family" (families whose order is nearly
   a whole number are left out: :data:`FAMILY_INTEGER_GAP`);
 - the envelope's shaft lines (``f``, ``2f``);
-- explained lines: the share of the raw spectrum's clear peaks (below :data:`RECALL_BAND_HZ`) that sit on
-  the candidate's shaft harmonics or its first BPFO / BPFI harmonics. This is what keeps a defect comb from
+- explained lines: the share of the raw spectrum's clear peaks (below :data:`RECALL_BAND_HZ`; those on the
+  supply frequency's harmonics left out) that sit on the candidate's shaft harmonics or its first BPFO /
+  BPFI harmonics. This is what keeps a defect comb from
   passing for a shaft (on HIT's MFS rig the BPFO harmonics outshine the shaft's): the true speed explains
   the defect lines *and* its own, the defect comb only itself.
 
@@ -42,6 +43,7 @@ DEFAULT_RANGE = (300.0, 6000.0)
 GRID_STEP = 2e-4
 MAINS_HZ = (50.0, 60.0)
 MAINS_PENALTY = 0.5
+MAINS_MIN_LINES = 3  # clear lines on a supply frequency's harmonics that show the supply is in the signal
 LINE_LEVEL = 2.0  # whitened log magnitude (about 17 dB above the background) that counts as a clear line
 MAX_HARMONICS = 12
 COMB_SPAN_HZ = 400.0  # shaft harmonics searched up to here (at most MAX_HARMONICS of the slowest candidate)
@@ -165,6 +167,20 @@ def _on_multiples(lines: np.ndarray, spacing: np.ndarray, tol: float, rel: float
     return np.abs(lines[None, :] - k * spacing[:, None]) <= tol + rel * lines[None, :]
 
 
+def _without_mains(lines: np.ndarray, weights: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """The clear lines less those on harmonics of the supply frequency (50 or 60 Hz, whichever carries more
+    of them, if at least :data:`MAINS_MIN_LINES`): a motor's electrical lines are not its shaft's, and a
+    shaft whose harmonics fall on them (10 Hz under a 50 Hz supply) would otherwise be credited with
+    explaining them (HIT self-built's 900 rpm read as 600: its BPFO family is a 600 rpm BPFI family)."""
+    if lines.size == 0:
+        return lines, weights
+    on = {hz: _on_multiples(lines, np.array([hz]), tol)[0] for hz in MAINS_HZ}
+    supply = max(on, key=lambda hz: float((on[hz] * weights).sum()))
+    if on[supply].sum() < MAINS_MIN_LINES or on[supply].all():
+        return lines, weights
+    return lines[~on[supply]], weights[~on[supply]]
+
+
 class _JointScore:
     """The joint score of candidate shaft frequencies for one signal (spectra computed once)."""
 
@@ -183,10 +199,11 @@ class _JointScore:
         self.env = _presence(env)
         self.raw_tolerant = _slip_tolerant(self.freqs, self.raw)
         self.env_tolerant = _slip_tolerant(self.env_freqs, self.env)
-        self.lines, self.line_weights = _strong_lines(self.freqs, raw, 0.9 * f_lo,
-                                                      min(RECALL_BAND_HZ, float(self.freqs[-1])))
         self.resolution = resolution
         self.tol = 0.6 * resolution
+        band = (0.9 * f_lo, min(RECALL_BAND_HZ, float(self.freqs[-1])))
+        lines, weights = _strong_lines(self.freqs, raw, *band)
+        self.lines, self.line_weights = _without_mains(lines, weights, self.tol)
         self.mains_width = max(0.3, resolution)
 
     def _family(self, tolerant: tuple[np.ndarray, np.ndarray], c: np.ndarray, orders: list[float],
