@@ -44,6 +44,10 @@ GRID_STEP = 2e-4
 MAINS_HZ = (50.0, 60.0)
 MAINS_PENALTY = 0.5
 MAINS_MIN_LINES = 3  # clear lines on a supply frequency's harmonics that show the supply is in the signal
+# a supply line sits on k·50 (or k·60) Hz to within the spectrum's peak precision (about a bin of the x4
+# zero-padded grid); a shaft harmonic that merely comes near one (CWRU's 1797 rpm: 2x is 59.9 Hz, 4x 119.8)
+# drifts off it with k
+SUPPLY_TOLERANCE_HZ = 0.25
 LINE_LEVEL = 2.0  # whitened log magnitude (about 17 dB above the background) that counts as a clear line
 MAX_HARMONICS = 12
 COMB_SPAN_HZ = 400.0  # shaft harmonics searched up to here (at most MAX_HARMONICS of the slowest candidate)
@@ -167,14 +171,14 @@ def _on_multiples(lines: np.ndarray, spacing: np.ndarray, tol: float, rel: float
     return np.abs(lines[None, :] - k * spacing[:, None]) <= tol + rel * lines[None, :]
 
 
-def _without_mains(lines: np.ndarray, weights: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+def _without_mains(lines: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The clear lines less those on harmonics of the supply frequency (50 or 60 Hz, whichever carries more
     of them, if at least :data:`MAINS_MIN_LINES`): a motor's electrical lines are not its shaft's, and a
     shaft whose harmonics fall on them (10 Hz under a 50 Hz supply) would otherwise be credited with
     explaining them (HIT self-built's 900 rpm read as 600: its BPFO family is a 600 rpm BPFI family)."""
     if lines.size == 0:
         return lines, weights
-    on = {hz: _on_multiples(lines, np.array([hz]), tol)[0] for hz in MAINS_HZ}
+    on = {hz: _on_multiples(lines, np.array([hz]), SUPPLY_TOLERANCE_HZ)[0] for hz in MAINS_HZ}
     supply = max(on, key=lambda hz: float((on[hz] * weights).sum()))
     if on[supply].sum() < MAINS_MIN_LINES or on[supply].all():
         return lines, weights
@@ -203,7 +207,7 @@ class _JointScore:
         self.tol = 0.6 * resolution
         band = (0.9 * f_lo, min(RECALL_BAND_HZ, float(self.freqs[-1])))
         lines, weights = _strong_lines(self.freqs, raw, *band)
-        self.lines, self.line_weights = _without_mains(lines, weights, self.tol)
+        self.lines, self.line_weights = _without_mains(lines, weights)
         self.mains_width = max(0.3, resolution)
 
     def _family(self, tolerant: tuple[np.ndarray, np.ndarray], c: np.ndarray, orders: list[float],
