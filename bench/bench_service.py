@@ -361,6 +361,27 @@ def run_phases(args: argparse.Namespace, servers: dict[str, Server],
     return phases
 
 
+def in_process_ceiling(model: str, seconds: float = 3.0, batch: int = 256) -> float:
+    """Windows/s of the served model's own work without HTTP (the traced network's forward pass and the
+    envelope analysis the policy reads, :func:`faultdx_service.main._predict`), batches of ``batch`` windows
+    on every core: what no service on this machine can exceed, measured before the servers start."""
+    import torch
+    from faultdx_service.main import _predict
+
+    from faultdx.diagnose import Diagnoser
+
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    diagnoser = Diagnoser.from_dir(model, trace=True, batch_size=batch)
+    prepared = diagnoser.windows(signals(batch).reshape(-1), RATE, hop=WINDOW, rpm=RPM)
+    work = (prepared.x, prepared.context, False, diagnoser.gates_on_envelope)
+    _predict(diagnoser, *work)  # first-call costs
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        _predict(diagnoser, *work)
+        done += len(prepared.x)
+    return done / (time.perf_counter() - start)
+
+
 def _num(value: float, digits: int) -> float | None:
     """Rounded, or None when not finite (JSON has no NaN)."""
     return round(value, digits) if math.isfinite(value) else None
@@ -387,7 +408,8 @@ def phase_data(label: str, p: Phase) -> dict:
     }
 
 
-def summary(args: argparse.Namespace, name: str, phases: dict[str, Phase], request_kib: float) -> dict:
+def summary(args: argparse.Namespace, name: str, phases: dict[str, Phase], request_kib: float,
+            ceiling: float) -> dict:
     """The JSON data of ``results/bench_service.json``: every phase, then the headline figures."""
     c, k = args.concurrency, args.windows_per_request
     per = {key: phase_data(PHASES[key][0].format(c=c, k=k), p) for key, p in phases.items()}
@@ -402,6 +424,7 @@ def summary(args: argparse.Namespace, name: str, phases: dict[str, Phase], reque
         "windows_per_s": {
             "v2_batching": per["v2"]["windows_per_s"], "v2_no_batching": per["nb_v2"]["windows_per_s"],
             "v1_batching": per["v1"]["windows_per_s"], "v1_no_batching": per["nb_v1"]["windows_per_s"],
+            "in_process_ceiling": _num(ceiling, 1),
         },
         "batching_gain": {"v2": _ratio(rate["v2"], rate["nb_v2"]), "v1": _ratio(rate["v1"], rate["nb_v1"])},
         "slopes_on_off": {"latency_p50": _ratio(phases["lat_s"].pct(50), phases["lat"].pct(50)),
@@ -448,6 +471,8 @@ def rows(d: dict) -> list[tuple[str, str, str, str]]:
         (ph["v2"]["label"], rate("v2"), f">= {t['windows_per_s']:,.0f}",
          ok(wps["v2_batching"], t["windows_per_s"], above=True)),
         (ph["nb_v2"]["label"], rate("nb_v2"), "", ""),
+        ("in process, no HTTP: forward + envelope, batch 256, all cores",
+         _fmt(wps.get("in_process_ceiling"), ",.0f", " windows/s"), "", ""),
         (ph["v1"]["label"], rate("v1"), f">= {t['v1_windows_per_s']:,.0f}",
          ok(wps["v1_batching"], t["v1_windows_per_s"], above=True)),
         (ph["nb_v1"]["label"], rate("nb_v1"), "", ""),
@@ -491,6 +516,7 @@ def report(d: dict) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Start both servers, check the requests, run the interleaved phases, print, write the JSON."""
     args = parse_args(argv)
+    ceiling = in_process_ceiling(args.model)
     workers = {} if args.workers is None else {"FAULTDX_WORKERS": str(args.workers)}
     servers = {"batching": Server(args.model, workers),
                "nobatch": Server(args.model, {**workers, "FAULTDX_MAX_BATCH": "1"})}
@@ -503,7 +529,7 @@ def main(argv: list[str] | None = None) -> None:
         for server in servers.values():
             server.close()
     request_kib = float(np.mean([len(r.encoded()) for r in requests["v1"]])) / 1024
-    data = summary(args, name, phases, request_kib)
+    data = summary(args, name, phases, request_kib, ceiling)
     report(data)
     print(f"wrote {write_result(args.results_name, data)}")
 

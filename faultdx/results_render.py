@@ -292,6 +292,9 @@ def render_bench_service(payload: dict[str, Any]) -> str:
         (f"windows/s, {v2}, batching", _num(wps["v2_batching"], ",.0f"),
          "≥ " + _num(t.get("windows_per_s"), ",.0f")),
         (f"windows/s, {v2}, no batching", _num(wps["v2_no_batching"], ",.0f"), ""),
+        *([("windows/s in process, no HTTP (forward pass + envelope analysis, batches of 256, every core): "
+            "the machine's ceiling", _num(wps["in_process_ceiling"], ",.0f"), "")]
+          if wps.get("in_process_ceiling") else []),
         (f"windows/s, {v1}, batching", _num(wps["v1_batching"], ",.0f"),
          "≥ " + _num(t.get("v1_windows_per_s"), ",.0f") if t.get("v1_windows_per_s") else ""),
         (f"windows/s, {v1}, no batching", _num(wps["v1_no_batching"], ",.0f"), ""),

@@ -95,6 +95,11 @@ def test_service_table():
     assert "| slopes on / off, p50 latency at concurrency 1 | – | ≤ 1.3× |" in lines  # not measured
     assert lines[-1] == "| errors (non-200 or broken connection), all phases | 0 | 0 |"
     assert all(line.count("|") == 4 for line in lines[2:])  # no stray pipe breaks a row
+    assert not any("in process" in line for line in lines)  # a result measured before the ceiling was
+    payload = service_payload()
+    payload["data"]["windows_per_s"]["in_process_ceiling"] = 1555.4
+    ceiling = [line for line in render_bench_service(payload).splitlines() if "in process" in line]
+    assert len(ceiling) == 1 and ceiling[0].endswith("the machine's ceiling | 1,555 |  |")
 
 
 def test_blocks_render_from_the_results_dir_with_a_caption(tmp_path, monkeypatch):
