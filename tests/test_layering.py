@@ -198,3 +198,15 @@ def test_inference_and_lower_layers_do_not_import_training(modules) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", f"{modules} import {done.stdout.strip()}"
+
+
+def test_the_asset_store_and_its_commands_start_without_torch() -> None:
+    """`faultdx assets` / `history` only read and write the database: importing torch (about 3 s of a
+    6.9 s `faultdx assets list`) is for the commands that run a network. ``faultdx.diagnose`` loads its
+    torch-backed names on first use."""
+    script = ("import sys; import faultdx.monitor.store, faultdx.cli.monitor; "
+              "from faultdx.diagnose import MAX_SAMPLING_RATE; print('torch' in sys.modules); "
+              "from faultdx.diagnose import Diagnoser; print('torch' in sys.modules, Diagnoser.__name__)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True", "Diagnoser"]
