@@ -32,6 +32,26 @@ def pytest_configure(config) -> None:
     os.environ[STANDIN_ENV] = "1"
 
 
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """The container tests run last, and the image they need starts building now, in the background: its
+    minutes overlap the rest of the session instead of adding to it (tests/image_build.py)."""
+    container = [item for item in items if item.nodeid.startswith("tests/test_container.py")]
+    if not container:
+        return
+    items[:] = [item for item in items if not item.nodeid.startswith("tests/test_container.py")] + container
+    if config.option.collectonly:
+        return
+    from tests import image_build
+
+    image_build.start()
+
+
+def pytest_unconfigure(config) -> None:
+    from tests import image_build
+
+    image_build.stop()
+
+
 def pytest_report_header(config) -> str | None:
     if os.environ.get(STANDIN_ENV):
         return (f"FAULTDX_DATA={os.environ['FAULTDX_DATA']}: a SIMULATED stand-in (no real recordings "

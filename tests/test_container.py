@@ -30,14 +30,15 @@ import httpx
 import pytest
 import yaml
 
+from tests import image_build
 from tests.docker_spec import COMPOSE_FILE, DOCKER_DIR, ROOT, SHIPPED_MODEL
 from tests.service_support import free_port
 
 pytestmark = pytest.mark.slow
 
 IMAGE = "localhost/faultdx:cpu"
-PODMAN_ENV = os.environ | {"CONTAINERS_CONF": str(DOCKER_DIR / "podman" / "containers.conf")}
-TOOL_PATH = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
+PODMAN_ENV = image_build.PODMAN_ENV
+TOOL_PATH = image_build.TOOL_PATH
 BUILD_TIMEOUT_S = 1800  # a first build: Debian base (~2 min) + torch + every dependency from the registries
 READY_TIMEOUT_S = 180
 API_KEY = "container-test-key"
@@ -78,17 +79,17 @@ class Container:
 
 
 @pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """``bash docker/build-local.sh`` (reusing the base when present); its JSON report."""
-    missing = [tool for tool in ("podman", "debootstrap", "runc") if not shutil.which(tool, path=TOOL_PATH)]
+def image() -> dict:
+    """``bash docker/build-local.sh`` (reusing the base when present), started in the background when the
+    session collected this module (tests/image_build.py); its JSON report."""
+    missing = image_build.missing_tools()
     _require(not missing, f"{', '.join(missing)} not found: apt-get install podman debootstrap runc")
     _require(os.geteuid() == 0, "building the image needs root (debootstrap, rootful podman)")
-    report = tmp_path_factory.mktemp("build") / "build.json"
-    done = subprocess.run(["bash", str(DOCKER_DIR / "build-local.sh"), "--report", str(report)], cwd=ROOT,
-                          env=PODMAN_ENV, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    assert done.returncode == 0, f"build-local.sh failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
-    assert f"built {IMAGE}" in done.stdout, done.stdout[-2000:]
-    return json.loads(report.read_text())
+    build = image_build.finished(BUILD_TIMEOUT_S)  # started when the session collected this module
+    stdout, stderr = build.output()
+    assert build.process.returncode == 0, f"build-local.sh failed:\n{stdout[-4000:]}\n{stderr[-4000:]}"
+    assert f"built {IMAGE}" in stdout, stdout[-2000:]
+    return json.loads(build.report.read_text())
 
 
 def _run(name: str, *, env: dict[str, str] | None = None, volumes: tuple[str, ...] = ()) -> Container:
