@@ -175,6 +175,8 @@ def test_supply_lines_are_left_out_only_when_the_supply_shows() -> None:
     assert _without_mains(few, np.ones(4))[0].tolist() == few.tolist()  # two lines: no supply shown
     near = np.array([29.93, 59.87, 89.8, 119.73, 179.6, 239.5])  # CWRU's 1797 rpm under a 60 Hz supply
     assert _without_mains(near, np.ones(6))[0].tolist() == near.tolist()
+    synchronous = np.array([50.0, 100.0, 150.0, 200.0])  # a 3000 rpm shaft: every line on the supply's
+    assert _without_mains(synchronous, np.ones(4))[0].tolist() == synchronous.tolist()
 
 
 def test_families_that_sit_on_shaft_harmonics_are_left_out() -> None:

@@ -180,7 +180,7 @@ def _without_mains(lines: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, 
         return lines, weights
     on = {hz: _on_multiples(lines, np.array([hz]), SUPPLY_TOLERANCE_HZ)[0] for hz in MAINS_HZ}
     supply = max(on, key=lambda hz: float((on[hz] * weights).sum()))
-    if on[supply].sum() < MAINS_MIN_LINES or on[supply].all():
+    if on[supply].sum() < MAINS_MIN_LINES or on[supply].all():  # all of them: a shaft at k·50 Hz (3000 rpm)
         return lines, weights
     return lines[~on[supply]], weights[~on[supply]]
 
