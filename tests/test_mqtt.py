@@ -174,7 +174,7 @@ def test_burst_of_1000_stored_once_in_order_per_asset(broker, database, model_di
     store.create_asset(AssetSpec(name="fan-2", rpm=1500, sampling_rate=RATE, bearing="SKF 6205"))
     listener = start_listener(settings_for(broker, url, model_dir))
     try:
-        base = np.asarray(signal(seconds=0.18))  # one window a message: the burst tests the order, not the model
+        base = np.asarray(signal(seconds=0.18))  # one window a message: it tests the order, not the model
         for i in range(1000):
             asset = "pump-7" if i % 2 == 0 else "fan-2"
             stamp = f"2026-02-01T00:{i // 60:02d}:{i % 60:02d}Z"
