@@ -16,7 +16,7 @@ from faultdx.diagnose import Diagnoser
 from faultdx.diagnose.confidence import (
     ConfidencePolicy,
     backed_type_probabilities,
-    envelope_type_probabilities,
+    envelope_figures,
     lined_type_probabilities,
     load_confidence,
     recording_lines,
@@ -177,9 +177,9 @@ def _impacts_and_noise(n: int, seed: int, rate: float = 12000.0) -> tuple[np.nda
 def test_the_envelope_backs_an_outer_race_impact_train_and_not_noise() -> None:
     rate = 12000.0
     impacts, noise, context = _impacts_and_noise(5, seed=2)
-    outer = envelope_type_probabilities(impacts, context, rate)
+    outer, _ = envelope_figures(impacts, context, rate)
     assert (outer.argmax(axis=1) == 3).all() and (outer[:, 3] >= 0.9).mean() >= 0.8
-    assert (envelope_type_probabilities(noise, context, rate)[:, 1:] < 0.9).all()
+    assert (envelope_figures(noise, context, rate)[0][:, 1:] < 0.9).all()
 
 
 def test_the_diagnoser_reads_the_envelope_only_under_a_gating_policy(tmp_path) -> None:

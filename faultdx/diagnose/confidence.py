@@ -191,12 +191,6 @@ def _tensor(a: np.ndarray) -> Any:
     return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
 
 
-def envelope_type_probabilities(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
-    """``[N, 4]`` fault-type probabilities of the envelope analysis of windows ``x``
-    (:func:`envelope_figures`)."""
-    return envelope_figures(x, context, sampling_rate)[0]
-
-
 def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float,
                     spectra: np.ndarray | None = None) -> np.ndarray:
     """``[3]``: how far each defect family's lines (ball, inner race, outer race: ``FAULT_TYPES[1:]``) stand
