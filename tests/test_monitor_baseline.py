@@ -139,7 +139,7 @@ def test_a_family_the_answer_names_needs_less_rise_of_its_lines_in_every_method(
     """Inner-race lines 0.7 robust spreads up: not enough by themselves (1.5), enough when the answer names
     a fault of that family (fault probability 0.5 or more), in every method; not when it names another, is
     not a fault, or the lines did not rise (a line already there at commissioning)."""
-    from faultdx.diagnose.baseline import CORROBORATED_Z, EVIDENCE_Z, NETWORK_SURE
+    from faultdx.diagnose.baseline import CORROBORATED_Z, EVIDENCE_Z, FAULT_NAMED_AT
 
     assert CORROBORATED_Z < 0.7 < EVIDENCE_Z
     rng = np.random.default_rng(2)
@@ -151,9 +151,9 @@ def test_a_family_the_answer_names_needs_less_rise_of_its_lines_in_every_method(
         lines = np.tile([0.0, rise * float(reference.spread[1]), 0.0], (20, 1))
         return WindowFeatures(lines, embedding[:20])  # the network's features as at commissioning
 
-    fault = NETWORK_SURE + 0.1
+    fault = FAULT_NAMED_AT + 0.1
     says = {"inner": [1 - fault, 0.0, fault, 0.0], "outer": [1 - fault, 0.0, 0.0, fault],
-            "no fault": [1 - (NETWORK_SURE - 0.2), 0.0, NETWORK_SURE - 0.2, 0.0]}
+            "no fault": [1 - (FAULT_NAMED_AT - 0.2), 0.0, FAULT_NAMED_AT - 0.2, 0.0]}
     for method in ("evidence", "mahalanobis", "both", "either"):
         verdicts = {k: judge(reference, features(0.7), np.tile(p, (20, 1)), method).fault_type
                     for k, p in says.items()}

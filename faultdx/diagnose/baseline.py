@@ -20,7 +20,7 @@ Judgements (``METHODS``; the service uses :data:`DEFAULT_METHOD`, chosen by ``be
   is the network's most probable fault.
 - ``both`` / ``either``: deviates when both / either of the above say so.
 - *Corroboration*, in every method: where the answer without a baseline names a fault (the network's fault
-  probability as the confidence policy states it, :data:`NETWORK_SURE` or more: under a lines-gated policy
+  probability as the confidence policy states it, :data:`FAULT_NAMED_AT` or more: under a lines-gated policy
   only where some defect family's lines stand out of the recording) and the family it names rose
   :data:`CORROBORATED_Z` above the baseline, the window deviates, with that family: two independent
   witnesses of one family need less of each. A line already there at commissioning does not rise, so the
@@ -45,8 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from faultdx.baselines.envelope import EnvelopeReference
 from faultdx.data.base import FAULT_TYPES
+from faultdx.diagnose.confidence import window_line_evidence
 
 FAMILIES = FAULT_TYPES[1:]  # ball, inner_race, outer_race: the order of EnvelopeReference.evidence
 METHODS = ("evidence", "mahalanobis", "both", "either", "speed_aware")
@@ -55,7 +55,7 @@ SPEED_TOLERANCE = 0.1  # a baseline recording covers speeds within ±10 % of its
 # thresholds on a measurement's median window score, set on the rigs of bench/baseline_eval.py
 EVIDENCE_Z = 1.5  # robust z of a defect family's log line level
 CORROBORATED_Z = 0.5  # robust z of the family the answer names (half a robust spread above the baseline)
-NETWORK_SURE = 0.5  # fault probability (1 - p(normal), as the policy states it) from which it names one
+FAULT_NAMED_AT = 0.5  # fault probability (1 - p(normal), as the policy states it) from which it names one
 MAHALANOBIS_RATIO = 0.45  # times the 99th-percentile distance of held-out baseline windows
 MIN_MAD = 0.05  # floor of a family's MAD (log units): a flat baseline does not make every change infinite
 SHRINKAGE = 0.1
@@ -93,11 +93,8 @@ class WindowFeatures:
 def line_evidence(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
     """``[N, 3]`` log line evidence (ball, inner race, outer race) of standardised windows ``x [N, C, W]`` at
     ``sampling_rate`` with their context vectors ``[N, 5]`` (defect frequencies in cycles per sample)."""
-    reference = EnvelopeReference(sampling_rate=sampling_rate)
-    with torch.no_grad():
-        evidence = reference.evidence(torch.as_tensor(x, dtype=torch.float32),
-                                      torch.as_tensor(context, dtype=torch.float32))
-    return np.log(evidence.double().clamp_min(1e-12).numpy())
+    evidence = window_line_evidence(x, context, sampling_rate).astype(np.float64)
+    return np.log(np.maximum(evidence, 1e-12))
 
 
 def embeddings(model: torch.nn.Module, x: np.ndarray, context: np.ndarray) -> np.ndarray | None:
@@ -218,9 +215,9 @@ def judge(reference: Reference, features: WindowFeatures, type_probabilities: np
 def _corroborated_scores(z: np.ndarray, type_probabilities: np.ndarray) -> np.ndarray:
     """Per window the corroboration score (over 1: deviates; -inf where the answer names no fault): the
     robust z of the family the network names over :data:`CORROBORATED_Z`, where its fault probability is
-    :data:`NETWORK_SURE` or more (see *Corroboration* in the module docstring)."""
+    :data:`FAULT_NAMED_AT` or more (see *Corroboration* in the module docstring)."""
     named = type_probabilities[:, 1:].argmax(axis=1)
-    faulty = 1.0 - type_probabilities[:, 0] >= NETWORK_SURE
+    faulty = 1.0 - type_probabilities[:, 0] >= FAULT_NAMED_AT
     return np.where(faulty, z[np.arange(len(z)), named] / CORROBORATED_Z, -np.inf)
 
 

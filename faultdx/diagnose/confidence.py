@@ -171,13 +171,24 @@ def _reference(sampling_rate: float) -> EnvelopeReference:
     return EnvelopeReference(sampling_rate=sampling_rate).eval()
 
 
-def envelope_spectra(x: np.ndarray, sampling_rate: float) -> np.ndarray:
+def window_envelope_spectra(x: np.ndarray, sampling_rate: float) -> np.ndarray:
     """``[N, F]`` envelope spectra of the first channel of windows ``x [N, C, W]``: what
     :func:`recording_lines` averages (they do not depend on the speed: compute once, read at any)."""
     import torch
 
     with torch.no_grad():
         return _spectra(_reference(float(sampling_rate)), x).numpy()
+
+
+def window_line_evidence(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
+    """``[N, 3]`` line evidence (ball, inner race, outer race) of windows ``x [N, C, W]`` (first channel)
+    read with ``context [N, 5]``: each family's lines over their neighbourhood in the window's envelope
+    spectrum (what an asset's baseline keeps, :mod:`faultdx.diagnose.baseline`)."""
+    import torch
+
+    model = _reference(float(sampling_rate))
+    with torch.no_grad():
+        return model.line_evidence(_spectra(model, x), _tensor(context), x.shape[-1]).numpy()
 
 
 def _spectra(model: EnvelopeReference, x: np.ndarray) -> Any:

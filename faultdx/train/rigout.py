@@ -36,10 +36,10 @@ from faultdx.data.base import FAULT_TYPES, WindowSet
 from faultdx.diagnose.confidence import (
     ConfidencePolicy,
     backed_type_probabilities,
-    envelope_spectra,
     is_uncertain,
     recording_lines,
     unbacked_by_lines,
+    window_envelope_spectra,
 )
 from faultdx.train.compare import train_missing
 from faultdx.train.metrics import expected_calibration_error, macro_f1
@@ -366,7 +366,7 @@ def lines_by_window(windows: WindowSet, context: np.ndarray, seconds: float | No
     recording's test windows (``seconds`` given: of its excerpt, consecutive windows spanning about that
     long), what the Diagnoser reads of each signal sent (:func:`~faultdx.diagnose.confidence.
     recording_lines`), read at the speed of ``context [N, 5]``; the windows' envelope ``spectra`` when
-    already computed (:func:`~faultdx.diagnose.confidence.envelope_spectra`)."""
+    already computed (:func:`~faultdx.diagnose.confidence.window_envelope_spectra`)."""
     out = np.full((len(windows), len(FAULT_TYPES) - 1), np.nan)
     width = windows.x.shape[-1]
     for r in np.unique(windows.recording):
@@ -391,7 +391,7 @@ def lines_of_folds(windows: dict[str, WindowSet],
     out = {}
     for fold, w in windows.items():
         estimated = w.context * np.nan_to_num(speed[fold], nan=1.0)[:, None]
-        spectra = envelope_spectra(w.x, w.sampling_rate)
+        spectra = window_envelope_spectra(w.x, w.sampling_rate)
         out[fold] = {variant: {"recording": lines_by_window(w, context, spectra=spectra),
                                "excerpt": lines_by_window(w, context, EXCERPT_SECONDS, spectra)}
                      for variant, context in (("rpm", w.context), ("no_rpm", estimated))}

@@ -33,9 +33,9 @@ from faultdx.diagnose.baseline import (
     CORROBORATED_Z,
     DEFAULT_METHOD,
     EVIDENCE_Z,
+    FAULT_NAMED_AT,
     MAHALANOBIS_RATIO,
     METHODS,
-    NETWORK_SURE,
     Reference,
     WindowFeatures,
     embeddings,
@@ -160,7 +160,7 @@ def evaluate_rig(diagnoser: Diagnoser, signals: Iterable[Signal]) -> dict[str, A
 def settings() -> dict[str, Any]:
     """What every baseline result states beside its figures (goals, thresholds, measurement length)."""
     return {"goals": GOALS, "measurement_windows": MEASUREMENT, "default_method": DEFAULT_METHOD,
-            "evidence_z": EVIDENCE_Z, "corroborated_z": CORROBORATED_Z, "network_sure": NETWORK_SURE,
+            "evidence_z": EVIDENCE_Z, "corroborated_z": CORROBORATED_Z, "network_sure": FAULT_NAMED_AT,
             "mahalanobis_ratio": MAHALANOBIS_RATIO}
 
 
