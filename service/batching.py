@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from faultdx_service.errors import ApiError
 
-# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None[, envelope arrays [N, ...] or
-# None...]): Diagnoser.predict_windows, and the envelope analysis (any number of per-window arrays) when a job
-# asks for it
+# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None, features [N, D] or None[,
+# envelope arrays [N, ...] or None...]): Diagnoser.predict_windows, and the envelope analysis (any number of
+# per-window arrays) when a job asks for it
 Result = tuple[np.ndarray | dict[str, np.ndarray] | None, ...]
+PREDICTION_PARTS = 4  # what every job gets back: the fields of Diagnoser.predict_windows's Predictions
 Predict = Callable[..., Result]  # (x, context, include_slopes[, include_backing]) -> Result
 
 
@@ -66,7 +67,7 @@ class _Job:
         if self.future.done() or sum(len(p[0]) for p in self.pieces) < len(self.x):
             return
         # a pass shared with a job asking for the envelope has it too; a job that did not gets the first three
-        size = len(self.pieces[0]) if self.include_backing else 3
+        size = len(self.pieces[0]) if self.include_backing else PREDICTION_PARTS
         parts = zip(*(p[:size] for p in self.pieces), strict=True)
         self.future.set_result(tuple(_merge(values, self.include_slopes) for values in parts))
 

@@ -97,7 +97,7 @@ def _predict(diagnoser: Diagnoser, x: np.ndarray, context: np.ndarray, include_s
     predictions = tuple(diagnoser.predict_windows(x, context, include_slopes))
     if not include_backing:
         return predictions
-    return (*predictions, *(diagnoser.envelope_backing(x, context) or (None, None)))
+    return (*predictions, *(diagnoser.envelope_backing(x, context) or (None, None, None)))
 
 
 def _batcher(diagnoser: Diagnoser, settings: Settings, threads: int) -> MicroBatcher:

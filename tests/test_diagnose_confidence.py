@@ -21,6 +21,7 @@ from faultdx.diagnose.confidence import (
     load_confidence,
     recording_lines,
     save_confidence,
+    window_line_evidence,
 )
 from faultdx.diagnose.result import Diagnosis
 from faultdx.paths import PROJECT_ROOT
@@ -177,9 +178,12 @@ def _impacts_and_noise(n: int, seed: int, rate: float = 12000.0) -> tuple[np.nda
 def test_the_envelope_backs_an_outer_race_impact_train_and_not_noise() -> None:
     rate = 12000.0
     impacts, noise, context = _impacts_and_noise(5, seed=2)
-    outer, _ = envelope_figures(impacts, context, rate)
+    outer, _, evidence = envelope_figures(impacts, context, rate)
     assert (outer.argmax(axis=1) == 3).all() and (outer[:, 3] >= 0.9).mean() >= 0.8
     assert (envelope_figures(noise, context, rate)[0][:, 1:] < 0.9).all()
+    # the line evidence it returns is the baseline's (ball, inner race, outer race), outer race the highest
+    np.testing.assert_allclose(evidence, window_line_evidence(impacts, context, rate), rtol=1e-5)
+    assert (evidence.argmax(axis=1) == 2).all()
 
 
 def test_the_diagnoser_reads_the_envelope_only_under_a_gating_policy(tmp_path) -> None:

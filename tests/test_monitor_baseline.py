@@ -4,6 +4,8 @@ name with nothing stored, the `faultdx assets baseline` command, and the judgeme
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -159,3 +161,44 @@ def test_a_family_the_answer_names_needs_less_rise_of_its_lines_in_every_method(
                     for k, p in says.items()}
         assert verdicts == {"inner": "inner_race", "outer": "normal", "no fault": "normal"}, method
         assert judge(reference, features(0.2), np.tile(says["inner"], (20, 1)), method).fault_type == "normal"
+
+
+def test_an_asset_judgement_reads_what_the_diagnosing_pass_computed_and_matches_a_second_pass(
+        monkeypatch) -> None:
+    """The shipped default's pass computes the penultimate features (its unknown-condition score reads them)
+    and the envelope's line evidence (its policy reads the envelope): judging the signal against a baseline
+    reads those, the same as windowing the signal again would give, and windows nothing again."""
+    from faultdx.data.synthetic import simulate
+    from faultdx.diagnose import Diagnoser
+    from faultdx.diagnose.baseline import diagnosis_features, signal_features
+    from faultdx.monitor import recording
+
+    diagnoser = Diagnoser.from_dir("hybrid-aprelu", trace=True)
+    signal = simulate("outer_race", duration_s=SECONDS, rpm=1797.0, seed=4)
+    [diagnosis] = diagnoser.diagnose([signal], RATE, rpm=1797.0, bearing="SKF 6205")
+    first = diagnosis_features(diagnosis)
+    assert first is not None and len(first.evidence) == len(diagnosis.start)
+    again, _ = signal_features(diagnoser, signal, RATE, rpm=1797.0, bearing=diagnosis.machine.bearing)
+    np.testing.assert_allclose(first.evidence, again.evidence, atol=1e-4)
+    np.testing.assert_allclose(first.embedding, again.embedding, rtol=1e-3, atol=1e-3)
+
+    class OneBaseline:  # the store's one read here: (model, rpm, features) of the asset's baseline recordings
+        def baseline_features(self, asset_id: int):
+            healthy = simulate("normal", duration_s=SECONDS, rpm=1797.0, seed=5)
+            features, _ = signal_features(diagnoser, healthy, RATE, rpm=1797.0, bearing=bearing)
+            return [(diagnoser.name, 1797.0, features.to_json())]
+
+    bearing, store = diagnosis.machine.bearing, OneBaseline()
+    without = dataclasses.replace(diagnosis, window_embeddings=None)  # as before: a second pass
+    [expected] = recording.judge_signals(store, 1, diagnoser, [without], [signal], RATE)
+
+    def second_pass(*args, **kwargs):
+        raise AssertionError("the judgement windowed the signal again")
+
+    monkeypatch.setattr(recording, "signal_features", second_pass)
+    [verdict] = recording.judge_signals(store, 1, diagnoser, [diagnosis], [signal], RATE)
+    assert verdict["used"] and verdict["fault_type"] == expected["fault_type"]
+    assert verdict["distance"] == pytest.approx(expected["distance"], rel=1e-2, abs=1e-3)
+    # windows other than the model's own are not what a baseline holds: those are windowed again
+    [wide] = diagnoser.diagnose([signal], RATE, rpm=1797.0, bearing="SKF 6205", window=4096)
+    assert diagnosis_features(wide) is None

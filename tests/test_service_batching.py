@@ -22,7 +22,7 @@ class FakeModel:
 
     def predict(
         self, x: np.ndarray, context: np.ndarray, include_slopes: bool
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
         assert context.shape == (len(x), 5)
         np.testing.assert_array_equal(context[:, 0], x[:, 0, 0])  # each window's context came along with it
         self.calls.append((len(x), include_slopes))
@@ -32,7 +32,8 @@ class FakeModel:
             raise RuntimeError("boom")
         sums = x.reshape(len(x), -1).sum(axis=1, keepdims=True)
         slopes = {"layer": np.repeat(sums, 3, axis=1)} if include_slopes else {}
-        return np.concatenate([sums, -sums], axis=1), slopes, sums[:, 0] / 2  # last: unknown-condition score
+        # unknown-condition score, and features (here: the sum again)
+        return np.concatenate([sums, -sums], axis=1), slopes, sums[:, 0] / 2, sums
 
 
 def job(value: float, n: int = 1, width: int = 4) -> np.ndarray:
@@ -55,11 +56,12 @@ def test_concurrent_jobs_share_passes_and_get_their_own_rows() -> None:
         return results
 
     results = asyncio.run(main())
-    for i, (probs, slopes, unknown) in enumerate(results):
+    for i, (probs, slopes, unknown, features) in enumerate(results):
         n = 1 + i % 3
         assert probs.shape == (n, 2) and slopes == {}
         np.testing.assert_array_equal(probs[:, 0], np.full(n, 4.0 * i))
         np.testing.assert_array_equal(unknown, np.full(n, 2.0 * i))  # each job gets its own scores back
+        np.testing.assert_array_equal(features, np.full((n, 1), 4.0 * i))  # and its own features
     assert len(model.calls) < 40  # batched, not one pass per job
     assert max(n for n, _ in model.calls) <= 64
     assert sum(s.windows for s in stats) == sum(1 + i % 3 for i in range(40))
@@ -81,9 +83,10 @@ def test_max_batch_bounds_every_pass_even_with_an_oversized_job() -> None:
     out = asyncio.run(main())
     sizes = [n for n, _ in model.calls]
     assert all(n <= 8 for n in sizes) and sum(sizes) == 50
-    probs, slopes, unknown = out[-1]  # the sliced job's pieces come back whole and in order
+    probs, slopes, unknown, features = out[-1]  # the sliced job's pieces come back whole and in order
     assert probs.shape == (20, 2) and np.all(probs[:, 0] == 4 * 99) and slopes["layer"].shape == (20, 3)
     np.testing.assert_array_equal(unknown, probs[:, 0] / 2)
+    np.testing.assert_array_equal(features[:, 0], probs[:, 0])
 
 
 def test_a_large_job_is_sliced_and_interleaved_with_small_ones() -> None:
@@ -196,14 +199,14 @@ def test_slopes_only_for_those_who_asked() -> None:
         await batcher.close()
         return out
 
-    (p1, s1, _), (p2, s2, _) = asyncio.run(main())
+    (p1, s1, _, _), (p2, s2, _, _) = asyncio.run(main())
     assert s1["layer"].shape == (2, 3) and np.all(s1["layer"] == 4.0)
     assert s2 == {} and p2.shape == (1, 2)
 
 
 def test_the_envelope_backing_only_for_those_who_asked_in_the_same_pass() -> None:
-    """A job asking for the envelope's backing gets it as a fourth element for its own rows (computed once for
-    the whole pass); a job sharing that pass without asking gets the usual three."""
+    """A job asking for the envelope's backing gets it as a fifth element for its own rows (computed once for
+    the whole pass); a job sharing that pass without asking gets the usual four."""
     model = FakeModel(delay=0.01)
     passes: list[bool] = []
 
@@ -222,8 +225,8 @@ def test_the_envelope_backing_only_for_those_who_asked_in_the_same_pass() -> Non
 
     with_backing, without = asyncio.run(main())
     assert passes == [True]  # one pass for both jobs
-    assert len(with_backing) == 4 and with_backing[3].shape == (2, 4) and np.all(with_backing[3] == 3.0)
-    assert len(without) == 3 and without[0][0, 0] == 20.0
+    assert len(with_backing) == 5 and with_backing[4].shape == (2, 4) and np.all(with_backing[4] == 3.0)
+    assert len(without) == 4 and without[0][0, 0] == 20.0
 
 
 def test_windows_of_different_lengths_run_in_separate_passes() -> None:
@@ -235,7 +238,7 @@ def test_windows_of_different_lengths_run_in_separate_passes() -> None:
         await batcher.close()
         return out
 
-    (a, _, _), (b, _, _) = asyncio.run(main())
+    (a, *_), (b, *_) = asyncio.run(main())
     assert a[0, 0] == 4.0 and b[0, 0] == 8.0
 
 

@@ -93,8 +93,22 @@ class WindowFeatures:
 def line_evidence(x: np.ndarray, context: np.ndarray, sampling_rate: float) -> np.ndarray:
     """``[N, 3]`` log line evidence (ball, inner race, outer race) of standardised windows ``x [N, C, W]`` at
     ``sampling_rate`` with their context vectors ``[N, 5]`` (defect frequencies in cycles per sample)."""
-    evidence = window_line_evidence(x, context, sampling_rate).astype(np.float64)
-    return np.log(np.maximum(evidence, 1e-12))
+    return _log(window_line_evidence(x, context, sampling_rate))
+
+
+def _log(evidence: np.ndarray) -> np.ndarray:
+    return np.log(np.maximum(evidence.astype(np.float64), 1e-12))
+
+
+def diagnosis_features(diagnosis: Any) -> WindowFeatures | None:
+    """What the pass that diagnosed a signal already computed of its windows (the envelope's line evidence,
+    the network's penultimate features: :attr:`faultdx.diagnose.result.Diagnosis.window_line_evidence`), so
+    that judging it costs no second pass; None where that pass computed either not (a policy that reads no
+    envelope, a model whose unknown-condition score reads no features, windows other than the model's own)."""
+    evidence, embedding = diagnosis.window_line_evidence, diagnosis.window_embeddings
+    if evidence is None or embedding is None:
+        return None
+    return WindowFeatures(_log(evidence), embedding.astype(np.float64))
 
 
 def embeddings(model: torch.nn.Module, x: np.ndarray, context: np.ndarray) -> np.ndarray | None:

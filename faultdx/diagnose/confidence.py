@@ -151,10 +151,11 @@ def is_uncertain(type_probabilities: dict[str, float], policy: ConfidencePolicy,
 
 
 def envelope_figures(x: np.ndarray, context: np.ndarray,
-                     sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
+                     sampling_rate: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The envelope analysis of windows ``x [N, C, W]`` (first channel; any scale: line evidence is a ratio)
-    read with ``context [N, 5]``: ``[N, 4]`` fault-type probabilities (``FAULT_TYPES`` order) and the
-    windows' envelope spectra ``[N, F]`` (what :func:`recording_lines` averages), from one transform."""
+    read with ``context [N, 5]``: ``[N, 4]`` fault-type probabilities (``FAULT_TYPES`` order), the
+    windows' envelope spectra ``[N, F]`` (what :func:`recording_lines` averages) and their line evidence
+    ``[N, 3]`` (:func:`window_line_evidence`: what an asset's baseline judges), from one transform."""
     import torch
 
     model = _reference(float(sampling_rate))
@@ -162,7 +163,7 @@ def envelope_figures(x: np.ndarray, context: np.ndarray,
         spectra = _spectra(model, x)
         evidence = model.line_evidence(spectra, _tensor(context), x.shape[-1])
         types = torch.softmax(model.logits(evidence), dim=-1)
-    return types.numpy(), spectra.numpy()
+    return types.numpy(), spectra.numpy(), evidence.numpy()
 
 
 @lru_cache(maxsize=8)

@@ -47,7 +47,8 @@ from faultdx.modeldir import CARD_FILE, ModelMeta
 from faultdx.nn.inference import NetworkCalls, SlopesAndFeatures, forward_batches
 from faultdx.ood import OodCalibration
 
-EnvelopeBacking = tuple[np.ndarray, np.ndarray]  # envelope fault-type probabilities [N, 4], spectra [N, F]
+# the envelope analysis of windows: fault-type probabilities [N, 4], spectra [N, F], line evidence [N, 3]
+EnvelopeBacking = tuple[np.ndarray, np.ndarray, np.ndarray]
 NOMINAL_RPM = 1797.0  # the CWRU rig at no load: the speed assumed when none is given or estimable
 FORWARD_BATCH = 64  # windows per forward pass: larger batches spill the activations out of the CPU cache
 log = logging.getLogger(__name__)
@@ -80,6 +81,9 @@ class Predictions(NamedTuple):
     probabilities: np.ndarray  # [N, K]
     slopes: dict[str, np.ndarray]  # {layer: [N, C_layer]}, empty unless asked for
     unknown: np.ndarray | None  # [N] normalised unknown-condition score; None without a calibration
+    # [N, D] penultimate features where the pass computes them anyway (the unknown-condition score reads
+    # them): what an asset's baseline judges, so that judging costs no second pass; else None
+    features: np.ndarray | None = None
 
 
 
@@ -412,9 +416,11 @@ class Diagnoser:
                 message = "this model reads the machine context: pass context [N, 5]"
                 raise DiagnoseInputError(message, "context")
             context = np.repeat(self.default_context().vector(self.sampling_rate)[None], len(x), axis=0)
-        probs, slopes, unknown = [], [], []
+        probs, slopes, unknown, features = [], [], [], []
         for out in forward_batches(self._calls, x, context, batch_size=self.batch_size, slopes=include_slopes,
                                    features=self._reads_features):
+            if out.features is not None:
+                features.append(out.features.numpy())
             probs.append(torch.softmax(out.logits / self.confidence.temperature, dim=-1).numpy())
             if include_slopes:
                 slopes.append({k: v.numpy() for k, v in out.slopes.items()})
@@ -426,7 +432,7 @@ class Diagnoser:
         finite = [out, *merged.values(), *([] if scores is None else [scores])]
         if not all(np.isfinite(a).all() for a in finite):
             raise NonFiniteOutput(f"model {self.name!r} answered NaN or Inf for finite standardised windows")
-        return Predictions(out, merged, scores)
+        return Predictions(out, merged, scores, np.concatenate(features) if features else None)
 
     @property
     def gates_on_envelope(self) -> bool:
@@ -437,7 +443,7 @@ class Diagnoser:
 
     def envelope_backing(self, x: np.ndarray, context: np.ndarray | None) -> EnvelopeBacking | None:
         """The envelope analysis of standardised windows ``x`` the confidence policy reads: ``[N, 4]``
-        fault-type probabilities and ``[N, F]`` envelope spectra from one transform
+        fault-type probabilities, ``[N, F]`` envelope spectra and ``[N, 3]`` line evidence from one transform
         (:func:`~faultdx.diagnose.confidence.envelope_figures`); None where the policy reads none (or without
         windows or context)."""
         if not self.gates_on_envelope or context is None or not len(x):
@@ -454,21 +460,28 @@ class Diagnoser:
         backing: EnvelopeBacking | None = None,
         *,
         verdict: bool = True,
+        features: np.ndarray | None = None,
     ) -> Diagnosis:
         """One signal's window probabilities (slopes, unknown-condition scores) as a :class:`Diagnosis`.
 
         ``backing``: the windows' :meth:`envelope_backing` when already computed (the service computes it in
         the forward pass, batched); else it is computed here where the policy reads it. ``verdict=False``
         for a diagnosis read only for its window labels, unknown score, machine and signal quality (/v2):
-        the envelope, which only moves the fault-type verdict, is then not computed."""
+        the envelope, which only moves the fault-type verdict, is then not computed. ``features``: the
+        windows' penultimate features when the pass computed them (:class:`Predictions`), kept with the
+        envelope's line evidence for an asset's baseline to judge."""
         replaces = self.ood is None or self.ood.replaces_verdict
         if backing is None and verdict:
             backing = self.envelope_backing(windows.x, windows.context)
-        types = lines = None
+        types = lines = evidence = None
         if backing is not None and verdict:
             types, lines = backing[0], self._recording_lines(windows.x, windows.context, backing[1])
+            evidence = backing[2]
+        if windows.x.shape[-1] != self.window:  # a baseline is recorded in the model's own windows
+            evidence = features = None
         return Diagnosis(self.classes, probs, windows.start, slopes, windows.machine, unknown, replaces,
-                         self.meta.dataset.name, windows.quality, self.confidence, types, lines)
+                         self.meta.dataset.name, windows.quality, self.confidence, types, lines,
+                         window_line_evidence=evidence, window_embeddings=features)
 
     def _recording_lines(self, x: np.ndarray, context: np.ndarray, spectra: np.ndarray) -> np.ndarray | None:
         """``[3]``: how far each defect family's lines stand out of the mean of one signal's window envelope
@@ -501,8 +514,8 @@ class Diagnoser:
             raise DiagnoseInputError("signals: no signal given", "signals")
         x = np.concatenate([w.x for w in prepared])
         context = np.concatenate([w.context for w in prepared])
-        probs, slopes, unknown = self.predict_windows(x, context, include_slopes)
-        return self.split(prepared, probs, slopes if include_slopes else None, unknown)
+        probs, slopes, unknown, features = self.predict_windows(x, context, include_slopes)
+        return self.split(prepared, probs, slopes if include_slopes else None, unknown, features=features)
 
     def split(
         self,
@@ -511,18 +524,19 @@ class Diagnoser:
         slopes: dict[str, np.ndarray] | None,
         unknown: np.ndarray | None = None,
         backing: EnvelopeBacking | None = None,
+        features: np.ndarray | None = None,
     ) -> list[Diagnosis]:
-        """Cut the predictions (and the envelope's ``backing``, when computed) for concatenated windows back
-        into one :class:`Diagnosis` per signal."""
+        """Cut the predictions (the envelope's ``backing`` and the penultimate ``features``, when computed)
+        for concatenated windows back into one :class:`Diagnosis` per signal."""
         out, offset = [], 0
         for w in prepared:
-            n = len(w.x)
-            part = None if slopes is None else {k: v[offset : offset + n] for k, v in slopes.items()}
-            scores = None if unknown is None else unknown[offset : offset + n]
-            backed = None if backing is None else (backing[0][offset : offset + n],
-                                                   backing[1][offset : offset + n])
-            out.append(self.aggregate(w, probs[offset : offset + n], part, scores, backed))
-            offset += n
+            rows = slice(offset, offset + len(w.x))
+            part = None if slopes is None else {k: v[rows] for k, v in slopes.items()}
+            scores = None if unknown is None else unknown[rows]
+            backed = None if backing is None else tuple(b[rows] for b in backing)
+            mine = None if features is None else features[rows]
+            out.append(self.aggregate(w, probs[rows], part, scores, backed, features=mine))
+            offset += len(w.x)
         return out
 
 

@@ -80,6 +80,10 @@ class Diagnosis:
     policy: ConfidencePolicy = DEFAULT_POLICY  # calibration and "uncertain" rule of the model directory
     window_backing: np.ndarray | None = None  # [N, 4] envelope fault-type probabilities (the policy's gate)
     recording_lines: np.ndarray | None = None  # [3] each defect family's lines in the mean envelope spectrum
+    # what an asset's baseline judges, where the diagnosing pass computed it: the envelope's line evidence
+    # [N, 3] (ball, inner race, outer race) and the network's penultimate features [N, D]
+    window_line_evidence: np.ndarray | None = None
+    window_embeddings: np.ndarray | None = None
 
     @property
     def bad_signal(self) -> bool:

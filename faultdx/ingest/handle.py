@@ -132,8 +132,8 @@ class MessageHandler:
         ]
         x = np.concatenate([w.x for w in prepared])
         context = np.concatenate([w.context for w in prepared])
-        probs, _, unknown = diagnoser.predict_windows(x, context, False)
-        diagnoses = diagnoser.split(prepared, probs, None, unknown)
+        probs, _, unknown, features = diagnoser.predict_windows(x, context, False)
+        diagnoses = diagnoser.split(prepared, probs, None, unknown, features=features)
         model = {"name": diagnoser.name, "version": diagnoser.meta.version}
         seconds = [s.shape[-1] / float(rate) for s in message.signals]
         results = [d.as_dict(rpm_note=rpm_estimate_note(d.machine, t))

@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 
 from faultdx.diagnose import Diagnoser, Diagnosis, RequestBudget
-from faultdx.diagnose.baseline import Reference, WindowFeatures, judge, no_baseline, signal_features
+from faultdx.diagnose.baseline import (
+    Reference,
+    WindowFeatures,
+    diagnosis_features,
+    judge,
+    no_baseline,
+    signal_features,
+)
 from faultdx.diagnose.quality import check_signal
 from faultdx.errors import InputError
 from faultdx.monitor.crud import NewBaselineRecording, NewDiagnosis
@@ -162,8 +169,10 @@ def judge_signals(
     out = []
     for d, signal in zip(diagnoses, signals, strict=True):
         machine = d.machine
-        features, _ = signal_features(diagnoser, signal, sampling_rate, bearing=None if machine is None else
-                                      machine.bearing, rpm=None if machine is None else machine.rpm)
+        features = diagnosis_features(d)
+        if features is None:  # not computed by the diagnosing pass: window the signal again
+            features, _ = signal_features(diagnoser, signal, sampling_rate, bearing=None if machine is None
+                                          else machine.bearing, rpm=None if machine is None else machine.rpm)
         rpm = None if machine is None else machine.rpm
         out.append(judge(reference, features, d.window_type_probabilities, rpm=rpm).as_dict())
     return out

@@ -146,10 +146,11 @@ async def _diagnose(
     prepared = await run_in_threadpool(prepare) if large else prepare()
     x = prepared[0].x if len(prepared) == 1 else np.concatenate([w.x for w in prepared])
     context = prepared[0].context if len(prepared) == 1 else np.concatenate([w.context for w in prepared])
-    probs, slopes, unknown, *backing = await served.batcher.submit(
+    probs, slopes, unknown, features, *backing = await served.batcher.submit(
         x, context, inputs.include_slopes, include_backing=diagnoser.gates_on_envelope)
-    envelope = (backing[0], backing[1]) if backing and backing[0] is not None else None
-    diagnoses = diagnoser.split(prepared, probs, slopes if inputs.include_slopes else None, unknown, envelope)
+    envelope = tuple(backing) if backing and backing[0] is not None else None
+    diagnoses = diagnoser.split(prepared, probs, slopes if inputs.include_slopes else None, unknown, envelope,
+                                features)
     WINDOWS.labels(served.name).inc(len(x))
     for d in diagnoses:
         DIAGNOSES.labels(served.name, d.label).inc()

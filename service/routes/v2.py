@@ -208,7 +208,7 @@ async def _infer(served: ServedModel, request: Request, settings: Settings) -> R
             )
         out.binary = out.binary or parsed.binary_output
     include_slopes = any(out.name.startswith(SLOPES) for out in outputs)
-    probs, slopes, unknown = await served.batcher.submit(x, context, include_slopes)
+    probs, slopes, unknown, _ = await served.batcher.submit(x, context, include_slopes)
     WINDOWS.labels(served.name).inc(len(x))
     # labels and the unknown policy from one place; no fault-type verdict is sent, so no envelope backing
     diagnosis = d.aggregate(windows, probs, slopes, unknown, verdict=False)
