@@ -236,6 +236,23 @@ def test_an_impact_train_stands_out_of_the_mean_envelope_spectrum_and_noise_does
     assert np.isnan(recording_lines(noise, np.full_like(context, np.nan), rate)).all()
 
 
+def test_a_one_window_signal_reads_its_lines_from_the_envelope_pass_as_averaging_would(monkeypatch) -> None:
+    """One window's mean envelope spectrum is its own: the Diagnoser takes its lines from the window's line
+    evidence (computed once with the envelope's fault-type probabilities) and gets what averaging gives."""
+    from faultdx.diagnose import diagnoser as module
+
+    rate = 12000.0
+    impacts, _, context = _impacts_and_noise(1, seed=3)
+    diagnoser = Diagnoser.from_dir("hybrid-aprelu")
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "recording_lines", lambda *a, **k: pytest.fail("read the window's lines again"))
+        [one] = diagnoser.diagnose(impacts[0, 0], rate, rpm=1772.0, bearing="SKF 6205")
+    assert len(one.start) == 1
+    x = diagnoser.windows(impacts[0, 0], rate, rpm=1772.0, bearing="SKF 6205")
+    np.testing.assert_allclose(one.recording_lines, recording_lines(x.x, x.context, rate), rtol=1e-5)
+    assert one.recording_lines.argmax() == 2  # outer race
+
+
 def test_a_policy_with_a_lines_gate_is_validated_and_kept(tmp_path) -> None:
     save_confidence(tmp_path, LINED)
     assert load_confidence(tmp_path) == LINED
