@@ -239,15 +239,22 @@ def test_an_impact_train_stands_out_of_the_mean_envelope_spectrum_and_noise_does
 def test_a_one_window_signal_reads_its_lines_from_the_envelope_pass_as_averaging_would(monkeypatch) -> None:
     """One window's mean envelope spectrum is its own: the Diagnoser takes its lines from the window's line
     evidence (computed once with the envelope's fault-type probabilities) and gets what averaging gives."""
-    from faultdx.diagnose import diagnoser as module
+    from faultdx.baselines.envelope import EnvelopeReference
 
     rate = 12000.0
     impacts, _, context = _impacts_and_noise(1, seed=3)
     diagnoser = Diagnoser.from_dir("hybrid-aprelu")
+    reads = []
+    line_evidence = EnvelopeReference.line_evidence
+
+    def counted(self, *args):
+        reads.append(1)
+        return line_evidence(self, *args)
+
     with monkeypatch.context() as patch:
-        patch.setattr(module, "recording_lines", lambda *a, **k: pytest.fail("read the window's lines again"))
+        patch.setattr(EnvelopeReference, "line_evidence", counted)
         [one] = diagnoser.diagnose(impacts[0, 0], rate, rpm=1772.0, bearing="SKF 6205")
-    assert len(one.start) == 1
+    assert len(one.start) == 1 and len(reads) == 1  # the envelope pass's read only, not a second one
     x = diagnoser.windows(impacts[0, 0], rate, rpm=1772.0, bearing="SKF 6205")
     np.testing.assert_allclose(one.recording_lines, recording_lines(x.x, x.context, rate), rtol=1e-5)
     assert one.recording_lines.argmax() == 2  # outer race

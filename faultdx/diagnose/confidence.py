@@ -204,15 +204,19 @@ def _tensor(a: np.ndarray) -> Any:
 
 
 def recording_lines(x: np.ndarray, context: np.ndarray, sampling_rate: float,
-                    spectra: np.ndarray | None = None) -> np.ndarray:
+                    spectra: np.ndarray | None = None, evidence: np.ndarray | None = None) -> np.ndarray:
     """``[3]``: how far each defect family's lines (ball, inner race, outer race: ``FAULT_TYPES[1:]``) stand
     out of the mean envelope spectrum of one signal's windows ``x [N, C, W]`` (first channel; their
-    ``spectra`` from :func:`envelope_figures` when already computed) at the speed of ``context [N, 5]`` (the
-    policy's lines gate and backing); NaN where the context is unknown."""
+    ``spectra`` and line ``evidence`` from :func:`envelope_figures` when already computed) at the speed of
+    ``context [N, 5]`` (the policy's lines gate and backing); NaN where the context is unknown. One window's
+    mean spectrum is its own: its lines are its ``evidence``, not read again (the short signals a plant
+    often posts)."""
     import torch
 
     if not len(x) or not np.isfinite(context[0]).all():
         return np.full(len(FAULT_TYPES) - 1, np.nan)
+    if evidence is not None and len(x) == 1:
+        return np.asarray(evidence[0], dtype=np.float64)
     model = _reference(float(sampling_rate))
     with torch.no_grad():
         every = _spectra(model, x) if spectra is None else _tensor(spectra)

@@ -486,13 +486,9 @@ class Diagnoser:
     def _recording_lines(self, x: np.ndarray, context: np.ndarray, spectra: np.ndarray,
                          evidence: np.ndarray) -> np.ndarray | None:
         """``[3]``: how far each defect family's lines stand out of the mean of one signal's window envelope
-        ``spectra`` (:func:`~faultdx.diagnose.confidence.recording_lines`); None at an unknown speed. One
-        window's mean spectrum is its own, whose lines the envelope's pass read already (``evidence``):
-        the short signals a plant posts often (about a millisecond a request here) are not read twice."""
-        if len(x) == 1 and np.isfinite(context[0]).all():
-            lines = evidence[0].astype(np.float64)
-        else:
-            lines = recording_lines(x, context, self.sampling_rate, spectra)
+        ``spectra`` and their line ``evidence`` (:func:`~faultdx.diagnose.confidence.recording_lines`); None
+        at an unknown speed."""
+        lines = recording_lines(x, context, self.sampling_rate, spectra, evidence)
         return lines if np.isfinite(lines).all() else None
 
     def diagnose(
