@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from faultdx_service.errors import ApiError
 
-# (probs [N, K], slopes {layer: [N, C]}, unknown-condition scores [N] or None, features [N, D] or None[,
-# envelope arrays [N, ...] or None...]): Diagnoser.predict_windows, and the envelope analysis (any number of
-# per-window arrays) when a job asks for it
+from faultdx.diagnose import Predictions
+
+# The fields of Diagnoser.predict_windows's Predictions (probs [N, K], slopes {layer: [N, C]},
+# unknown-condition scores [N] or None, features [N, D] or None), then, when a job asks for it, the envelope
+# analysis's per-window arrays (any number, each [N, ...] or None)
 Result = tuple[np.ndarray | dict[str, np.ndarray] | None, ...]
-PREDICTION_PARTS = 4  # what every job gets back: the fields of Diagnoser.predict_windows's Predictions
+PREDICTION_PARTS = len(Predictions._fields)  # what every job gets back
 Predict = Callable[..., Result]  # (x, context, include_slopes[, include_backing]) -> Result
 
 
@@ -66,7 +68,7 @@ class _Job:
         self.pieces.append(piece)
         if self.future.done() or sum(len(p[0]) for p in self.pieces) < len(self.x):
             return
-        # a pass shared with a job asking for the envelope has it too; a job that did not gets the first three
+        # a pass shared with a job asking for the envelope has it too; a job that did not gets the predictions
         size = len(self.pieces[0]) if self.include_backing else PREDICTION_PARTS
         parts = zip(*(p[:size] for p in self.pieces), strict=True)
         self.future.set_result(tuple(_merge(values, self.include_slopes) for values in parts))
@@ -102,10 +104,9 @@ class MicroBatcher:
     ``max_batch`` windows, at most ``slice_windows`` from each job per pass, from a queue of at most
     ``max_queue`` windows.
 
-    ``predict(x, context, include_slopes) -> (probs [N, K], slopes {layer: [N, C]}, unknown [N] | None)``
-    (``Diagnoser.predict_windows``) is called in a worker thread; when a job of the pass asks for the
-    envelope's backing, as ``predict(x, context, include_slopes, True)``, and its result has the backing
-    ``[N, 4]`` (or None) as a fourth element.
+    ``predict(x, context, include_slopes)`` (``Diagnoser.predict_windows``: the ``PREDICTION_PARTS`` fields of
+    ``Predictions``) is called in a worker thread; when a job of the pass asks for the envelope's backing, as
+    ``predict(x, context, include_slopes, True)``, and its result has the envelope's arrays after those.
     ``busy() -> int`` tells how many requests are in progress (including the queued ones); ``on_batch`` is
     called after each forward pass.
     """

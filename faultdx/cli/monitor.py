@@ -218,7 +218,7 @@ def _add_baseline(store: Any, ref: str, files: list[Path], model: str, rate: flo
     from faultdx.diagnose.reading import read_for_model
     from faultdx.monitor.recording import baseline_recordings
 
-    asset = store.get_asset(ref)
+    asset = store.asset(ref)
     diagnoser = Diagnoser.from_dir(model)
     items = []
     for path in files:

@@ -91,7 +91,7 @@ class MessageHandler:
             message = parse(payload, properties, content_type, max_bytes=self.max_bytes,
                             max_samples=self.max_samples)
             message_id = message.id
-            stored_asset = self._call(lambda s: s.get_asset(asset))
+            stored_asset = self._call(lambda s: s.asset(asset))
             diagnoser, answer, diagnoses, rate = self._diagnose(message, stored_asset)
             recorded = self._call(lambda s: self._record(s, stored_asset.id, diagnoser, message, answer,
                                                          diagnoses, rate, message.id or key))

@@ -100,6 +100,12 @@ class Store:
             out.baseline = crud.baseline_out(s, asset).summary
             return out
 
+    def asset(self, ref: str | int) -> AssetOut:
+        """The asset with id or name ``ref`` as stored (rate, rpm, bearing, limits), without its status or
+        baseline: what a measurement of it needs, in one query (:meth:`get_asset` adds both)."""
+        with self._tx() as s:
+            return crud.asset_out(crud.find_asset(s, ref))
+
     def list_assets(self, *, limit: int = 100, cursor: str | None = None) -> AssetPage:
         """A page of assets by name after ``cursor``, each with its status (one query)."""
         with self._tx() as s:

@@ -121,7 +121,7 @@ def history_recorder(store: Any, assets: Iterable[str]) -> Callable[[dict[str, A
     ids = {}
     for name in assets:
         try:
-            ids[name] = store.get_asset(name).id
+            ids[name] = store.asset(name).id
         except InputError:
             raise ScoreInputError(f"asset {name!r} is not in the asset history: create it first "
                                   f"(faultdx assets create {name!r} ...)", "history") from None

@@ -115,7 +115,7 @@ async def add_baseline(
     (``signals``, ``sampling_rate``, ``rpm``; the asset's rate, rpm and bearing fill in what is left out),
     one recording per signal. Later diagnoses of the asset are judged against it (``baseline`` in their
     answer). Each signal must pass the signal-quality gate; nothing is stored unless all do."""
-    asset = await call(store, lambda s: s.get_asset(ref))
+    asset = await call(store, lambda s: s.asset(ref))
     served = models.get(body.model)
     rate = body.sampling_rate if body.sampling_rate is not None else asset.sampling_rate
     if rate is None:

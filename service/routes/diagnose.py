@@ -77,7 +77,7 @@ async def diagnose(
     diagnoses are stored with the signals' condition indicators and zone, and the asset's alarms updated,
     before the answer (``stored``) is sent."""
     served = models.get(body.model)
-    asset = None if body.asset is None else await call(store, lambda s: s.get_asset(body.asset))
+    asset = None if body.asset is None else await call(store, lambda s: s.asset(body.asset))
     context = {} if asset is None else asset.model_dump(mode="json")
     rate = body.sampling_rate if body.sampling_rate is not None else context.get("sampling_rate")
     if rate is None:
