@@ -12,7 +12,7 @@ case what went wrong                                 replayed through           
 6    database deleted while serving                  the API: a named 503, then it recovers    SQLite, PgSQL
 7    ``measured_at`` 9999 pinned alarms; 500s        the API: 422; ``score --history``: exit 2 SQLite, PgSQL
 8    a .mat inflating to 268 MB starved the service  the reader; uvicorn on 127.0.0.1          —
-9    ``score --engine ray`` listened on every iface  ``faultdx score --engine ray``, ``ss``    —
+9    ``score --engine ray`` listened on every iface  test_score_ray.py: its Ray run, ``ss``    —
 10   malicious config.json; ``/`` in names, nesting  ``faultdx serve`` / ``diagnose``; the API  SQLite, PgSQL
 ==== ============================================== ========================================= ==============
 
@@ -595,55 +595,7 @@ def test_8_the_inflating_mat_sent_over_http_is_a_413_and_small_requests_go_on(in
     assert max(seconds for _, _, seconds in lies) < 5.0
 
 
-# ---------------------------------------------------------------------------- 9: Ray on loopback only
-def test_9_score_with_the_local_ray_engine_listens_on_loopback_only(model_dir, tmp_path) -> None:
-    """Every TCP socket the run's processes (GCS server, raylet, workers, agents) listen on, looked at all
-    through the run, is on 127.0.0.1 / ::1: Ray's unauthenticated ports on a plant network would be remote
-    code execution."""
-    from tests.ray_support import descendants, is_loopback, listening, require_ray
-
-    require_ray()
-    import ray
-
-    from faultdx.data.archive import write_archive
-
-    if ray.is_initialized():  # a cluster joined earlier would be reused, not started by the run
-        ray.shutdown()
-    folder = tmp_path / "archive"
-    _, sidecar = write_archive(folder, 2, seconds=0.5)
-    seen: set[tuple[str, str, int]] = set()
-    running = threading.Event()
-    running.set()
-
-    def look() -> None:  # while the run goes on
-        while running.is_set():
-            seen.update(listening(descendants(os.getpid())))
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=look, daemon=True)
-    watcher.start()
-    out = tmp_path / "out.parquet"
-    command = ["score", str(folder), "--out", str(out), "--sidecar", str(sidecar), "--engine", "ray",
-               "--workers", "1", "--model", str(model_dir), "--no-progress"]
-    try:
-        result = CliRunner().invoke(app, command)
-    finally:
-        running.clear()
-        watcher.join(30)
-    assert result.exit_code == 0, result.output
-    assert pq.read_table(out).num_rows == 2
-    names = {name for _, name, _ in seen}
-    assert {"gcs_server", "raylet"} <= names, seen  # the listing saw the cluster's own servers
-    exposed = sorted(s for s in seen if not is_loopback(s[0]))
-    assert not exposed, f"listening beyond loopback: {exposed}"
-    assert not ray.is_initialized()  # the run's cluster is gone with it
-
-
-def test_9_addresses_are_told_apart() -> None:
-    from tests.ray_support import is_loopback
-
-    assert is_loopback("127.0.0.1") and is_loopback("[::1]") and is_loopback("[::ffff:127.0.0.1]")
-    assert not any(is_loopback(a) for a in ("*", "0.0.0.0", "[::]", "192.0.2.2", "[::ffff:192.0.2.2]"))
+# 9 (Ray on loopback only): tests/test_score_ray.py, on the cluster its Ray run starts
 
 
 # ------------------------------------------------------------------------ 10: a malicious config.json

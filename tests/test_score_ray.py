@@ -1,25 +1,27 @@
-"""`faultdx score --engine ray` on a real local Ray cluster (2 CPUs, loopback) writes the same table as the
-local process pool, on one archive of simulated files in every format, real CWRU and MFPT recordings (with
-their machine context from the sidecar) and damaged files."""
+"""`faultdx score --engine ray` on the local Ray cluster it starts itself (2 CPUs, loopback) writes the same
+table as the local process pool, on one archive of simulated files in every format, real CWRU and MFPT
+recordings (with their machine context from the sidecar) and damaged files; every socket that cluster listens
+on is on loopback (issue 24, case 9: one cluster start serves both)."""
 
 from __future__ import annotations
 
 import math
 import os
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from tests.ray_support import require_ray
+from tests.ray_support import descendants, is_loopback, listening, require_ray
 
 require_ray()  # without the `scale` extra: a skip saying so (a failure in CI), not a collection error
 
 from faultdx.cli import app  # noqa: E402
 from faultdx.data.archive import write_archive  # noqa: E402
 from faultdx.score import score_archive  # noqa: E402
-from faultdx.score.engines import start_local_ray  # noqa: E402
 from tests.data_helpers import HAS_CWRU, HAS_MFPT, REAL_ROOT, needs_cwru, needs_mfpt  # noqa: E402
 
 # real recordings: (path under FAULTDX_DATA, rpm, bearing, fault type the shipped model must find)
@@ -34,15 +36,6 @@ REAL = [
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own, about its settings
 BAD = {"bad/broken.mat": "not a readable MATLAB file", "bad/empty.wav": "empty (0 bytes)",
        "bad/short.csv": "too short"}
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    import ray
-
-    start_local_ray(2)  # as the engine starts it: loopback only (tests/test_reliability.py, case 9)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -64,17 +57,72 @@ def archive(tmp_path_factory) -> tuple[Path, Path]:
     return folder, sidecar
 
 
+class Sockets:
+    """The TCP sockets this process and its descendants listen on, looked at every 0.2 s while it runs."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str, int]] = set()
+        self._running = threading.Event()
+        self._thread = threading.Thread(target=self._look, daemon=True)
+
+    def _look(self) -> None:
+        while self._running.is_set():
+            self.seen.update(listening(descendants(os.getpid())))
+            time.sleep(0.2)
+
+    def __enter__(self) -> Sockets:
+        self._running.set()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._running.clear()
+        self._thread.join(30)
+
+
 @pytest.fixture(scope="module")
-def tables(ray_cluster, archive, tmp_path_factory) -> dict[str, pd.DataFrame]:
+def ray_run(archive, tmp_path_factory) -> tuple[dict[str, pd.DataFrame], set[tuple[str, str, int]]]:
+    """The archive scored by the local pool, then by the Ray engine as a user runs it (no cluster joined
+    beforehand: the run starts its own and shuts it down), its processes' listening sockets watched
+    meanwhile."""
+    import ray
+
+    if ray.is_initialized():  # a cluster joined earlier would be reused, not started by the run
+        ray.shutdown()
     folder, sidecar = archive
     out = tmp_path_factory.mktemp("out")
     score_archive([folder], out / "local.parquet", sidecar=sidecar, workers=2)
-    result = CliRunner().invoke(app, ["score", str(folder), "--out", str(out / "ray.parquet"), "--engine",
-                                      "ray", "--workers", "2", "--sidecar", str(sidecar), "--no-progress"])
+    with Sockets() as sockets:
+        result = CliRunner().invoke(app, ["score", str(folder), "--out", str(out / "ray.parquet"),
+                                          "--engine", "ray", "--workers", "2", "--sidecar", str(sidecar),
+                                          "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "(ray, 2 worker(s), hybrid-aprelu)" in result.output
-    return {name: pd.read_parquet(out / f"{name}.parquet").sort_values("file").reset_index(drop=True)
-            for name in ("local", "ray")}
+    assert not ray.is_initialized()  # the run's cluster is gone with it
+    tables = {name: pd.read_parquet(out / f"{name}.parquet").sort_values("file").reset_index(drop=True)
+              for name in ("local", "ray")}
+    return tables, sockets.seen
+
+
+@pytest.fixture(scope="module")
+def tables(ray_run) -> dict[str, pd.DataFrame]:
+    return ray_run[0]
+
+
+def test_9_the_local_ray_engine_listens_on_loopback_only(ray_run) -> None:
+    """Every TCP socket the run's processes (GCS server, raylet, workers, agents) listen on, looked at all
+    through the run, is on 127.0.0.1 / ::1: Ray's unauthenticated ports on a plant network would be remote
+    code execution."""
+    _, seen = ray_run
+    names = {name for _, name, _ in seen}
+    assert {"gcs_server", "raylet"} <= names, seen  # the listing saw the cluster's own servers
+    exposed = sorted(s for s in seen if not is_loopback(s[0]))
+    assert not exposed, f"listening beyond loopback: {exposed}"
+
+
+def test_9_addresses_are_told_apart() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("[::1]") and is_loopback("[::ffff:127.0.0.1]")
+    assert not any(is_loopback(a) for a in ("*", "0.0.0.0", "[::]", "192.0.2.2", "[::ffff:192.0.2.2]"))
 
 
 def test_both_engines_write_the_same_table(tables, archive):

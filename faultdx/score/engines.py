@@ -159,7 +159,7 @@ def start_local_ray(num_cpus: int) -> None:
     address into the machine's address, and then its GCS server, raylet, workers and runtime-env agent
     listen on every interface. With ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` (Ray's switch for "no multi-node
     cluster", inherited by every process it starts) the node address stays 127.0.0.1 and every server binds
-    to it; tests/test_reliability.py (case 9) lists the listening sockets to prove it.
+    to it; tests/test_score_ray.py (case 9 of issue 24) lists the listening sockets to prove it.
     """
     import ray
     from ray._private import ray_constants
