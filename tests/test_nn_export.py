@@ -49,10 +49,11 @@ def test_onnx_round_trip_matches_logits_and_slopes(tmp_path, activation):
         np.testing.assert_allclose(value, slopes[name].numpy(), atol=1e-4, rtol=0, err_msg=name)
 
 
-@pytest.mark.parametrize("frontend", ["defect_spectrum", "hybrid"])
-def test_onnx_runs_the_physics_front_end_inside_the_graph(tmp_path, frontend):
+def test_onnx_runs_the_physics_front_end_inside_the_graph(tmp_path):
+    """The hybrid network holds the whole defect-spectrum network plus a raw trunk, so its graph carries
+    every operation of both physics front ends (exporting the defect-spectrum one alone added 13 s)."""
     torch.manual_seed(0)
-    config = preset_config("physics", stem_channels=8, widths=(8, 8, 8), depths=(1, 1, 1), frontend=frontend)
+    config = preset_config("physics", stem_channels=8, widths=(8, 8, 8), depths=(1, 1, 1), frontend="hybrid")
     model = ResNet1d(config).eval()
     path = export_onnx(model, tmp_path / "physics.onnx", window=1024, opset=18)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
