@@ -83,11 +83,12 @@ def serve_exports_undone(monkeypatch):
         monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def one_torch_thread():
-    """Torch on one thread for the test, as it was afterwards (the tests share 2 cores with servers and each
-    other; two threads crawl there). Modules that want it for every test: ``pytestmark =
-    pytest.mark.usefixtures("one_torch_thread")``."""
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Torch on one thread in this process for the whole session, module fixtures included (the tests share
+    2 cores with the servers they start, the image build and each other: two threads spinning on a busy core
+    crawl; a suite subset beside a busy low-priority process ran 10 % faster). Servers and workers the tests
+    start set their own threads, as they do in production."""
     with torch_threads(1):
         yield
 

@@ -20,7 +20,6 @@ from faultdx.data.base import CWRU_10_CLASSES
 from faultdx.modeldir import save_model_dir
 from faultdx.nn.resnet1d import ResNet1d, preset_config
 from faultdx.paths import PROJECT_ROOT
-from tests.threads import torch_threads  # noqa: F401 (re-exported: module fixtures use it)
 
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient

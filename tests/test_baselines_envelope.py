@@ -22,7 +22,6 @@ from tests.data_helpers import missing_data
 RATE, WINDOW = 12000.0, 2048
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def windows(signal: np.ndarray, geometry: BearingGeometry, rpm: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,13 +9,7 @@ from faultdx.data.windows import frame, resample, standardize
 from faultdx.diagnose import DiagnoseInputError, Diagnoser, RequestBudget
 from faultdx.errors import TooLarge
 from faultdx.modeldir import CheckpointError
-from tests.service_support import RATE, WINDOW, make_model_dir, tone, torch_threads
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
+from tests.service_support import RATE, WINDOW, make_model_dir, tone
 
 
 @pytest.fixture(scope="module")

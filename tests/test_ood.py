@@ -33,12 +33,9 @@ from faultdx.ood import (
     threshold_at,
 )
 from faultdx.train.prepare import PreparedData
-from tests.service_support import RATE, make_model_dir, tone, torch_threads
+from tests.service_support import RATE, make_model_dir, tone
 
 TONE_WINDOW = 512
-
-
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def _tones(n: int, freq: float, rng: np.random.Generator) -> np.ndarray:
@@ -52,21 +49,20 @@ def _tones(n: int, freq: float, rng: np.random.Generator) -> np.ndarray:
 @pytest.fixture(scope="module")
 def tone_model() -> tuple[ResNet1d, np.ndarray]:
     """A tiny network trained (30 steps) to tell a 157 Hz tone from a 1100 Hz one; its training windows."""
-    with torch_threads(1):  # module fixtures run before the autouse one; two threads crawl on a busy CPU
-        torch.manual_seed(0)
-        rng = np.random.default_rng(0)
-        x = np.concatenate([_tones(64, 157, rng), _tones(64, 1100, rng)])
-        y = torch.tensor([0] * 64 + [1] * 64)
-        config = preset_config("small", num_classes=2, widths=(8, 16, 16), stem_channels=8, depths=(1, 1, 1))
-        model = ResNet1d(config)
-        opt = torch.optim.Adam(model.parameters(), 3e-3)
-        xs = torch.from_numpy(x)
-        for _ in range(30):
-            i = torch.randint(0, len(xs), (32,))
-            loss = torch.nn.functional.cross_entropy(model(xs[i]), y[i])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([_tones(64, 157, rng), _tones(64, 1100, rng)])
+    y = torch.tensor([0] * 64 + [1] * 64)
+    config = preset_config("small", num_classes=2, widths=(8, 16, 16), stem_channels=8, depths=(1, 1, 1))
+    model = ResNet1d(config)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    xs = torch.from_numpy(x)
+    for _ in range(30):
+        i = torch.randint(0, len(xs), (32,))
+        loss = torch.nn.functional.cross_entropy(model(xs[i]), y[i])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     return model.eval(), x
 
 
@@ -227,8 +223,7 @@ def test_calibrate_ood_refuses_bad_options(tmp_path, args: list[str], option: st
 @pytest.fixture(scope="module")
 def calibrated_dir(tmp_path_factory) -> Path:
     path = make_model_dir(tmp_path_factory.mktemp("models") / "tiny-calibrated")
-    with torch_threads(1):
-        _calibrate_dir(path)
+    _calibrate_dir(path)
     return path
 
 

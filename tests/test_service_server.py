@@ -29,17 +29,10 @@ from tests.service_support import (
     running_server,
     served_model_dir,
     tone,
-    torch_threads,
 )
 
 MAX_WINDOWS = 64
 MAX_BODY = 4 << 20  # the CWRU .mat files are about 3 MB
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,6 @@ from faultdx.train.rigout_baseline import (
     run_rig_out_baseline,
 )
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
-
 SHIPPED = PROJECT_ROOT / "models" / "hybrid-aprelu"
 RATE = 12000
 

@@ -1,5 +1,5 @@
-"""Torch's thread count for a block of a test: the one implementation behind the ``one_torch_thread``
-fixture (tests/conftest.py) and module fixtures that load models (tests/service_support.py re-exports it)."""
+"""Torch's thread count for a block: the one implementation behind the session-wide ``_one_torch_thread``
+fixture (tests/conftest.py)."""
 
 from __future__ import annotations
 
