@@ -16,7 +16,6 @@ import pytest
 
 from faultdx import __version__
 from tests.postgres_support import PostgresServer, require_pg_bin
-from tests.threads import torch_threads
 
 STANDIN_ENV = "FAULTDX_TEST_STANDIN"
 
@@ -89,8 +88,12 @@ def _one_torch_thread():
     2 cores with the servers they start, the image build and each other: two threads spinning on a busy core
     crawl; a suite subset beside a busy low-priority process ran 10 % faster). Servers and workers the tests
     start set their own threads, as they do in production."""
-    with torch_threads(1):
-        yield
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
